@@ -1,0 +1,131 @@
+/** Configuration from `ONBOARDING_*` environment variables, validated once at start-up. */
+import { z } from "zod";
+import { DEFAULT_NAME_TEMPLATE } from "./names.ts";
+
+const PREFIX = "ONBOARDING_";
+
+const emptyToUndefined = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
+const optionalUrl = z.preprocess(emptyToUndefined, z.url().optional());
+const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
+const port = (fallback: number) =>
+  z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(65535).default(fallback));
+
+const keaServers = z.preprocess(
+  (v) => {
+    if (emptyToUndefined(v) === undefined) return [];
+    try {
+      return JSON.parse(String(v));
+    } catch {
+      return v;
+    }
+  },
+  z.array(z.string().min(1), {
+    error: 'must be a JSON list of hosts, e.g. ["10.0.0.2","10.0.0.3"]',
+  }),
+);
+
+export const configSchema = z.object({
+  PORT: port(8000),
+  HOSTNAME: z.preprocess(emptyToUndefined, z.string().default("0.0.0.0")),
+  KV_PATH: z.preprocess(emptyToUndefined, z.string().default("./data/onboarding.kv")),
+  LOG_LEVEL: z.preprocess(
+    emptyToUndefined,
+    z.enum(["debug", "info", "warn", "error"]).default("info"),
+  ),
+
+  OIDC_ISSUER: optionalUrl,
+  OIDC_AUDIENCE: optionalString,
+  OIDC_REQUIRED_GROUP: optionalString,
+  OIDC_ADMIN_GROUP: optionalString,
+  OIDC_GROUPS_CLAIM: z.preprocess(emptyToUndefined, z.string().default("groups")),
+  OIDC_CLIENT_ID: optionalString,
+  OIDC_CLIENT_SECRET: optionalString,
+  PUBLIC_URL: optionalUrl,
+
+  NETBOX_URL: optionalUrl,
+  NETBOX_TOKEN: optionalString,
+
+  OPENBAO_URL: optionalUrl,
+  OPENBAO_ROLE_ID: optionalString,
+  OPENBAO_SECRET_ID: optionalString,
+  OPENBAO_MOUNT_POINT: z.preprocess(
+    emptyToUndefined,
+    z.string().regex(/^[\w.-]+(\/[\w.-]+)*$/).default("secret"),
+  ),
+
+  KEA_SERVERS: keaServers,
+  KEA_PORT: port(8000),
+  KEA_SUBNET_ID: z.preprocess(emptyToUndefined, z.coerce.number().int().positive().optional()),
+  KEA_MODE: z.preprocess(emptyToUndefined, z.enum(["auto", "api", "pgsql"]).default("auto")),
+  KEA_DB_URL: z.preprocess(
+    emptyToUndefined,
+    z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL").optional(),
+  ),
+
+  BMC_PREFIX: z.preprocess(emptyToUndefined, z.cidrv4().optional()),
+  METAL3_NAMESPACE: z.preprocess(
+    emptyToUndefined,
+    z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/).default("metal3"),
+  ),
+  BMC_DRIVER: z.preprocess(
+    emptyToUndefined,
+    z.enum([
+      "ipmi",
+      "redfish",
+      "redfish-virtualmedia",
+      "redfish-uefihttp",
+      "idrac-redfish",
+      "idrac-virtualmedia",
+      "libvirt",
+    ]).default("ipmi"),
+  ),
+  BMC_USERNAME: z.preprocess(emptyToUndefined, z.string().default("ADMIN")),
+  DEVICE_NAME_TEMPLATE: z.preprocess(
+    emptyToUndefined,
+    z.string().refine((t) => t.includes("{"), "must contain placeholders such as {site}").default(
+      DEFAULT_NAME_TEMPLATE,
+    ),
+  ),
+  IMPORT_CONCURRENCY: z.preprocess(
+    emptyToUndefined,
+    z.coerce.number().int().min(1).max(64).default(8),
+  ),
+  /** Writes per minute per client (register, import, retry, delete). */
+  WRITE_RATE_LIMIT: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).default(120)),
+  /** Seconds reference look-ups stay cached in KV. */
+  REFERENCE_TTL: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).default(300)),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+/** Thrown for a bad variable; the message names it and never includes its value. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Parses the environment (a plain object) into a Config, or throws ConfigError naming the variable. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const raw: Record<string, string | undefined> = {};
+  for (const key of Object.keys(configSchema.shape)) raw[key] = env[PREFIX + key];
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new ConfigError(`Invalid ${PREFIX}${issue.path.join(".")}: ${issue.message}`);
+  }
+  return result.data;
+}
+
+export type IntegrationName = "netbox" | "openbao" | "kea" | "kubernetes";
+
+/** Which integrations have settings; the others' steps are skipped with a warning. */
+export function configuredIntegrations(
+  config: Config,
+  env: Record<string, string | undefined>,
+): Record<IntegrationName, boolean> {
+  return {
+    netbox: Boolean(config.NETBOX_URL && config.NETBOX_TOKEN),
+    openbao: Boolean(config.OPENBAO_URL && config.OPENBAO_ROLE_ID),
+    kea: config.KEA_SERVERS.length > 0 || Boolean(config.KEA_DB_URL),
+    kubernetes: Boolean(env.KUBERNETES_SERVICE_HOST || env.KUBECONFIG),
+  };
+}

@@ -1,0 +1,329 @@
+/** The one HTTP layer for every integration: timeout, retry with jittered backoff, typed errors, redaction. */
+import type { Metrics } from "./metrics.ts";
+
+/** Integrations we call; names appear in errors, logs and metrics. */
+export type Integration = "netbox" | "openbao" | "kea" | "kubernetes" | "redfish" | "oidc";
+
+/** Any failed external call: names the integration, operation and status; never carries a secret. */
+export class IntegrationError extends Error {
+  override name = "IntegrationError";
+  readonly integration: Integration;
+  readonly operation: string;
+  readonly method: string;
+  /** URL with credentials and secret query values removed. */
+  readonly url: string;
+  /** HTTP status; 0 for network errors and timeouts. */
+  readonly status: number;
+  /** Parsed response body (redacted), when there was one. */
+  readonly body: unknown;
+
+  constructor(
+    init: {
+      integration: Integration;
+      operation: string;
+      method: string;
+      url: string;
+      status: number;
+      body?: unknown;
+      message?: string;
+      cause?: unknown;
+    },
+  ) {
+    const what = init.status === 0 ? "unreachable" : `HTTP ${init.status}`;
+    super(
+      init.message ??
+        `${init.integration} ${init.operation} failed: ${what} (${init.method} ${init.url})${
+          detailOf(init.body)
+        }`,
+      { cause: init.cause },
+    );
+    this.integration = init.integration;
+    this.operation = init.operation;
+    this.method = init.method;
+    this.url = init.url;
+    this.status = init.status;
+    this.body = init.body;
+  }
+
+  /** Network errors, timeouts, 429 and 5xx are worth another try. */
+  get transient(): boolean {
+    return isTransientStatus(this.status);
+  }
+}
+
+export function isTransientStatus(status: number): boolean {
+  return status === 0 || status === 429 || status >= 500;
+}
+
+function detailOf(body: unknown): string {
+  if (body == null || body === "") return "";
+  let text: string;
+  if (typeof body === "string") text = body;
+  else if (typeof body === "object" && "detail" in body) text = String(body.detail);
+  else if (typeof body === "object" && "message" in body) text = String(body.message);
+  else if (typeof body === "object" && "errors" in body) text = JSON.stringify(body.errors);
+  else text = JSON.stringify(body);
+  return `: ${text.slice(0, 300)}`;
+}
+
+const SECRET_QUERY = /([?&](?:token|secret|secret_id|password|access_token|sig)=)[^&]*/gi;
+
+/** Removes userinfo and secret query values from a URL for logs and errors. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = "";
+    u.password = "";
+    return u.toString().replace(SECRET_QUERY, "$1***");
+  } catch {
+    return url.replace(SECRET_QUERY, "$1***");
+  }
+}
+
+/** Replaces every occurrence of the given secret values in a string with `***`. */
+export function redactText(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const s of secrets) if (s && s.length >= 3) out = out.split(s).join("***");
+  return out;
+}
+
+/** Deep-copies a JSON value replacing secret values and values of secret-looking keys. */
+export function redactValue(value: unknown, secrets: readonly string[] = []): unknown {
+  if (typeof value === "string") return redactText(value, secrets);
+  if (Array.isArray(value)) return value.map((v) => redactValue(v, secrets));
+  if (value && typeof value === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      out[k] = SECRET_KEY.test(k) && v != null && v !== "" ? "***" : redactValue(v, secrets);
+    }
+    return out;
+  }
+  return value;
+}
+
+export const SECRET_KEY =
+  /^(password|bmc_password|secret|secret_id|client_secret|token|client_token|access_token|id_token|refresh_token|authorization|x-vault-token|x-auth-token)$/i;
+
+export interface RetryPolicy {
+  /** Total attempts including the first (1 = no retry). */
+  attempts: number;
+  /** Base delay in ms for exponential backoff with full jitter. */
+  baseDelayMs: number;
+  /** Longest single wait in ms, also the cap for Retry-After. */
+  maxDelayMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 4, baseDelayMs: 200, maxDelayMs: 5000 };
+
+export interface HttpClientOptions {
+  integration: Integration;
+  /** Injected transport; tests pass a fake server's handler. */
+  fetch?: typeof fetch;
+  timeoutMs?: number;
+  retry?: Partial<RetryPolicy>;
+  /** Values to scrub from errors (tokens, passwords). May change over time (re-login). */
+  secrets?: () => readonly string[];
+  metrics?: Metrics;
+}
+
+export interface RequestOptions {
+  /** JSON body (serialised here) or a raw string. */
+  body?: unknown;
+  headers?: Record<string, string>;
+  query?: Record<string, string | number | boolean | undefined>;
+  signal?: AbortSignal;
+  /** Statuses that are a normal answer rather than an error (e.g. 404 for "not found"). */
+  accept?: number[];
+  /** Set false for non-idempotent calls that must not be repeated after a response was lost. */
+  retry?: boolean;
+  /** Return the raw Response (streaming, e.g. a watch) instead of parsing. */
+  stream?: boolean;
+  /** Override the per-call timeout (ms). */
+  timeoutMs?: number;
+}
+
+export interface HttpResponse<T> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+export interface HttpClient {
+  request<T = unknown>(
+    operation: string,
+    method: string,
+    url: string,
+    options?: RequestOptions,
+  ): Promise<HttpResponse<T>>;
+  requestStream(
+    operation: string,
+    method: string,
+    url: string,
+    options?: RequestOptions,
+  ): Promise<Response>;
+}
+
+/** Waits `ms`, or rejects when the signal aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const t = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal!.reason);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** Seconds or HTTP-date from a Retry-After header, in ms. */
+function retryAfterMs(headers: Headers | undefined): number | null {
+  const v = headers?.get("retry-after");
+  if (!v) return null;
+  const secs = Number(v);
+  if (Number.isFinite(secs)) return Math.max(0, secs * 1000);
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? null : Math.max(0, at - Date.now());
+}
+
+async function parseBody(res: Response): Promise<unknown> {
+  const text = await res.text();
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/** Builds the transport one integration client uses. */
+export function createHttpClient(options: HttpClientOptions): HttpClient {
+  const doFetch = options.fetch ?? fetch;
+  const policy = { ...DEFAULT_RETRY, ...options.retry };
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const secrets = () => options.secrets?.() ?? [];
+
+  async function attempt(
+    operation: string,
+    method: string,
+    url: string,
+    opts: RequestOptions,
+  ): Promise<Response> {
+    const headers = new Headers(opts.headers);
+    let body: BodyInit | undefined;
+    if (opts.body !== undefined) {
+      if (typeof opts.body === "string") body = opts.body;
+      else {
+        body = JSON.stringify(opts.body);
+        if (!headers.has("content-type")) headers.set("content-type", "application/json");
+      }
+    }
+    if (!headers.has("accept")) headers.set("accept", "application/json");
+    const full = withQuery(url, opts.query);
+    const timeout = AbortSignal.timeout(opts.timeoutMs ?? timeoutMs);
+    const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+    const started = performance.now();
+    try {
+      const res = await doFetch(full, { method, headers, body, signal });
+      options.metrics?.observeCall(
+        options.integration,
+        operation,
+        res.status,
+        performance.now() - started,
+      );
+      return res;
+    } catch (cause) {
+      options.metrics?.observeCall(options.integration, operation, 0, performance.now() - started);
+      if (opts.signal?.aborted) throw opts.signal.reason;
+      const timedOut = timeout.aborted;
+      throw new IntegrationError({
+        integration: options.integration,
+        operation,
+        method,
+        url: redactUrl(full),
+        status: 0,
+        message: `${options.integration} ${operation} failed: ${
+          timedOut ? `no answer within ${opts.timeoutMs ?? timeoutMs} ms` : "unreachable"
+        } (${method} ${redactUrl(full)})${
+          timedOut ? "" : `: ${redactText(String((cause as Error)?.message ?? cause), secrets())}`
+        }`,
+      });
+    }
+  }
+
+  async function send(
+    operation: string,
+    method: string,
+    url: string,
+    opts: RequestOptions,
+  ): Promise<Response> {
+    const attempts = opts.retry === false ? 1 : policy.attempts;
+    for (let i = 1;; i++) {
+      let res: Response | undefined;
+      let error: IntegrationError | undefined;
+      try {
+        res = await attempt(operation, method, url, opts);
+      } catch (e) {
+        if (!(e instanceof IntegrationError)) throw e;
+        error = e;
+      }
+      if (res && (res.ok || opts.accept?.includes(res.status) || !isTransientStatus(res.status))) {
+        return res;
+      }
+      if (i >= attempts) {
+        if (error) throw error;
+        return res!;
+      }
+      const backoff = Math.random() *
+        Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (i - 1));
+      const wait = Math.min(policy.maxDelayMs, retryAfterMs(res?.headers) ?? backoff);
+      await res?.body?.cancel();
+      await sleep(wait, opts.signal);
+    }
+  }
+
+  async function fail(
+    operation: string,
+    method: string,
+    url: string,
+    res: Response,
+    query?: RequestOptions["query"],
+  ): Promise<never> {
+    const body = redactValue(await parseBody(res), secrets());
+    throw new IntegrationError({
+      integration: options.integration,
+      operation,
+      method,
+      url: redactUrl(withQuery(url, query)),
+      status: res.status,
+      body,
+    });
+  }
+
+  return {
+    async request<T>(operation: string, method: string, url: string, opts: RequestOptions = {}) {
+      const res = await send(operation, method, url, opts);
+      if (!res.ok && !opts.accept?.includes(res.status)) {
+        return await fail(operation, method, url, res, opts.query);
+      }
+      return { status: res.status, headers: res.headers, body: (await parseBody(res)) as T };
+    },
+    async requestStream(operation: string, method: string, url: string, opts: RequestOptions = {}) {
+      const res = await send(operation, method, url, opts);
+      if (!res.ok && !opts.accept?.includes(res.status)) {
+        return await fail(operation, method, url, res, opts.query);
+      }
+      return res;
+    },
+  };
+}
+
+function withQuery(url: string, query: RequestOptions["query"]): string {
+  if (!query) return url;
+  const u = new URL(url);
+  for (const [k, v] of Object.entries(query)) if (v !== undefined) u.searchParams.set(k, String(v));
+  return u.toString();
+}

@@ -1,0 +1,31 @@
+/** Registration and step states shared by the server, the events stream and the PWA. */
+
+export const STEP_NAMES = ["netbox", "openbao", "kea", "metal3"] as const;
+export type StepName = typeof STEP_NAMES[number];
+
+/** `blocked`: the step cannot go on until a person acts (e.g. a boot MAC is needed). */
+export type StepStatus = "pending" | "running" | "done" | "skipped" | "failed" | "blocked";
+
+export type RegistrationStatus =
+  | "queued"
+  | "running"
+  | "ok"
+  | "failed"
+  | "blocked"
+  | "decommissioned";
+
+export interface StepState {
+  status: StepStatus;
+  message?: string;
+  startedAt?: string;
+  endedAt?: string;
+}
+
+/** Live Metal3 view of a BareMetalHost, from the watch. */
+export interface ProvisioningState {
+  state: string;
+  operationalStatus: string;
+  poweredOn: boolean;
+  errorMessage: string;
+  updatedAt: string;
+}
