@@ -189,8 +189,7 @@ function retryAfterMs(headers: Headers | undefined): number | null {
   return Number.isNaN(at) ? null : Math.max(0, at - Date.now());
 }
 
-async function parseBody(res: Response): Promise<unknown> {
-  const text = await res.text();
+function parseText(text: string | null): unknown {
   if (!text) return null;
   try {
     return JSON.parse(text);
@@ -206,12 +205,13 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const secrets = () => options.secrets?.() ?? [];
 
+  /** One try; the body is read here (unless streaming) so a connection dropped mid-body is retried. */
   async function attempt(
     operation: string,
     method: string,
     url: string,
     opts: RequestOptions,
-  ): Promise<Response> {
+  ): Promise<{ res: Response; text: string | null }> {
     const headers = new Headers(opts.headers);
     let body: BodyInit | undefined;
     if (opts.body !== undefined) {
@@ -228,13 +228,14 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     const started = performance.now();
     try {
       const res = await doFetch(full, { method, headers, body, signal });
+      const text = opts.stream ? null : await res.text();
       options.metrics?.observeCall(
         options.integration,
         operation,
         res.status,
         performance.now() - started,
       );
-      return res;
+      return { res, text };
     } catch (cause) {
       options.metrics?.observeCall(options.integration, operation, 0, performance.now() - started);
       if (opts.signal?.aborted) throw opts.signal.reason;
@@ -259,64 +260,70 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     method: string,
     url: string,
     opts: RequestOptions,
-  ): Promise<Response> {
+  ): Promise<{ res: Response; text: string | null }> {
     const attempts = opts.retry === false ? 1 : policy.attempts;
     for (let i = 1;; i++) {
-      let res: Response | undefined;
+      let got: { res: Response; text: string | null } | undefined;
       let error: IntegrationError | undefined;
       try {
-        res = await attempt(operation, method, url, opts);
+        got = await attempt(operation, method, url, opts);
       } catch (e) {
         if (!(e instanceof IntegrationError)) throw e;
         error = e;
       }
-      if (res && (res.ok || opts.accept?.includes(res.status) || !isTransientStatus(res.status))) {
-        return res;
+      const status = got?.res.status ?? 0;
+      if (got && (got.res.ok || opts.accept?.includes(status) || !isTransientStatus(status))) {
+        return got;
       }
       if (i >= attempts) {
         if (error) throw error;
-        return res!;
+        return got!;
       }
       const backoff = Math.random() *
         Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (i - 1));
-      const wait = Math.min(policy.maxDelayMs, retryAfterMs(res?.headers) ?? backoff);
-      await res?.body?.cancel();
+      const wait = Math.min(policy.maxDelayMs, retryAfterMs(got?.res.headers) ?? backoff);
+      await got?.res.body?.cancel().catch(() => {});
       await sleep(wait, opts.signal);
     }
   }
 
-  async function fail(
+  function fail(
     operation: string,
     method: string,
     url: string,
-    res: Response,
+    got: { res: Response; text: string | null },
     query?: RequestOptions["query"],
-  ): Promise<never> {
-    const body = redactValue(await parseBody(res), secrets());
+  ): never {
     throw new IntegrationError({
       integration: options.integration,
       operation,
       method,
       url: redactUrl(withQuery(url, query)),
-      status: res.status,
-      body,
+      status: got.res.status,
+      body: redactValue(parseText(got.text), secrets()),
     });
   }
 
   return {
     async request<T>(operation: string, method: string, url: string, opts: RequestOptions = {}) {
-      const res = await send(operation, method, url, opts);
-      if (!res.ok && !opts.accept?.includes(res.status)) {
-        return await fail(operation, method, url, res, opts.query);
+      const got = await send(operation, method, url, { ...opts, stream: false });
+      if (!got.res.ok && !opts.accept?.includes(got.res.status)) {
+        fail(operation, method, url, got, opts.query);
       }
-      return { status: res.status, headers: res.headers, body: (await parseBody(res)) as T };
+      return { status: got.res.status, headers: got.res.headers, body: parseText(got.text) as T };
     },
     async requestStream(operation: string, method: string, url: string, opts: RequestOptions = {}) {
-      const res = await send(operation, method, url, opts);
-      if (!res.ok && !opts.accept?.includes(res.status)) {
-        return await fail(operation, method, url, res, opts.query);
+      const got = await send(operation, method, url, { ...opts, stream: true });
+      if (!got.res.ok && !opts.accept?.includes(got.res.status)) {
+        fail(
+          operation,
+          method,
+          url,
+          { res: got.res, text: await got.res.text().catch(() => null) },
+          opts.query,
+        );
       }
-      return res;
+      return got.res;
     },
   };
 }
