@@ -1,0 +1,273 @@
+/** Registration records in Deno KV: keys, atomic claims on rack slots and MACs, paging, audit trail. */
+import type { ProvisioningState, RegistrationStatus, StepName, StepState } from "./model.ts";
+import { STEP_NAMES } from "./model.ts";
+import { MacAlreadyRegistered, NotFound, RackSlotTaken } from "./errors.ts";
+
+/** What the requester asked for; Netbox references as given (id, slug or name). Never the password. */
+export interface RegistrationRequest {
+  site?: string | number;
+  location?: string | number;
+  rack?: string | number;
+  position?: number;
+  device_type?: string | number;
+  device_role?: string | number;
+  bmc_prefix?: string | number;
+  tenant?: string | number;
+  bmc_ip?: string;
+}
+
+/** Netbox ids resolved during pre-flight. */
+export interface ResolvedRefs {
+  siteId: number;
+  siteSlug: string;
+  locationId: number;
+  rackId: number;
+  rackName: string;
+  rackHeight: number;
+  deviceTypeId: number;
+  uHeight: number;
+  roleId: number;
+  tenantId?: number;
+  prefixId?: number;
+}
+
+/** Ids of everything the steps created, so a retry reuses them and decommission removes them. */
+export interface CreatedObjects {
+  netbox_device_id?: number;
+  netbox_device_preexisting?: boolean;
+  netbox_interface_id?: number;
+  netbox_mac_id?: number | null;
+  netbox_ip_id?: number;
+  openbao_path?: string;
+  openbao_version?: number;
+  kea_subnet_id?: number;
+  kea_servers?: { server: string; outcome: string; message?: string }[];
+  metal3_secret?: string;
+  metal3_bmh?: string;
+}
+
+export interface AuditEntry {
+  at: string;
+  actor: string;
+  action: string;
+  detail?: string;
+}
+
+export interface Registration {
+  id: string;
+  device_name: string;
+  status: RegistrationStatus;
+  source: "register" | "import";
+  bmc_mac: string;
+  bmc_username: string;
+  boot_mac?: string;
+  bmc_ip?: string;
+  request: RegistrationRequest;
+  resolved?: ResolvedRefs;
+  steps: Record<StepName, StepState>;
+  created: CreatedObjects;
+  warnings: string[];
+  error?: string;
+  bmc?: { vendor: string; model: string; serial: string; systemId: string; systemPath: string };
+  provisioning?: ProvisioningState;
+  actor: string;
+  created_at: string;
+  updated_at: string;
+  /** Claimed rack units (rack id + positions), released on decommission. */
+  slot?: { rackId: number; units: number[] };
+}
+
+export const keys = {
+  registration: (id: string) => ["registrations", id] as const,
+  registrations: () => ["registrations"] as const,
+  byName: (name: string) => ["registrations_by_name", name] as const,
+  byMac: (mac: string) => ["registrations_by_mac", mac] as const,
+  slot: (rackId: number, unit: number) => ["rack_slots", rackId, unit] as const,
+  idempotency: (key: string) => ["idempotency_keys", key] as const,
+  audit: (id: string, at: string) => ["audit", id, at] as const,
+  auditFor: (id: string) => ["audit", id] as const,
+  reference: (what: string) => ["reference_cache", what] as const,
+};
+
+/** Time-ordered id: lists come out oldest first, reversed for newest first. */
+export function newRegistrationId(): string {
+  const time = Date.now().toString(36).padStart(9, "0");
+  const rand = crypto.getRandomValues(new Uint8Array(6));
+  return time + Array.from(rand, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+export function pendingSteps(): Record<StepName, StepState> {
+  return Object.fromEntries(STEP_NAMES.map((s) => [s, { status: "pending" }])) as Record<
+    StepName,
+    StepState
+  >;
+}
+
+const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
+
+/** Typed access to registration records. */
+export class RegistrationStore {
+  constructor(readonly kv: Deno.Kv) {}
+
+  async get(id: string): Promise<Registration | null> {
+    return (await this.kv.get<Registration>(keys.registration(id))).value;
+  }
+
+  async mustGet(id: string): Promise<Registration> {
+    const r = await this.get(id);
+    if (!r) throw new NotFound(`No registration ${id}`);
+    return r;
+  }
+
+  async idByName(name: string): Promise<string | null> {
+    return (await this.kv.get<string>(keys.byName(name))).value;
+  }
+
+  async idByMac(mac: string): Promise<string | null> {
+    return (await this.kv.get<string>(keys.byMac(mac))).value;
+  }
+
+  async idByIdempotencyKey(key: string): Promise<string | null> {
+    return (await this.kv.get<string>(keys.idempotency(key))).value;
+  }
+
+  /**
+   * Creates a record and claims its name, MAC and rack units in one atomic commit, so two racing
+   * requests for one slot or one MAC cannot both win. Throws naming the holder on a lost race.
+   */
+  async create(record: Registration, idempotencyKey?: string): Promise<void> {
+    const op = this.kv.atomic()
+      .check({ key: keys.registration(record.id), versionstamp: null })
+      .check({ key: keys.byName(record.device_name), versionstamp: null })
+      .check({ key: keys.byMac(record.bmc_mac), versionstamp: null })
+      .set(keys.registration(record.id), record)
+      .set(keys.byName(record.device_name), record.id)
+      .set(keys.byMac(record.bmc_mac), record.id);
+    for (const u of record.slot?.units ?? []) {
+      op.check({ key: keys.slot(record.slot!.rackId, u), versionstamp: null })
+        .set(keys.slot(record.slot!.rackId, u), record.id);
+    }
+    if (idempotencyKey) {
+      op.check({ key: keys.idempotency(idempotencyKey), versionstamp: null })
+        .set(keys.idempotency(idempotencyKey), record.id, { expireIn: IDEMPOTENCY_TTL_MS });
+    }
+    const res = await op.commit();
+    if (res.ok) return;
+    await this.explainClaimFailure(record);
+    throw new Error(`Registration ${record.device_name} lost a race; retry the request`);
+  }
+
+  /** Finds which claim failed and throws the matching domain error. */
+  private async explainClaimFailure(record: Registration): Promise<void> {
+    const macHolder = await this.idByMac(record.bmc_mac);
+    if (macHolder && macHolder !== record.id) {
+      const other = await this.get(macHolder);
+      throw new MacAlreadyRegistered(record.bmc_mac, other?.device_name ?? macHolder);
+    }
+    for (const u of record.slot?.units ?? []) {
+      const holder = (await this.kv.get<string>(keys.slot(record.slot!.rackId, u))).value;
+      if (holder && holder !== record.id) {
+        const other = await this.get(holder);
+        throw new RackSlotTaken(
+          record.resolved?.rackName ?? String(record.slot!.rackId),
+          u,
+          other?.device_name ?? holder,
+        );
+      }
+    }
+    const nameHolder = await this.idByName(record.device_name);
+    if (nameHolder && nameHolder !== record.id) {
+      const other = await this.get(nameHolder);
+      throw new MacAlreadyRegistered(
+        other?.bmc_mac ?? "another MAC",
+        `${record.device_name} (a registration with that name already exists)`,
+      );
+    }
+  }
+
+  /** Read-modify-write with optimistic concurrency; `change` may be called more than once. */
+  async update(id: string, change: (r: Registration) => void): Promise<Registration> {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const entry = await this.kv.get<Registration>(keys.registration(id));
+      if (!entry.value) throw new NotFound(`No registration ${id}`);
+      const next = structuredClone(entry.value);
+      change(next);
+      next.updated_at = new Date().toISOString();
+      const res = await this.kv.atomic().check(entry).set(keys.registration(id), next).commit();
+      if (res.ok) return next;
+    }
+    throw new Error(`Registration ${id} is being changed too often; try again`);
+  }
+
+  /** Releases name, MAC and slot claims (after decommission) while keeping the record. */
+  async releaseClaims(record: Registration): Promise<void> {
+    const op = this.kv.atomic();
+    const release = async (key: Deno.KvKey) => {
+      const e = await this.kv.get<string>(key);
+      if (e.value === record.id) op.check(e).delete(key);
+    };
+    await release(keys.byName(record.device_name));
+    await release(keys.byMac(record.bmc_mac));
+    for (const u of record.slot?.units ?? []) await release(keys.slot(record.slot!.rackId, u));
+    await op.commit();
+  }
+
+  /** Who holds a rack unit, if anyone. */
+  async slotHolder(rackId: number, unit: number): Promise<string | null> {
+    return (await this.kv.get<string>(keys.slot(rackId, unit))).value;
+  }
+
+  /**
+   * Newest first, `limit` per page, continuing from `cursor`. Filters are applied while scanning
+   * so a page is always full when enough records match.
+   */
+  async list(
+    options: { limit?: number; cursor?: string; site?: string; status?: string; q?: string } = {},
+  ): Promise<{ items: Registration[]; cursor: string | null }> {
+    const limit = Math.min(Math.max(options.limit ?? 50, 1), 200);
+    const q = options.q?.toLowerCase();
+    const filtered = Boolean(options.site || options.status || q);
+    const iter = this.kv.list<Registration>({ prefix: keys.registrations() }, {
+      reverse: true,
+      cursor: options.cursor || undefined,
+      batchSize: filtered ? 500 : limit + 1,
+    });
+    const items: Registration[] = [];
+    for await (const entry of iter) {
+      const r = entry.value;
+      if (options.status && r.status !== options.status) continue;
+      if (
+        options.site && String(r.request.site ?? "") !== options.site &&
+        r.resolved?.siteSlug !== options.site
+      ) continue;
+      if (q && !`${r.device_name} ${r.bmc_mac} ${r.bmc_ip ?? ""}`.toLowerCase().includes(q)) {
+        continue;
+      }
+      items.push(r);
+      if (items.length === limit) return { items, cursor: iter.cursor };
+    }
+    return { items, cursor: null };
+  }
+
+  /** Every record whose work is unfinished, for resuming after a restart. */
+  async unfinished(): Promise<Registration[]> {
+    const out: Registration[] = [];
+    for await (const e of this.kv.list<Registration>({ prefix: keys.registrations() })) {
+      if (e.value.status === "queued" || e.value.status === "running") out.push(e.value);
+    }
+    return out;
+  }
+
+  async audit(id: string, entry: AuditEntry): Promise<void> {
+    // A counter suffix keeps two entries in the same millisecond apart.
+    await this.kv.set(keys.audit(id, `${entry.at}#${crypto.randomUUID().slice(0, 8)}`), entry);
+  }
+
+  async auditTrail(id: string): Promise<AuditEntry[]> {
+    const out: AuditEntry[] = [];
+    for await (const e of this.kv.list<AuditEntry>({ prefix: keys.auditFor(id) })) {
+      out.push(e.value);
+    }
+    return out;
+  }
+}
