@@ -1,0 +1,443 @@
+/** Kea DHCP reservations: the control API (host_cmds, on every server concurrently) or Kea's
+ * PostgreSQL host database, chosen by `mode` (auto detects host_cmds with `list-commands`). */
+import { createHttpClient, IntegrationError, redactUrl, type RetryPolicy } from "./http.ts";
+import type { Metrics } from "./metrics.ts";
+import { canonicalMac } from "./mac.ts";
+import {
+  cidrContains,
+  type Reservation,
+  ReservationConflict,
+  reservationFromKea,
+  reservationToKea,
+  sameReservation,
+} from "./kea_json.ts";
+import { createPgsqlBackend, type PgsqlBackend } from "./kea_pgsql.ts";
+
+export type { OptionData, Reservation } from "./kea_json.ts";
+export { ReservationConflict } from "./kea_json.ts";
+
+export interface KeaSettings {
+  mode: "auto" | "api" | "pgsql";
+  /** Control agent hosts (`kea1`, `10.0.0.5`) or full URLs (`http://kea1:8000/`). */
+  servers: string[];
+  /** Port used for servers given as bare hosts. */
+  port: number;
+  subnetId?: number;
+  /** PostgreSQL URL of Kea's host database (pgsql mode). */
+  dbUrl?: string;
+  /** Known subnets, for subnet discovery without a control API. */
+  subnets?: { id: number; subnet: string }[];
+  fetch?: typeof fetch;
+  timeoutMs?: number;
+  retry?: Partial<RetryPolicy>;
+  metrics?: Metrics;
+}
+
+/** What happened on one server (or the database, in pgsql mode). */
+export interface ServerResult {
+  server: string;
+  outcome: "added" | "unchanged" | "updated" | "deleted" | "absent" | "failed";
+  message?: string;
+}
+
+export interface KeaClient {
+  /** Resolved backend: api when list-commands (first server) includes reservation-add, else pgsql
+   * when dbUrl is set; cached. Throws a clear error if neither. */
+  backend(): Promise<"api" | "pgsql">;
+  /** Subnet id: settings.subnetId, else the configured/Kea subnet whose range holds the IP. */
+  subnetFor(ip: string): Promise<number>;
+  /** Existing reservations for the MAC across subnets, for conflict checks. */
+  findByMac(mac: string): Promise<(Reservation & { subnetId: number })[]>;
+  /** Existing reservation holding this IP in that subnet, if any. */
+  findByIp(ip: string, subnetId: number): Promise<(Reservation & { subnetId: number }) | null>;
+  /** Idempotent upsert on (hw-address, subnet). Throws `ReservationConflict` (a `Conflict`) when
+   * another MAC holds the IP; throws IntegrationError only when every server failed. */
+  reserve(reservation: Reservation): Promise<{ subnetId: number; results: ServerResult[] }>;
+  /** Removes the reservation for MAC in subnet (all servers / the DB); absent is fine. */
+  release(mac: string, subnetId: number): Promise<{ results: ServerResult[] }>;
+  /** For /readyz: list-commands on each server (api) or SELECT 1 (pgsql). */
+  health(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** One element of a control-agent answer. */
+export interface KeaAnswer {
+  result: number;
+  text?: string;
+  arguments?: Record<string, unknown>;
+}
+
+/** Kea control-channel result codes (src/lib/cc/command_interpreter.h). */
+export const KEA_RESULT = {
+  success: 0,
+  error: 1,
+  unsupported: 2,
+  empty: 3,
+  conflict: 4,
+} as const;
+
+/** The control-agent URL for a configured server. */
+export function keaServerUrl(server: string, port: number): string {
+  if (/^https?:\/\//i.test(server)) return server;
+  const host = server.includes(":") && !server.startsWith("[") ? `[${server}]` : server;
+  return `http://${host}:${port}/`;
+}
+
+function stripHost(r: Reservation & { subnetId: number; hostId?: number }) {
+  const { hostId: _drop, ...rest } = r;
+  return rest;
+}
+
+/** Creates the Kea client; nothing is contacted until the first call. */
+export function createKeaClient(settings: KeaSettings): KeaClient {
+  const http = createHttpClient({
+    integration: "kea",
+    fetch: settings.fetch,
+    timeoutMs: settings.timeoutMs,
+    retry: settings.retry,
+    metrics: settings.metrics,
+  });
+  const servers = settings.servers;
+  let pg: PgsqlBackend | undefined;
+  const pgsql = () => {
+    if (!settings.dbUrl) throw new Error("Kea pgsql mode needs KEA_DB_URL (the host database URL)");
+    return pg ??= createPgsqlBackend(settings.dbUrl, { timeoutMs: settings.timeoutMs });
+  };
+  let resolved: Promise<"api" | "pgsql"> | undefined;
+  let kea4Subnets: { id: number; subnet: string }[] | undefined;
+
+  async function command(server: string, name: string, args?: Record<string, unknown>) {
+    const url = keaServerUrl(server, settings.port);
+    const body: Record<string, unknown> = { command: name, service: ["dhcp4"] };
+    if (args) body.arguments = args;
+    const res = await http.request<unknown>(name, "POST", url, { body });
+    const answer = (Array.isArray(res.body) ? res.body[0] : res.body) as KeaAnswer | undefined;
+    if (!answer || typeof answer !== "object" || typeof answer.result !== "number") {
+      throw new IntegrationError({
+        integration: "kea",
+        operation: name,
+        method: "POST",
+        url: redactUrl(url),
+        status: res.status,
+        body: res.body,
+        message: `kea ${name} failed: not a Kea control answer (POST ${redactUrl(url)})`,
+      });
+    }
+    return answer;
+  }
+
+  function answerError(server: string, name: string, answer: KeaAnswer): IntegrationError {
+    const url = redactUrl(keaServerUrl(server, settings.port));
+    return new IntegrationError({
+      integration: "kea",
+      operation: name,
+      method: "POST",
+      url,
+      status: 200,
+      body: answer,
+      message: `kea ${name} failed on ${server}: result ${answer.result}: ${answer.text ?? ""}`,
+    });
+  }
+
+  /** reservation-get: the host, or null for "not found" (result 3, or 0 without arguments). */
+  async function reservationGet(server: string, args: Record<string, unknown>, subnetId: number) {
+    const answer = await command(server, "reservation-get", { "subnet-id": subnetId, ...args });
+    if (answer.result === KEA_RESULT.empty) return null;
+    if (answer.result !== KEA_RESULT.success) throw answerError(server, "reservation-get", answer);
+    if (!answer.arguments || !Object.keys(answer.arguments).length) return null;
+    return { ...reservationFromKea(answer.arguments, subnetId), subnetId };
+  }
+
+  const byMac = (mac: string) => ({ "identifier-type": "hw-address", identifier: mac });
+
+  async function reservationDel(server: string, mac: string, subnetId: number) {
+    const answer = await command(server, "reservation-del", {
+      "subnet-id": subnetId,
+      ...byMac(mac),
+    });
+    if (answer.result === KEA_RESULT.success) return "deleted" as const;
+    // Shipped host_cmds says 3; the ARM documents 1 "not found": accept both.
+    if (
+      answer.result === KEA_RESULT.empty ||
+      (answer.result === KEA_RESULT.error && /not (found|deleted)/i.test(answer.text ?? ""))
+    ) return "absent" as const;
+    throw answerError(server, "reservation-del", answer);
+  }
+
+  async function reservationAdd(server: string, r: Reservation, subnetId: number) {
+    const answer = await command(server, "reservation-add", {
+      reservation: reservationToKea(r, subnetId),
+    });
+    if (answer.result === KEA_RESULT.success) return;
+    // After a retried add whose first answer was lost, the host exists already: same data is fine.
+    if (answer.result === KEA_RESULT.error && /exist|duplicate/i.test(answer.text ?? "")) {
+      const now = await reservationGet(server, byMac(r.mac), subnetId);
+      if (now && sameReservation(now, r)) return;
+    }
+    throw answerError(server, "reservation-add", answer);
+  }
+
+  /** Runs `fn` on each server concurrently; throws when every server failed. */
+  async function onEvery<T>(
+    operation: string,
+    fn: (server: string) => Promise<T>,
+  ): Promise<PromiseSettledResult<T>[]> {
+    if (!servers.length) throw new Error("No Kea servers configured (KEA_SERVERS)");
+    const settled = await Promise.allSettled(servers.map(fn));
+    const failures = settled.filter((s) => s.status === "rejected") as PromiseRejectedResult[];
+    for (const f of failures) {
+      if (!(f.reason instanceof IntegrationError)) throw f.reason;
+    }
+    if (failures.length === servers.length) {
+      if (servers.length === 1) throw failures[0].reason;
+      const first = failures[0].reason as IntegrationError;
+      throw new IntegrationError({
+        integration: "kea",
+        operation,
+        method: "POST",
+        url: servers.map((s) => redactUrl(keaServerUrl(s, settings.port))).join(", "),
+        status: first.status,
+        message: `kea ${operation} failed on every server: ${
+          settled.flatMap((x, i) =>
+            x.status === "rejected" ? [`${servers[i]}: ${(x.reason as Error).message}`] : []
+          ).join("; ")
+        }`,
+      });
+    }
+    return settled;
+  }
+
+  /** Tries servers in order until one answers (for reads). */
+  async function onFirst<T>(fn: (server: string) => Promise<T>): Promise<T> {
+    if (!servers.length) throw new Error("No Kea servers configured (KEA_SERVERS)");
+    let last: unknown;
+    for (const s of servers) {
+      try {
+        return await fn(s);
+      } catch (e) {
+        if (!(e instanceof IntegrationError) || e.status === 200) throw e;
+        last = e;
+      }
+    }
+    throw last;
+  }
+
+  async function timed<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    try {
+      const out = await fn();
+      settings.metrics?.observeCall("kea", operation, 200, performance.now() - started);
+      return out;
+    } catch (e) {
+      const status = e instanceof IntegrationError ? e.status : 200;
+      settings.metrics?.observeCall("kea", operation, status, performance.now() - started);
+      throw e;
+    }
+  }
+
+  async function detect(): Promise<"api" | "pgsql"> {
+    if (settings.mode === "api") {
+      if (!servers.length) throw new Error("Kea api mode needs KEA_SERVERS");
+      return "api";
+    }
+    if (settings.mode === "pgsql") {
+      pgsql();
+      return "pgsql";
+    }
+    if (!servers.length) {
+      if (settings.dbUrl) return "pgsql";
+      throw new Error("Kea is not configured: set KEA_SERVERS (control API) or KEA_DB_URL");
+    }
+    const answer = await command(servers[0], "list-commands");
+    const commands = Array.isArray(answer.arguments) ? answer.arguments as string[] : [];
+    if (answer.result === KEA_RESULT.success && commands.includes("reservation-add")) return "api";
+    if (settings.dbUrl) return "pgsql";
+    throw new Error(
+      `Kea at ${
+        servers[0]
+      } has no host_cmds hook (no reservation-add; open source since Kea 3.0) ` +
+        `and KEA_DB_URL is not set: set KEA_DB_URL to Kea's host database or load host_cmds`,
+    );
+  }
+
+  async function subnetsFromKea() {
+    const answer = await onFirst((s) => command(s, "config-get"));
+    if (answer.result !== KEA_RESULT.success) throw answerError(servers[0], "config-get", answer);
+    const dhcp4 = (answer.arguments?.Dhcp4 ?? {}) as Record<string, unknown>;
+    const list: { id: number; subnet: string }[] = [];
+    const add = (subnets: unknown) => {
+      for (const s of Array.isArray(subnets) ? subnets : []) {
+        if (typeof s?.id === "number" && typeof s?.subnet === "string") {
+          list.push({ id: s.id, subnet: s.subnet });
+        }
+      }
+    };
+    add(dhcp4.subnet4);
+    for (const net of (dhcp4["shared-networks"] ?? []) as Record<string, unknown>[]) {
+      add(net.subnet4);
+    }
+    return list;
+  }
+
+  const client: KeaClient = {
+    backend() {
+      if (!resolved) {
+        resolved = detect().catch((e) => {
+          resolved = undefined;
+          // Control API unreachable: the database still works; detect again next time.
+          if (settings.mode === "auto" && settings.dbUrl && e instanceof IntegrationError) {
+            return "pgsql" as const;
+          }
+          throw e;
+        });
+      }
+      return resolved;
+    },
+
+    async subnetFor(ip) {
+      if (settings.subnetId !== undefined) return settings.subnetId;
+      const fromList = (list?: { id: number; subnet: string }[]) =>
+        list?.find((s) => cidrContains(s.subnet, ip))?.id;
+      let id = fromList(settings.subnets);
+      if (id !== undefined) return id;
+      if (servers.length) {
+        id = fromList(kea4Subnets);
+        if (id === undefined) {
+          kea4Subnets = await subnetsFromKea();
+          id = fromList(kea4Subnets);
+        }
+      } else if (settings.dbUrl) {
+        id = await pgsql().subnetFor(ip) ?? undefined;
+      }
+      if (id === undefined) {
+        throw new RangeError(
+          `No Kea subnet contains ${ip}: set KEA_SUBNET_ID or add the subnet to the Kea configuration`,
+        );
+      }
+      return id;
+    },
+
+    async findByMac(input) {
+      const mac = mustMac(input);
+      if (await client.backend() === "pgsql") {
+        return (await timed("pgsql find", () => pgsql().findByMac(mac))).map(stripHost);
+      }
+      return await onFirst(async (s) => {
+        const answer = await command(s, "reservation-get-by-id", byMac(mac));
+        if (answer.result === KEA_RESULT.empty) return [];
+        if (answer.result !== KEA_RESULT.success) {
+          throw answerError(s, "reservation-get-by-id", answer);
+        }
+        const hosts = (answer.arguments?.hosts ?? []) as Record<string, unknown>[];
+        return hosts.filter((h) => typeof h["hw-address"] === "string").map((h) => {
+          const subnetId = Number(h["subnet-id"] ?? 0);
+          return { ...reservationFromKea(h, subnetId), subnetId };
+        });
+      });
+    },
+
+    async findByIp(ip, subnetId) {
+      if (await client.backend() === "pgsql") {
+        const host = await timed("pgsql find", () => pgsql().findByIp(ip, subnetId));
+        return host ? stripHost(host) : null;
+      }
+      return await onFirst((s) => reservationGet(s, { "ip-address": ip }, subnetId));
+    },
+
+    async reserve(input) {
+      const r: Reservation = { ...input, mac: mustMac(input.mac) };
+      const subnetId = r.subnetId ?? await client.subnetFor(r.ip);
+      if (await client.backend() === "pgsql") {
+        const db = pgsql();
+        const outcome = await timed("pgsql reserve", () => db.reserve(r, subnetId));
+        return { subnetId, results: [{ server: db.label, outcome }] };
+      }
+      // Read everywhere first so that a conflict on any server writes nothing anywhere.
+      const reads = await onEvery("reserve", async (s) => {
+        const [mine, holder] = await Promise.all([
+          reservationGet(s, byMac(r.mac), subnetId),
+          reservationGet(s, { "ip-address": r.ip }, subnetId),
+        ]);
+        return { mine, holder };
+      });
+      for (const read of reads) {
+        const holder = read.status === "fulfilled" ? read.value.holder : null;
+        if (holder && holder.mac !== r.mac) {
+          throw new ReservationConflict(r.ip, subnetId, r.mac, holder.mac, holder.hostname);
+        }
+      }
+      const writes = await onEvery("reserve", async (s) => {
+        const read = reads[servers.indexOf(s)];
+        if (read.status === "rejected") throw read.reason;
+        const { mine } = read.value;
+        if (mine && sameReservation(mine, r)) return "unchanged" as const;
+        // Kea 2.2–2.3 has no reservation-update: replace the host.
+        if (mine) await reservationDel(s, r.mac, subnetId);
+        await reservationAdd(s, r, subnetId);
+        return mine ? "updated" as const : "added" as const;
+      });
+      return { subnetId, results: toResults(writes) };
+    },
+
+    async release(input, subnetId) {
+      const mac = mustMac(input);
+      if (await client.backend() === "pgsql") {
+        const db = pgsql();
+        const outcome = await timed("pgsql release", () => db.release(mac, subnetId));
+        return { results: [{ server: db.label, outcome }] };
+      }
+      const settled = await onEvery("release", (s) => reservationDel(s, mac, subnetId));
+      return { results: toResults(settled) };
+    },
+
+    async health() {
+      if (await client.backend() === "pgsql") {
+        await timed("pgsql health", () => pgsql().health());
+        return;
+      }
+      const settled = await Promise.allSettled(servers.map(async (s) => {
+        const answer = await command(s, "list-commands");
+        if (answer.result !== KEA_RESULT.success) throw answerError(s, "list-commands", answer);
+      }));
+      const failed = settled.map((x, i) => ({ x, s: servers[i] })).filter((f) =>
+        f.x.status === "rejected"
+      );
+      if (failed.length) {
+        const first = (failed[0].x as PromiseRejectedResult).reason;
+        if (!(first instanceof IntegrationError)) throw first;
+        throw new IntegrationError({
+          integration: "kea",
+          operation: "list-commands",
+          method: "POST",
+          url: first.url,
+          status: first.status,
+          message: `kea unreachable or unhealthy on ${failed.length}/${servers.length} servers: ${
+            failed.map((f) => `${f.s}: ${((f.x as PromiseRejectedResult).reason as Error).message}`)
+              .join("; ")
+          }`,
+        });
+      }
+    },
+
+    async close() {
+      await pg?.close();
+      pg = undefined;
+    },
+  };
+
+  function toResults(settled: PromiseSettledResult<ServerResult["outcome"]>[]): ServerResult[] {
+    return settled.map((s, i) =>
+      s.status === "fulfilled"
+        ? { server: servers[i], outcome: s.value }
+        : { server: servers[i], outcome: "failed", message: (s.reason as Error).message }
+    );
+  }
+
+  return client;
+}
+
+function mustMac(input: string): string {
+  const mac = canonicalMac(input);
+  if (!mac) throw new TypeError(`Not a usable MAC address: "${input}"`);
+  return mac;
+}
