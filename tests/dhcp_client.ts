@@ -203,7 +203,7 @@ async function discoverOnce(opts: DiscoverOptions): Promise<Offer | null> {
         resolve();
       });
     });
-    let timer: number | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     return await new Promise<Offer | null>((resolve, reject) => {
       socket.on("message", (msg: Uint8Array) => {
         const reply = parseReply(new Uint8Array(msg));
