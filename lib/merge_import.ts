@@ -1,0 +1,434 @@
+/** Merges a YAML device list with Kea BMC reservations into import items (SPEC §8 merge-import).
+ * Pure: used by `scripts/merge_import.ts` and by the PWA's import page in the browser. */
+import { isMap, isScalar, isSeq, parseDocument } from "yaml";
+import { canonicalMac, MAC_MESSAGES, macProblem } from "./mac.ts";
+import { fieldErrors, type ImportItem, importItemSchema } from "./schemas.ts";
+import { parseKeaJson } from "./kea_json.ts";
+
+/** The part of a Kea reservation the merge needs (see `lib/kea_json.ts`). */
+export interface BmcReservation {
+  mac?: string;
+  ip?: string;
+  hostname?: string;
+}
+
+/** One entry of the YAML device list, as written by the operator (password never logged). */
+export interface DeviceEntry {
+  /** Zero-based position in the YAML list, for messages. */
+  index: number;
+  device_name: string;
+  bmc_password?: string;
+  /** Import-item fields that override or complete what the reservation gives. */
+  overrides: Record<string, unknown>;
+}
+
+/** Fields a YAML entry may carry besides `device_name` and `bmc_password`. */
+export const OVERRIDE_FIELDS = [
+  "bmc_ip",
+  "site",
+  "location",
+  "rack",
+  "position",
+  "device_type",
+  "device_role",
+  "bmc_prefix",
+  "tenant",
+  "bmc_username",
+  "boot_mac",
+] as const;
+
+/** Name affixes tried when no `--prefix` / `--suffix` is given; an exact name always wins. */
+export const DEFAULT_PREFIXES: readonly string[] = ["bmc-", "ipmi-"];
+export const DEFAULT_SUFFIXES: readonly string[] = ["-bmc", "-ipmi"];
+
+export interface MatchOptions {
+  /** Domain suffixes removed from reservation hostnames, e.g. `.bmc.platform.sunet.se`. When
+   * empty, the hostname's first label is used (`dcoa-rb06u31.example.org` → `dcoa-rb06u31`). */
+  domains?: readonly string[];
+  /** Name prefixes the BMC hostname may carry (`bmc-dcoa-rb06u31`); default `DEFAULT_PREFIXES`. */
+  prefixes?: readonly string[];
+  /** Name suffixes the BMC hostname may carry (`dcoa-rb06u31-bmc`); default `DEFAULT_SUFFIXES`. */
+  suffixes?: readonly string[];
+}
+
+export type ProblemKind =
+  | "invalid_yaml"
+  | "invalid_kea"
+  | "invalid_entry"
+  | "missing_password"
+  | "duplicate_device"
+  | "duplicate_reservation"
+  | "duplicate_mac"
+  | "duplicate_ip"
+  | "unmatched_device"
+  | "invalid_mac"
+  | "invalid_item";
+
+/** Something the operator should know; `error` problems make the merge fail. */
+export interface MergeProblem {
+  kind: ProblemKind;
+  severity: "error" | "warning";
+  device_name?: string;
+  hostname?: string;
+  message: string;
+}
+
+export interface MergeResult {
+  /** Valid import items, in YAML order; devices with errors are left out. */
+  items: ImportItem[];
+  /** Errors and warnings, unmatched reservations excluded (see `unmatchedReservations`). */
+  problems: MergeProblem[];
+  /** Reservations no device claimed (many in a whole Kea config, hence kept apart). */
+  unmatchedReservations: BmcReservation[];
+}
+
+/** True when the merge has at least one error. */
+export function hasErrors(result: MergeResult): boolean {
+  return result.problems.some((p) => p.severity === "error");
+}
+
+/** Lower-cased domain suffixes with a leading dot, longest first. */
+function normalizeDomains(domains: readonly string[]): string[] {
+  return [...new Set(domains.map((d) => d.trim().toLowerCase().replace(/\.+$/, "")))]
+    .filter((d) => d && d !== ".")
+    .map((d) => d.startsWith(".") ? d : `.${d}`)
+    .sort((a, b) => b.length - a.length);
+}
+
+/** Device names a reservation hostname may stand for, most specific first. */
+export function hostnameCandidates(hostname: string, options: MatchOptions = {}): string[] {
+  const full = hostname.trim().toLowerCase().replace(/\.$/, "");
+  if (!full) return [];
+  const domains = normalizeDomains(options.domains ?? []);
+  const bases = [full];
+  if (domains.length) {
+    const domain = domains.find((d) => full.endsWith(d) && full.length > d.length);
+    if (domain) bases.push(full.slice(0, -domain.length));
+  } else if (full.includes(".")) {
+    bases.push(full.slice(0, full.indexOf(".")));
+  }
+  const prefixes = (options.prefixes ?? DEFAULT_PREFIXES).map((p) => p.toLowerCase()).filter(
+    Boolean,
+  );
+  const suffixes = (options.suffixes ?? DEFAULT_SUFFIXES).map((s) => s.toLowerCase()).filter(
+    Boolean,
+  );
+  const out: string[] = [];
+  const add = (name: string) => {
+    if (name && !out.includes(name)) out.push(name);
+  };
+  for (const base of bases) add(base);
+  // Affixes belong to the host part, so they are removed from the shortest base only.
+  const host = bases[bases.length - 1];
+  const unprefixed = prefixes.filter((p) => host.startsWith(p) && host.length > p.length)
+    .map((p) => host.slice(p.length));
+  for (const stem of unprefixed) add(stem);
+  for (const stem of [host, ...unprefixed]) {
+    for (const s of suffixes) {
+      if (stem.endsWith(s) && stem.length > s.length) add(stem.slice(0, -s.length));
+    }
+  }
+  return out;
+}
+
+/** Scalar text exactly as written, so `bmc_password: 0123` stays `"0123"` and not the number 123. */
+function scalarText(node: unknown): string | undefined {
+  if (!isScalar(node)) return undefined;
+  if (node.value === null || node.value === undefined) return undefined;
+  if (typeof node.value === "string") return node.value;
+  return node.source ?? String(node.value);
+}
+
+/** Parses the YAML device list; problems go to `problems`, valid-looking entries are returned. */
+export function parseDeviceList(
+  text: string,
+  problems: MergeProblem[] = [],
+): DeviceEntry[] {
+  const doc = parseDocument(text);
+  if (doc.errors.length) {
+    problems.push({
+      kind: "invalid_yaml",
+      severity: "error",
+      // The parser's message quotes only a position and a short reason, never the line itself.
+      message: `The device list is not valid YAML: ${doc.errors[0].message.split("\n")[0]}`,
+    });
+    return [];
+  }
+  if (doc.contents === null) return [];
+  if (!isSeq(doc.contents)) {
+    problems.push({
+      kind: "invalid_yaml",
+      severity: "error",
+      message: "The device list must be a YAML list of devices (`- device_name: …`)",
+    });
+    return [];
+  }
+  const entries: DeviceEntry[] = [];
+  doc.contents.items.forEach((node, index) => {
+    const where = `Entry ${index + 1}`;
+    if (!isMap(node)) {
+      problems.push({
+        kind: "invalid_entry",
+        severity: "error",
+        message: `${where} is not a mapping with device_name and bmc_password`,
+      });
+      return;
+    }
+    const name = scalarText(node.get("device_name", true))?.trim().toLowerCase();
+    if (!name) {
+      problems.push({
+        kind: "invalid_entry",
+        severity: "error",
+        message: `${where} has no device_name`,
+      });
+      return;
+    }
+    const overrides: Record<string, unknown> = {};
+    const unknown: string[] = [];
+    for (const pair of node.items) {
+      const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+      if (key === "device_name" || key === "bmc_password") continue;
+      if ((OVERRIDE_FIELDS as readonly string[]).includes(key)) {
+        const value = isScalar(pair.value) ? pair.value.value : pair.value;
+        if (value !== null && value !== undefined && value !== "") overrides[key] = value;
+      } else {
+        unknown.push(key);
+      }
+    }
+    if (unknown.length) {
+      problems.push({
+        kind: "invalid_entry",
+        severity: "error",
+        device_name: name,
+        message: `${name}: unknown field ${unknown.map((k) => `'${k}'`).join(", ")} (allowed: ${
+          ["device_name", "bmc_password", ...OVERRIDE_FIELDS].join(", ")
+        })`,
+      });
+      return;
+    }
+    entries.push({
+      index,
+      device_name: name,
+      bmc_password: scalarText(node.get("bmc_password", true)),
+      overrides,
+    });
+  });
+  return entries;
+}
+
+/** Merges parsed devices with reservations: match, check, build and validate the import items. */
+export function mergeDevices(
+  devices: readonly DeviceEntry[],
+  reservations: readonly BmcReservation[],
+  options: MatchOptions = {},
+): MergeResult {
+  const problems: MergeProblem[] = [];
+  const error = (p: Omit<MergeProblem, "severity">) => problems.push({ ...p, severity: "error" });
+  const warn = (p: Omit<MergeProblem, "severity">) => problems.push({ ...p, severity: "warning" });
+
+  // A name listed twice is ambiguous (which password is right?): both entries are left out.
+  const byName = new Map<string, DeviceEntry[]>();
+  for (const d of devices) byName.set(d.device_name, [...byName.get(d.device_name) ?? [], d]);
+  for (const [name, list] of byName) {
+    if (list.length > 1) {
+      error({
+        kind: "duplicate_device",
+        device_name: name,
+        message: `${name} is listed ${list.length} times in the device list (entries ${
+          list.map((d) => d.index + 1).join(", ")
+        })`,
+      });
+    }
+  }
+
+  const claimed = new Map<string, BmcReservation[]>();
+  const unmatchedReservations: BmcReservation[] = [];
+  for (const r of reservations) {
+    const name = r.hostname
+      ? hostnameCandidates(r.hostname, options).find((c) => byName.has(c))
+      : undefined;
+    if (!name) {
+      unmatchedReservations.push(r);
+      continue;
+    }
+    const list = claimed.get(name) ?? [];
+    // The same host listed twice (e.g. globally and in its subnet) is one reservation.
+    if (list.some((o) => sameReservation(o, r))) {
+      warn({
+        kind: "duplicate_reservation",
+        device_name: name,
+        hostname: r.hostname,
+        message: `${name}: reservation ${describe(r)} is listed more than once (same MAC and IP)`,
+      });
+    } else list.push(r);
+    claimed.set(name, list);
+  }
+
+  const candidates: { device: DeviceEntry; item: Record<string, unknown> }[] = [];
+  for (const device of devices) {
+    const name = device.device_name;
+    if ((byName.get(name)?.length ?? 0) > 1) continue;
+    let bad = false;
+    if (!device.bmc_password) {
+      error({
+        kind: "missing_password",
+        device_name: name,
+        message: `${name} has no bmc_password`,
+      });
+      bad = true;
+    }
+    const matches = claimed.get(name) ?? [];
+    if (matches.length === 0) {
+      error({
+        kind: "unmatched_device",
+        device_name: name,
+        message: `${name} has no BMC reservation (no reservation hostname matches it)`,
+      });
+      continue;
+    }
+    if (matches.length > 1) {
+      error({
+        kind: "duplicate_reservation",
+        device_name: name,
+        message: `${name} matches ${matches.length} different reservations: ${
+          matches.map(describe).join("; ")
+        }${options.domains?.length ? "" : " (--domain can tell BMC hostnames from others)"}`,
+      });
+      continue;
+    }
+    const r = matches[0];
+    const mac = r.mac ? canonicalMac(r.mac) : null;
+    if (!mac) {
+      error({
+        kind: "invalid_mac",
+        device_name: name,
+        hostname: r.hostname,
+        message: `${name}: reservation ${r.hostname} has ${
+          r.mac ? `the MAC '${r.mac}': ${MAC_MESSAGES[macProblem(r.mac)!]}` : "no hw-address"
+        }`,
+      });
+      continue;
+    }
+    if (bad) continue;
+    const item: Record<string, unknown> = {
+      device_name: name,
+      bmc_mac: mac,
+      bmc_password: device.bmc_password,
+    };
+    if (r.ip) item.bmc_ip = r.ip;
+    Object.assign(item, device.overrides);
+    candidates.push({ device, item });
+  }
+
+  // Two devices on one BMC MAC or IP would fight over one DHCP lease.
+  const rejected = new Set<string>();
+  for (const [field, kind] of [["bmc_mac", "duplicate_mac"], ["bmc_ip", "duplicate_ip"]] as const) {
+    const owners = new Map<string, string[]>();
+    for (const { item } of candidates) {
+      const value = item[field];
+      if (typeof value !== "string") continue;
+      owners.set(value, [...owners.get(value) ?? [], item.device_name as string]);
+    }
+    for (const [value, names] of owners) {
+      if (names.length < 2) continue;
+      names.forEach((n) => rejected.add(n));
+      error({
+        kind,
+        device_name: names[0],
+        message: `${names.join(" and ")} would share the BMC ${
+          field === "bmc_mac" ? "MAC" : "IP"
+        } ${value}`,
+      });
+    }
+  }
+
+  const items: ImportItem[] = [];
+  for (const { item } of candidates) {
+    const name = item.device_name as string;
+    if (rejected.has(name)) continue;
+    const parsed = importItemSchema.safeParse(item);
+    if (!parsed.success) {
+      const fields = fieldErrors(parsed.error);
+      error({
+        kind: "invalid_item",
+        device_name: name,
+        message: `${name}: ${Object.entries(fields).map(([k, v]) => `${k}: ${v}`).join("; ")}`,
+      });
+      continue;
+    }
+    items.push(parsed.data);
+  }
+  return { items, problems, unmatchedReservations };
+}
+
+function sameReservation(a: BmcReservation, b: BmcReservation): boolean {
+  return (a.mac ? canonicalMac(a.mac) ?? a.mac : "") ===
+      (b.mac ? canonicalMac(b.mac) ?? b.mac : "") &&
+    a.ip === b.ip;
+}
+
+function describe(r: BmcReservation): string {
+  return `${r.hostname ?? "(no hostname)"} ${r.mac ?? "(no MAC)"} → ${r.ip ?? "(no IP)"}`;
+}
+
+/**
+ * Reservations of a parsed Kea file: a list, `{"reservations": […]}`, or a Kea config (`Dhcp4` or
+ * its body) with global `reservations`, `subnet4[].reservations` and shared networks. Lenient on
+ * purpose: a client-id reservation or a bad MAC elsewhere in a whole Kea config must not stop the
+ * merge; only the reservations a device matches are checked.
+ */
+export function bmcReservations(doc: unknown): BmcReservation[] {
+  const read = (list: unknown): BmcReservation[] => {
+    if (!Array.isArray(list)) throw new TypeError(`"reservations" must be a list`);
+    return list.filter((h) => h && typeof h === "object").map((h: Record<string, unknown>) => {
+      const r: BmcReservation = {};
+      if (typeof h["hw-address"] === "string") r.mac = h["hw-address"];
+      if (typeof h["ip-address"] === "string") r.ip = h["ip-address"];
+      if (typeof h.hostname === "string" && h.hostname) r.hostname = h.hostname;
+      return r;
+    });
+  };
+  if (Array.isArray(doc)) return read(doc);
+  if (!doc || typeof doc !== "object") throw new TypeError("Expected a JSON list or object");
+  const obj = doc as Record<string, unknown>;
+  const dhcp4 = (obj.Dhcp4 ?? obj) as Record<string, unknown>;
+  const subnets: Record<string, unknown>[] = [];
+  if (Array.isArray(dhcp4.subnet4)) subnets.push(...dhcp4.subnet4);
+  if (Array.isArray(dhcp4["shared-networks"])) {
+    for (const net of dhcp4["shared-networks"] as Record<string, unknown>[]) {
+      if (Array.isArray(net?.subnet4)) subnets.push(...net.subnet4);
+    }
+  }
+  if (dhcp4.reservations === undefined && !subnets.length) {
+    throw new TypeError(`No reservations found: expected a list, "reservations" or "subnet4"`);
+  }
+  const out = dhcp4.reservations === undefined ? [] : read(dhcp4.reservations);
+  for (const s of subnets) if (s?.reservations !== undefined) out.push(...read(s.reservations));
+  return out;
+}
+
+/** Parses both files and merges them. Kea text: a list, `{"reservations": […]}` or a Kea config. */
+export function mergeImport(
+  devicesYaml: string,
+  keaJson: string,
+  options: MatchOptions = {},
+): MergeResult {
+  const problems: MergeProblem[] = [];
+  const devices = parseDeviceList(devicesYaml, problems);
+  let reservations: BmcReservation[] = [];
+  try {
+    reservations = bmcReservations(parseKeaJson(keaJson));
+  } catch (e) {
+    problems.push({
+      kind: "invalid_kea",
+      severity: "error",
+      message: `The reservation file is not Kea JSON: ${
+        e instanceof Error ? e.message : String(e)
+      }`,
+    });
+    // Without reservations every device would look unmatched: report only the cause.
+    return { items: [], problems, unmatchedReservations: [] };
+  }
+  const result = mergeDevices(devices, reservations, options);
+  return { ...result, problems: [...problems, ...result.problems] };
+}
