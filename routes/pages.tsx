@@ -1,9 +1,103 @@
-/** Server-rendered pages of the PWA. */
+/** Server-rendered pages of the PWA (app shell + islands) and the static files they need. */
 import { Hono } from "hono";
+import type { Context } from "hono";
+import type { VNode } from "preact";
 import type { AppDeps } from "../main.ts";
+import { Layout, type NavKey } from "../components/layout.tsx";
+import {
+  type AssetManifest,
+  Island,
+  loadIslands,
+  readAssetManifest,
+  renderWithIslands,
+} from "../lib/islands.tsx";
+import { staticRoutes } from "./static.ts";
 
-export function pageRoutes(_deps: AppDeps): Hono {
+await loadIslands();
+
+/** Options for tests: where the build output and static files are. */
+export interface PageOptions {
+  staticRoot?: string;
+}
+
+/** Pages, static files, the manifest and the service worker. */
+export function pageRoutes(deps: AppDeps, options: PageOptions = {}): Hono {
+  const staticRoot = options.staticRoot ?? "static";
+  const assets = readAssetManifest(`${staticRoot}/build/manifest.json`);
+  if (!assets) {
+    deps.log.warn(
+      "static/build/manifest.json is missing: pages render without islands; run `deno task build`",
+    );
+  }
+  const banners: { kind: "demo" | "warn"; text: string }[] = [];
+  if (deps.demo) {
+    banners.push({ kind: "demo", text: "Demo mode: simulated Netbox, OpenBao, Kea and Metal3" });
+  }
+  if (!deps.config.OIDC_ISSUER) {
+    banners.push({ kind: "warn", text: "Authentication is disabled" });
+  }
+
+  const render = (c: Context, title: string, active: NavKey | undefined, body: VNode) =>
+    c.html(renderPage(assets, { title, active, banners, body }), 200, {
+      "cache-control": "no-cache",
+    });
+
   const app = new Hono();
-  app.get("/", (c) => c.html("<!doctype html><title>Onboarding</title><h1>Onboarding</h1>"));
+  app.route("/", staticRoutes({ root: staticRoot, assets }));
+  app.get(
+    "/",
+    (c) =>
+      render(c, "Scan", "scan", <Island name="ScanFlow" props={{ wasmUrl: assets?.wasm ?? "" }} />),
+  );
+  app.get("/servers", (c) =>
+    render(
+      c,
+      "Servers",
+      "servers",
+      <section class="card">
+        <h1>Servers</h1>
+      </section>,
+    ));
+  app.get("/import", (c) =>
+    render(
+      c,
+      "Import",
+      "import",
+      <section class="card">
+        <h1>Import</h1>
+      </section>,
+    ));
   return app;
+}
+
+/** Renders a page in the shell; the boot script is added only when the page has islands. */
+export function renderPage(
+  assets: AssetManifest | null,
+  page: {
+    title: string;
+    active?: NavKey;
+    banners: { kind: "demo" | "warn"; text: string }[];
+    body: VNode;
+  },
+): string {
+  const inner = renderWithIslands(page.body);
+  const withJs = assets && inner.islands.length > 0;
+  const preload = withJs ? [...new Set(inner.islands.flatMap((n) => assets.islands[n] ?? []))] : [];
+  const shell = renderWithIslands(
+    <Layout
+      title={page.title}
+      active={page.active}
+      css={assets?.css ?? "/static/app.css"}
+      boot={withJs ? assets.boot : undefined}
+      preload={preload}
+      banners={page.banners}
+    >
+      <div
+        class="page"
+        // deno-lint-ignore react-no-danger -- our own rendered body, rendered first to learn its islands.
+        dangerouslySetInnerHTML={{ __html: inner.html }}
+      />
+    </Layout>,
+  );
+  return "<!doctype html>" + shell.html;
 }

@@ -1,0 +1,30 @@
+/** Browser entry: hydrates every island marker on the page and registers the service worker. */
+import { h, hydrate } from "preact";
+import { ISLANDS } from "../islands/manifest.ts";
+
+/** Hydrates the islands under `root`; an island whose module fails is reported, not fatal. */
+export async function hydrateIslands(root: ParentNode = document): Promise<void> {
+  const markers = [...root.querySelectorAll<HTMLElement>("[data-island]")];
+  await Promise.all(markers.map(async (marker) => {
+    const name = marker.dataset.island as keyof typeof ISLANDS;
+    const load = ISLANDS[name];
+    const target = marker.querySelector<HTMLElement>(":scope > [data-island-root]");
+    if (!load || !target) return;
+    try {
+      const propsEl = marker.querySelector(":scope > script[data-island-props]");
+      const props = propsEl?.textContent ? JSON.parse(propsEl.textContent) : {};
+      const mod = await load();
+      hydrate(h(mod.default, props), target);
+      marker.dataset.hydrated = "true";
+    } catch (e) {
+      console.error(`island ${name} failed to hydrate`, e);
+    }
+  }));
+}
+
+await hydrateIslands();
+if ("serviceWorker" in navigator && location.protocol !== "file:") {
+  navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch((e) =>
+    console.warn("service worker registration failed", e)
+  );
+}

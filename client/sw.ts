@@ -1,0 +1,2 @@
+/** Service worker placeholder; replaced by the app-shell cache. */
+export {};

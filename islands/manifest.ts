@@ -1,0 +1,25 @@
+/**
+ * The island manifest shared by the server (SSR) and the bundler (one lazy chunk per island).
+ * Convention: island `ScanFlow` lives in `islands/scan_flow.tsx` as its default export.
+ */
+import type { ComponentType } from "preact";
+
+// deno-lint-ignore no-explicit-any
+type IslandModule = { default: ComponentType<any> };
+
+/** Island name → lazy import; the client loads only the islands a page contains. */
+export const ISLANDS = {
+  ScanFlow: () => import("./scan_flow.tsx"),
+} satisfies Record<string, () => Promise<IslandModule>>;
+
+export type IslandName = keyof typeof ISLANDS;
+
+/** Islands each page renders, so the build can print the JavaScript every page ships. */
+export const PAGE_ISLANDS: Record<string, IslandName[]> = {
+  "/ (scan)": ["ScanFlow"],
+};
+
+/** `ScanFlow` → `scan_flow`: the module (and bundle chunk) base name of an island. */
+export function islandFileBase(name: string): string {
+  return name.replace(/[A-Z]/g, (c, i) => (i ? "_" : "") + c.toLowerCase());
+}

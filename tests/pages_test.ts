@@ -1,0 +1,114 @@
+/** Server side of the islands mechanism and the static routes, without a browser. */
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { createApp } from "../main.ts";
+import { loadConfig } from "../lib/config.ts";
+import { createLogger, silentLogger } from "../lib/log.ts";
+import { Metrics } from "../lib/metrics.ts";
+import { serializeProps } from "../lib/islands.tsx";
+
+async function withApp(
+  staticRoot: string | undefined,
+  fn: (app: ReturnType<typeof createApp>, logs: string[]) => Promise<void>,
+) {
+  const kv = await Deno.openKv(":memory:");
+  const logs: string[] = [];
+  const log = staticRoot ? createLogger({ write: (l) => logs.push(l) }) : silentLogger;
+  try {
+    const app = createApp({
+      config: loadConfig({}),
+      kv,
+      log,
+      metrics: new Metrics(),
+      integrations: {},
+    });
+    if (staticRoot) {
+      // Rebuild the page routes against another static folder (e.g. one without a build).
+      const { pageRoutes } = await import("../routes/pages.tsx");
+      const { Hono } = await import("hono");
+      const custom = new Hono();
+      custom.route(
+        "/",
+        pageRoutes({ config: loadConfig({}), kv, log, metrics: new Metrics(), integrations: {} }, {
+          staticRoot,
+        }),
+      );
+      await fn(custom as ReturnType<typeof createApp>, logs);
+    } else {
+      await fn(app, logs);
+    }
+  } finally {
+    kv.close();
+  }
+}
+
+Deno.test("serializeProps() escapes markup so props cannot close the script element", () => {
+  const json = serializeProps({
+    note: "</script><script>alert(1)</script>",
+    amp: "a&b",
+    ls: "\u2028",
+  });
+  assert(!json.includes("<"), json);
+  assert(!json.includes(">"), json);
+  assert(!json.includes("&"), json);
+  assertEquals(JSON.parse(json), {
+    note: "</script><script>alert(1)</script>",
+    amp: "a&b",
+    ls: "\u2028",
+  });
+});
+
+Deno.test("pageRoutes() renders islands with their props and boot script", async (t) => {
+  await withApp(undefined, async (app) => {
+    await t.step("the scan page has an island marker, props and a hashed boot module", async () => {
+      const res = await app.request("/");
+      assertEquals(res.status, 200);
+      const html = await res.text();
+      assert(html.startsWith("<!doctype html>"));
+      assert(html.includes('data-island="ScanFlow"'));
+      assert(
+        /<script type="application\/json" data-island-props="true">\{.*wasmUrl/.test(html),
+        html,
+      );
+      assert(/<script type="module" src="\/static\/build\/boot-[0-9A-F]+\.js">/.test(html), html);
+    });
+    await t.step("hashed assets are cached for a year, others briefly", async () => {
+      const html = await (await app.request("/")).text();
+      const boot = /src="(\/static\/build\/boot-[^"]+)"/.exec(html)![1];
+      const res = await app.request(boot);
+      assertEquals(res.status, 200);
+      assertEquals(res.headers.get("cache-control"), "public, max-age=31536000, immutable");
+      assert(res.headers.get("content-type")!.startsWith("text/javascript"));
+      await res.body?.cancel();
+      const icon = await app.request("/static/icon.svg");
+      assertEquals(icon.headers.get("cache-control"), "public, max-age=300, must-revalidate");
+      await icon.body?.cancel();
+    });
+    await t.step("paths that leave the static folder are refused", async () => {
+      for (
+        const path of [
+          "/static/../deno.json",
+          "/static/%2e%2e/deno.json",
+          "/static/build/.tmp/x.js",
+        ]
+      ) {
+        const res = await app.request(path);
+        assertEquals(res.status, 404, path);
+        await res.body?.cancel();
+      }
+    });
+  });
+});
+
+Deno.test("pageRoutes() without a build renders pages without JavaScript and warns", async () => {
+  const empty = await Deno.makeTempDir();
+  try {
+    await withApp(empty, async (app, logs) => {
+      const html = await (await app.request("/")).text();
+      assert(html.includes('data-island="ScanFlow"'), "the island is still server-rendered");
+      assert(!html.includes('<script type="module"'), "no boot script without a build");
+      assert(logs.some((l) => l.includes('"level":"warn"') && l.includes("deno task build")));
+    });
+  } finally {
+    await Deno.remove(empty, { recursive: true });
+  }
+});
