@@ -213,6 +213,24 @@ Deno.test("runImport() imports over the WebSocket and reports per server", async
     assertStringIncludes(io.out, "dcoa-rb06u31");
   });
 
+  await t.step("shows the server's error message and exits 1", async () => {
+    await using server = importServer((_items, send, close) => {
+      send({ type: "error", error: { code: "import_failed", message: "KV is unavailable" } });
+      close();
+    });
+    const io = fakeIo({ "s.json": JSON.stringify(ITEMS) });
+    assertEquals(await runImport(["s.json", "--server", server.url], io), 1);
+    assertStringIncludes(io.err, "Import incomplete: KV is unavailable");
+  });
+
+  await t.step("reports a refused upgrade with its status", async () => {
+    await using server = importServer(happy());
+    const io = fakeIo({ "s.json": JSON.stringify(ITEMS) });
+    assertEquals(await runImport(["s.json", "--server", `${server.url}/elsewhere`], io), 1);
+    assertStringIncludes(io.err, "404");
+    assertStringIncludes(io.err, "nothing was sent");
+  });
+
   await t.step("exits 1 when nothing listens", async () => {
     const listener = Deno.listen({ port: 0, hostname: "127.0.0.1" });
     const port = (listener.addr as Deno.NetAddr).port;
