@@ -238,7 +238,26 @@ export function createOpenBaoClient(settings: OpenBaoSettings): OpenBaoClient {
       accept: [404],
     });
     // 404 comes as {"errors":[]} for a never-written key, or as the full envelope with
-    // data.data = null and the metadata for a deleted or destroyed version.
+    // data.data = null and the metadata for a deleted or destroyed version. A 404 that names an
+    // error (e.g. "no handler for route", a wrong mount point) is a failure, not an absent key.
+    const errs = (res.body as { errors?: unknown } | null)?.errors;
+    if (
+      res.status === 404 && (!res.body || typeof res.body !== "object" ||
+        (Array.isArray(errs) && errs.length > 0))
+    ) {
+      const url = redactUrl(dataUrl("data", path));
+      throw new IntegrationError({
+        integration: "openbao",
+        operation: "read secret",
+        method: "GET",
+        url,
+        status: 404,
+        body: res.body,
+        message: `openbao read secret failed: HTTP 404 (GET ${url}): ${
+          JSON.stringify(errs ?? res.body).slice(0, 300)
+        }; check ONBOARDING_OPENBAO_MOUNT_POINT (${mount}) and the URL`,
+      });
+    }
     const meta = res.body?.data?.metadata;
     const version = typeof meta?.version === "number" ? meta.version : 0;
     const data = res.status === 200 ? res.body?.data?.data : null;
@@ -341,7 +360,8 @@ export function createOpenBaoClient(settings: OpenBaoSettings): OpenBaoClient {
     },
 
     async deleteSecret(path) {
-      await call("delete secret", "DELETE", dataUrl("data", path), { accept: [404] });
+      // OpenBao answers 204 for an absent key too; a 404 can only be a route error.
+      await call("delete secret", "DELETE", dataUrl("data", path));
     },
   };
 }

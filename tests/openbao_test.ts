@@ -97,6 +97,11 @@ Deno.test("createOpenBaoClient() logs in with AppRole and reads and writes KV v2
     const e = await rejectsWith(client.writeSecret("bmc/a", bmc));
     assert.equal(e.status, 404);
     assert.match(e.message, /no handler for route/);
+    // A read must not mistake the route error for an absent key.
+    const r = await rejectsWith(client.readSecret("bmc/a"));
+    assert.equal(r.status, 404);
+    assert.match(r.message, /MOUNT_POINT \(other\)/);
+    assert.equal((await rejectsWith(client.deleteSecret("bmc/a"))).status, 404);
   });
 });
 
@@ -444,4 +449,164 @@ Deno.test("createOpenBaoClient() never reveals the token, role id, secret id or 
     assert.ok(!everything.includes(secret), `leaked ${secret.slice(0, 4)}…`);
   }
   assert.ok(tokens().length > 0);
+});
+
+Deno.test("createFakeOpenBao() answers like OpenBao on the wire", async (t) => {
+  const fake = createFakeOpenBao({ roleId: ROLE_ID, secretId: SECRET_ID });
+  const send = async (method: string, path: string, body?: unknown, token?: string) => {
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    if (token) headers["X-Vault-Token"] = token;
+    const res = await fake.handler(
+      new Request(`http://bao.test${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      }),
+    );
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : null };
+  };
+  const login = await send("POST", "/v1/auth/approle/login", {
+    role_id: ROLE_ID,
+    secret_id: SECRET_ID,
+  });
+  const token: string = login.body.auth.client_token;
+
+  await t.step("login: token envelope; bad, missing credentials → 400", async () => {
+    assert.equal(login.status, 200);
+    assert.match(token, /^hvs\./);
+    assert.equal(login.body.auth.lease_duration, 1200);
+    assert.equal(login.body.auth.metadata.role_name, "onboarding");
+    const bad = await send("POST", "/v1/auth/approle/login", { role_id: ROLE_ID, secret_id: "x" });
+    assert.deepEqual(bad, { status: 400, body: { errors: ["invalid role or secret ID"] } });
+    const missing = await send("POST", "/v1/auth/approle/login", { secret_id: SECRET_ID });
+    assert.deepEqual(missing.body, { errors: ["missing role_id"] });
+    assert.equal((await send("GET", "/v1/auth/approle/login")).status, 405);
+  });
+
+  await t.step("no or unknown token → 403 permission denied; Bearer is accepted", async () => {
+    const none = await send("GET", "/v1/secret/data/a");
+    assert.deepEqual(none, { status: 403, body: { errors: ["permission denied"] } });
+    assert.equal((await send("GET", "/v1/secret/data/a", undefined, "hvs.nope")).status, 403);
+    const res = await fake.handler(
+      new Request("http://bao.test/v1/auth/token/lookup-self", {
+        headers: { authorization: `Bearer ${token}` },
+      }),
+    );
+    assert.equal(res.status, 200);
+    assert.equal((await res.json()).data.path, "auth/approle/login");
+  });
+
+  await t.step("KV v2: versions, cas, 404 shapes, delete/undelete/destroy", async () => {
+    const w1 = await send("POST", "/v1/secret/data/bmc/k", { data: { a: "1" } }, token);
+    assert.equal(w1.body.data.version, 1);
+    const cas = await send(
+      "POST",
+      "/v1/secret/data/bmc/k",
+      { data: { a: "2" }, options: { cas: 0 } },
+      token,
+    );
+    assert.deepEqual(cas, {
+      status: 400,
+      body: { errors: ["check-and-set parameter did not match the current version"] },
+    });
+    await send("PUT", "/v1/secret/data/bmc/k", { data: { a: "2" }, options: { cas: 1 } }, token);
+    assert.deepEqual(await send("GET", "/v1/secret/data/never", undefined, token), {
+      status: 404,
+      body: { errors: [] },
+    });
+    assert.equal(
+      (await send("GET", "/v1/secret/data/bmc/k?version=9", undefined, token)).status,
+      404,
+    );
+    const v1 = await send("GET", "/v1/secret/data/bmc/k?version=1", undefined, token);
+    assert.deepEqual(v1.body.data.data, { a: "1" });
+
+    assert.equal(
+      (await send("POST", "/v1/secret/delete/bmc/k", { versions: [2] }, token)).status,
+      204,
+    );
+    const deleted = await send("GET", "/v1/secret/data/bmc/k", undefined, token);
+    assert.equal(deleted.status, 404);
+    assert.equal(deleted.body.data.data, null);
+    assert.equal(deleted.body.data.metadata.version, 2);
+    assert.notEqual(deleted.body.data.metadata.deletion_time, "");
+    await send("POST", "/v1/secret/undelete/bmc/k", { versions: [2] }, token);
+    assert.equal((await send("GET", "/v1/secret/data/bmc/k", undefined, token)).status, 200);
+    await send("PUT", "/v1/secret/destroy/bmc/k", { versions: [1] }, token);
+    const destroyed = await send("GET", "/v1/secret/data/bmc/k?version=1", undefined, token);
+    assert.equal(destroyed.status, 404);
+    assert.equal(destroyed.body.data.metadata.destroyed, true);
+    assert.equal(fake.versions("bmc/k")[0].data, null);
+    const noVersions = await send("POST", "/v1/secret/delete/bmc/k", {}, token);
+    assert.deepEqual(noVersions.body, { errors: ["no version number provided"] });
+    assert.equal((await send("DELETE", "/v1/secret/data/bmc/k", undefined, token)).status, 204);
+    assert.equal(fake.latest("bmc/k"), null);
+  });
+
+  await t.step("metadata, list, cas_required, max_versions", async () => {
+    const meta = await send("GET", "/v1/secret/metadata/bmc/k", undefined, token);
+    assert.equal(meta.body.data.current_version, 2);
+    assert.deepEqual(Object.keys(meta.body.data.versions), ["1", "2"]);
+    await send("POST", "/v1/secret/data/bmc/sub/x", { data: { b: "1" } }, token);
+    const list = await send("GET", "/v1/secret/metadata/bmc/?list=true", undefined, token);
+    assert.deepEqual(list.body.data.keys, ["k", "sub/"]);
+    assert.deepEqual(await send("GET", "/v1/secret/metadata/none/?list=true", undefined, token), {
+      status: 404,
+      body: { errors: [] },
+    });
+    await send("POST", "/v1/secret/metadata/bmc/m", { cas_required: true, max_versions: 2 }, token);
+    const noCas = await send("POST", "/v1/secret/data/bmc/m", { data: { c: "1" } }, token);
+    assert.deepEqual(noCas.body, { errors: ["check-and-set parameter required for this call"] });
+    for (let cas = 0; cas < 3; cas++) {
+      await send(
+        "POST",
+        "/v1/secret/data/bmc/m",
+        { data: { c: String(cas) }, options: { cas } },
+        token,
+      );
+    }
+    assert.deepEqual(fake.versions("bmc/m").map((v) => v.version), [2, 3]);
+    assert.equal((await send("DELETE", "/v1/secret/metadata/bmc/m", undefined, token)).status, 204);
+    assert.equal(fake.versions("bmc/m").length, 0);
+  });
+
+  await t.step("PATCH needs merge-patch+json and an existing key", async () => {
+    const wrongType = await send("PATCH", "/v1/secret/data/bmc/sub/x", { data: { b: "2" } }, token);
+    assert.equal(wrongType.status, 415);
+    const res = await fake.handler(
+      new Request("http://bao.test/v1/secret/data/bmc/sub/x", {
+        method: "PATCH",
+        headers: { "content-type": "application/merge-patch+json", "X-Vault-Token": token },
+        body: JSON.stringify({ data: { c: "3" } }),
+      }),
+    );
+    assert.equal(res.status, 200);
+    assert.deepEqual(fake.latest("bmc/sub/x"), { b: "1", c: "3" });
+  });
+
+  await t.step("wrong method → 405; unknown mount → 404 no handler for route", async () => {
+    assert.equal((await send("PATCH", "/v1/secret/delete/bmc/k", {}, token)).status, 405);
+    const other = await send("GET", "/v1/kv/data/a", undefined, token);
+    assert.equal(other.status, 404);
+    assert.match(other.body.errors[0], /^no handler for route "kv\/data\/a"/);
+  });
+
+  await t.step("sealed: health 503, everything else 503 Vault is sealed", async () => {
+    fake.state.sealed = true;
+    assert.equal((await send("GET", "/v1/sys/health")).status, 503);
+    assert.equal((await send("GET", "/v1/sys/health?sealedcode=200")).status, 200);
+    assert.deepEqual(await send("GET", "/v1/secret/data/a", undefined, token), {
+      status: 503,
+      body: { errors: ["Vault is sealed"] },
+    });
+    fake.state.sealed = false;
+  });
+
+  await t.step("renew-self extends the lease, up to the max TTL", async () => {
+    const renewed = await send("POST", "/v1/auth/token/renew-self", { increment: "1h" }, token);
+    assert.equal(renewed.status, 200);
+    assert.equal(renewed.body.auth.client_token, token);
+    assert.ok(renewed.body.auth.lease_duration > 1200 && renewed.body.auth.lease_duration <= 4800);
+  });
 });
