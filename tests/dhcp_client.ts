@@ -2,9 +2,9 @@
  * loopback and parses the OFFER (yiaddr, siaddr, file, options).
  *
  * Kea 2.2 answers a relayed packet to giaddr port 67, so the client binds giaddr:67 (root only).
- * Calls are serialised inside one process by a mutex; test files using this must not run in
- * parallel processes (`deno test --parallel` runs files in separate processes: keep Kea tests in
- * files that bind distinct giaddrs, or run them without --parallel). */
+ * Calls are serialised inside one process by a mutex; across processes (`deno test --parallel`)
+ * a busy port is waited for, and test files should use distinct giaddrs (the harness's
+ * `relayPrefix`) so they rarely wait. */
 import dgram from "node:dgram";
 import { Buffer } from "node:buffer";
 
@@ -191,18 +191,36 @@ export function discover(opts: DiscoverOptions): Promise<Offer | null> {
   return exclusive(() => discoverOnce(opts));
 }
 
+/** Binds giaddr:67, waiting while another process holds it (no SO_REUSEADDR: a shared port
+ * would silently deliver the reply to the other socket). */
+async function bind67(giaddr: string, waitMs: number): Promise<dgram.Socket> {
+  const deadline = Date.now() + Math.max(waitMs, 5000);
+  for (;;) {
+    const socket = dgram.createSocket({ type: "udp4" });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once("error", reject);
+        socket.bind(67, giaddr, () => {
+          socket.off("error", reject);
+          resolve();
+        });
+      });
+      return socket;
+    } catch (e) {
+      try {
+        socket.close();
+      } catch { /* never bound */ }
+      if ((e as { code?: string }).code !== "EADDRINUSE" || Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
 async function discoverOnce(opts: DiscoverOptions): Promise<Offer | null> {
   const giaddr = opts.giaddr ?? "127.0.0.1";
   const xid = crypto.getRandomValues(new Uint32Array(1))[0];
-  const socket = dgram.createSocket({ type: "udp4", reuseAddr: true });
+  const socket = await bind67(giaddr, opts.timeoutMs ?? 2000);
   try {
-    await new Promise<void>((resolve, reject) => {
-      socket.once("error", reject);
-      socket.bind(67, giaddr, () => {
-        socket.off("error", reject);
-        resolve();
-      });
-    });
     let timer: ReturnType<typeof setTimeout> | undefined;
     return await new Promise<Offer | null>((resolve, reject) => {
       socket.on("message", (msg: Uint8Array) => {

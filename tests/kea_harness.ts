@@ -205,7 +205,7 @@ export interface TestSubnet {
   subnet: string;
   /** Pools like `"192.0.2.100 - 192.0.2.150"`. */
   pools?: string[];
-  /** The relay (giaddr) that selects this subnet; default 127.0.0.1, 127.0.0.2, … by position. */
+  /** The relay (giaddr) that selects this subnet; default `relayPrefix` + position (1, 2, …). */
   relay?: string;
   optionData?: { name?: string; code?: number; data: string }[];
   nextServer?: string;
@@ -234,6 +234,7 @@ export function startKea(options: {
   reservations?: Record<string, unknown>[];
   clientClasses?: Record<string, unknown>[];
   extra?: Record<string, unknown>;
+  relayPrefix?: string;
 }): Promise<TestKea> {
   const dhcp4: Record<string, unknown> = {
     "valid-lifetime": 600,
@@ -250,7 +251,7 @@ export function startKea(options: {
   };
   if (options.reservations) dhcp4.reservations = options.reservations;
   if (options.clientClasses) dhcp4["client-classes"] = options.clientClasses;
-  return startKeaWithConfig(dhcp4, { dbUrl: options.dbUrl });
+  return startKeaWithConfig(dhcp4, { dbUrl: options.dbUrl, relayPrefix: options.relayPrefix });
 }
 
 function subnetsOf(dhcp4: Record<string, unknown>): Record<string, unknown>[] {
@@ -267,12 +268,14 @@ const HOOKS_DIR = "/usr/lib/x86_64-linux-gnu/kea/hooks";
  * Runs a full Dhcp4 configuration (`{"Dhcp4": …}` or its body) on loopback. Replaced for the test:
  * interfaces (lo, udp sockets), control socket, lease database (memfile in a temp dir), host
  * database (pgsql `dbUrl`, or none), loggers; hooks whose library is not installed are dropped
- * (e.g. host_cmds on 2.2). Each subnet without a relay gets 127.0.0.N (N = its position) so a
- * relayed DISCOVER with that giaddr selects it; see `relays`.
+ * (e.g. host_cmds on 2.2). Each subnet without a relay gets `${relayPrefix}N` (N = its position,
+ * default prefix `127.0.0.`) so a relayed DISCOVER with that giaddr selects it; see `relays`.
+ * Test files that may run in parallel processes should each use their own `relayPrefix`
+ * (e.g. `127.0.3.`) because the DHCP client binds giaddr:67.
  */
 export async function startKeaWithConfig(
   config: Record<string, unknown>,
-  options: { dbUrl?: string; debug?: boolean } = {},
+  options: { dbUrl?: string; debug?: boolean; relayPrefix?: string } = {},
 ): Promise<TestKea> {
   const dir = await Deno.makeTempDir({ prefix: "kea-test-" });
   const children: Deno.ChildProcess[] = [];
@@ -327,9 +330,12 @@ export async function startKeaWithConfig(
         .filter((h) => exists(h.library));
     }
     const relays: Record<number, string> = {};
+    const relayPrefix = options.relayPrefix ?? "127.0.0.";
     subnetsOf(dhcp4).forEach((s, i) => {
       const relay = s.relay as { "ip-addresses"?: string[] } | undefined;
-      if (!relay?.["ip-addresses"]?.length) s.relay = { "ip-addresses": [`127.0.0.${i + 1}`] };
+      if (!relay?.["ip-addresses"]?.length) {
+        s.relay = { "ip-addresses": [`${relayPrefix}${i + 1}`] };
+      }
       relays[s.id as number] = (s.relay as { "ip-addresses": string[] })["ip-addresses"][0];
     });
     dhcp4.loggers = [{
