@@ -168,16 +168,12 @@ export function createOpenBaoClient(settings: OpenBaoSettings): OpenBaoClient {
   }
 
   /** A usable token: logs in, or renews past 2/3 of the lease, lazily before a call. */
-  function currentToken(forceLogin = false): Promise<Token> {
+  function currentToken(): Promise<Token> {
     if (pendingAuth) return pendingAuth;
     const t = token;
     const at = now();
-    if (!forceLogin && t && at < t.renewAt && at < t.expiresAt - EXPIRY_MARGIN_MS) {
-      return Promise.resolve(t);
-    }
-    const next = !forceLogin && t && t.renewable && at < t.expiresAt - EXPIRY_MARGIN_MS
-      ? renew(t)
-      : login();
+    if (t && at < t.renewAt && at < t.expiresAt - EXPIRY_MARGIN_MS) return Promise.resolve(t);
+    const next = t && t.renewable && at < t.expiresAt - EXPIRY_MARGIN_MS ? renew(t) : login();
     pendingAuth = next.then((fresh) => {
       token = fresh;
       return fresh;
@@ -197,7 +193,8 @@ export function createOpenBaoClient(settings: OpenBaoSettings): OpenBaoClient {
   ): Promise<HttpResponse<T>> {
     const accept = [...(opts.accept ?? []), 403];
     for (let attempt = 1;; attempt++) {
-      const t = await currentToken(attempt > 1);
+      // After a 403 the dead token is dropped, so this logs in (or takes a fresher token).
+      const t = await currentToken();
       const res = await http.request<T>(operation, method, url, {
         ...opts,
         accept,

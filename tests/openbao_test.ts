@@ -320,6 +320,14 @@ Deno.test("createOpenBaoClient() handles the AppRole token lifetime", async (t) 
     assert.deepEqual([fake.state.renewals, fake.state.logins], [1, 2]);
   });
 
+  await t.step("concurrent calls after a revocation share one re-login", async () => {
+    const { fake, client } = setup();
+    await client.readSecret("bmc/c0");
+    fake.revokeAllTokens();
+    await Promise.all([1, 2, 3].map((i) => client.readSecret(`bmc/c${i}`)));
+    assert.equal(fake.state.logins, 2);
+  });
+
   await t.step("concurrent first calls share one login", async () => {
     const { fake, client } = setup();
     await Promise.all([1, 2, 3, 4].map((i) => client.readSecret(`bmc/p${i}`)));
