@@ -6,6 +6,7 @@ import {
   type HttpClient,
   IntegrationError,
   redactText,
+  redactValue,
   type RequestOptions,
   type RetryPolicy,
   sleep,
@@ -289,7 +290,7 @@ export function createKubernetesClient(settings: KubernetesSettings): Kubernetes
     if (!(e instanceof IntegrationError) || e.status === 0) throw e;
     const all = [...secrets, lastToken].filter(Boolean);
     const detail = isStatus(e.body) ? statusDetail(e.body) : "";
-    const body = e.body;
+    const body = redactValue(e.body, all);
     const message = redactText(
       detail
         ? `${e.integration} ${e.operation} failed: HTTP ${e.status} ${detail} (${e.method} ${e.url})`

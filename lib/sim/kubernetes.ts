@@ -691,7 +691,7 @@ function secretCauses(secret: any, previous: any): FieldCause[] {
   return causes;
 }
 
-/** The operator's admission webhook: the BMC address scheme must be one it knows. */
+/** Schemes the operator's admission webhook accepts in `bmc.address`. */
 const KNOWN_BMC_SCHEMES = new Set([
   "ipmi",
   "libvirt",
@@ -704,7 +704,8 @@ const KNOWN_BMC_SCHEMES = new Set([
   "ilo5-virtualmedia",
 ]);
 
-function webhookDenial(bmh: any): string | null {
+/** The operator's admission webhook check: why it would deny the host, or null. */
+export function bareMetalHostAdmission(bmh: any): string | null {
   const address: unknown = bmh.spec?.bmc?.address;
   if (typeof address !== "string" || address === "") return null;
   const m = address.match(/^([a-z0-9-]+)(\+https?)?:\/\//);
@@ -915,7 +916,7 @@ export function createFakeKubernetes(options: FakeKubernetesOptions = {}): FakeK
     }
     if (causes.length) throw invalid(t, name, causes);
     if (t === BMHS) {
-      const denial = webhookDenial(next);
+      const denial = bareMetalHostAdmission(next);
       if (denial) {
         throw new StatusError(
           403,
