@@ -2,20 +2,31 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { secureHeaders } from "hono/secure-headers";
-import { type Config, configuredIntegrations, loadConfig } from "./lib/config.ts";
-import { createLogger, type Logger } from "./lib/log.ts";
+import { type Config, loadConfig } from "./lib/config.ts";
+import { EventBus } from "./lib/events.ts";
+import { createIntegrations, type Integrations } from "./lib/integrations.ts";
+import { createLogger, type Logger, silentLogger } from "./lib/log.ts";
 import { Metrics } from "./lib/metrics.ts";
+import { OutboxKey } from "./lib/outbox_key.ts";
+import { ReferenceData } from "./lib/reference.ts";
+import { RegistrationStore } from "./lib/store.ts";
+import { Engine } from "./lib/workflow.ts";
+import { apiRoutes } from "./routes/api.ts";
 import { errorHandler } from "./routes/errors.ts";
 import { pageRoutes } from "./routes/pages.tsx";
 import { systemRoutes } from "./routes/system.ts";
 
-/** The integration clients; an absent one is "not configured" and its step is skipped. */
-export interface Integrations {
-  netbox?: { health(): Promise<unknown> };
-  openbao?: { health(): Promise<unknown> };
-  kea?: { health(): Promise<unknown> };
-  kubernetes?: { health(): Promise<unknown> };
+export type { Integrations };
+
+/** The signed-in user, set by the auth middleware. */
+export interface User {
+  sub: string;
+  name?: string;
+  groups: string[];
+  admin: boolean;
 }
+
+export type AppEnv = { Variables: { requestId: string; user?: User } };
 
 export interface AppDeps {
   config: Config;
@@ -23,21 +34,60 @@ export interface AppDeps {
   log: Logger;
   metrics: Metrics;
   integrations: Integrations;
+  store: RegistrationStore;
+  events: EventBus;
+  engine: Engine;
+  reference?: ReferenceData;
+  outboxKey: OutboxKey;
+  authEnabled: boolean;
   /** Demo mode: simulators behind the clients; a banner says so. */
   demo?: boolean;
 }
 
-/** Largest request body: the import limit (10 MB) plus JSON overhead. */
+/** Wires store, events, engine and reference data around the given clients. */
+export async function createServices(options: {
+  config: Config;
+  kv: Deno.Kv;
+  integrations: Integrations;
+  log?: Logger;
+  metrics?: Metrics;
+  demo?: boolean;
+}): Promise<AppDeps> {
+  const { config, kv, integrations } = options;
+  const log = options.log ?? silentLogger;
+  const metrics = options.metrics ?? new Metrics();
+  const store = new RegistrationStore(kv);
+  const events = new EventBus();
+  const engine = new Engine({ config, store, events, log, metrics, ...integrations });
+  return {
+    config,
+    kv,
+    log,
+    metrics,
+    integrations,
+    store,
+    events,
+    engine,
+    reference: integrations.netbox
+      ? new ReferenceData(integrations.netbox, store, config.REFERENCE_TTL)
+      : undefined,
+    outboxKey: await OutboxKey.load(kv),
+    authEnabled: Boolean(config.OIDC_ISSUER),
+    demo: options.demo,
+  };
+}
+
+/** Largest request body: the import limit (10 MB). */
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
 
 /** Builds the HTTP application; no I/O happens until a request arrives. */
-export function createApp(deps: AppDeps): Hono {
-  const app = new Hono();
+export function createApp(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
   app.onError(errorHandler(deps.log));
 
   app.use(async (c, next) => {
     const requestId = c.req.header("x-request-id")?.slice(0, 64) || crypto.randomUUID();
-    c.set("requestId" as never, requestId as never);
+    c.set("requestId", requestId);
     c.header("x-request-id", requestId);
     const started = performance.now();
     await next();
@@ -61,6 +111,7 @@ export function createApp(deps: AppDeps): Hono {
       connectSrc: ["'self'"],
       mediaSrc: ["'self'", "blob:"],
       workerSrc: ["'self'"],
+      manifestSrc: ["'self'"],
       frameAncestors: ["'none'"],
       baseUri: ["'self'"],
       formAction: ["'self'"],
@@ -82,6 +133,7 @@ export function createApp(deps: AppDeps): Hono {
   );
 
   app.route("/", systemRoutes(deps));
+  app.route("/api/v1", apiRoutes(deps));
   app.route("/", pageRoutes(deps));
   app.notFound((c) =>
     c.json(
@@ -92,29 +144,53 @@ export function createApp(deps: AppDeps): Hono {
   return app;
 }
 
-/** Opens KV and builds every client from the configuration. */
-async function start(env: Record<string, string | undefined>) {
-  const config = loadConfig(env);
+/** Opens KV, builds every client, serves, and runs the worker and the Metal3 watch. */
+async function start(env: Record<string, string | undefined>, demo: boolean) {
+  let config = loadConfig(env);
   const log = createLogger({ level: config.LOG_LEVEL });
-  for (const [name, on] of Object.entries(configuredIntegrations(config, env))) {
-    if (!on) log.warn(`${name} is not configured: its step will be skipped`, { integration: name });
+  const metrics = new Metrics();
+  let integrations: Integrations;
+  if (demo) {
+    const { demoIntegrations } = await import("./lib/sim/world.ts");
+    integrations = demoIntegrations(metrics).integrations;
+    // The simulated Netbox is seeded with this BMC prefix.
+    config = { ...config, BMC_PREFIX: config.BMC_PREFIX ?? "10.16.28.0/24" };
+  } else {
+    integrations = await createIntegrations(config, env, metrics);
   }
-  if (!config.OIDC_ISSUER) log.warn("Authentication is disabled: ONBOARDING_OIDC_ISSUER is empty");
-  if (config.KV_PATH !== ":memory:" && !config.KV_PATH.includes("://")) {
-    await Deno.mkdir(config.KV_PATH.replace(/\/[^/]*$/, "") || ".", { recursive: true });
+  for (const name of ["netbox", "openbao", "kea", "kubernetes"] as const) {
+    if (!integrations[name]) {
+      log.warn(`${name} is not configured: its step will be skipped`, { integration: name });
+    }
   }
-  const kv = await Deno.openKv(config.KV_PATH);
-  const app = createApp({ config, kv, log, metrics: new Metrics(), integrations: {} });
+  if (!config.OIDC_ISSUER) {
+    log.warn("Authentication is disabled: ONBOARDING_OIDC_ISSUER is empty");
+  }
+  const kvPath = demo && !env.ONBOARDING_KV_PATH ? ":memory:" : config.KV_PATH;
+  if (kvPath !== ":memory:" && !kvPath.includes("://") && kvPath.includes("/")) {
+    await Deno.mkdir(kvPath.replace(/\/[^/]*$/, ""), { recursive: true });
+  }
+  const kv = await Deno.openKv(kvPath);
+  const deps = await createServices({ config, kv, integrations, log, metrics, demo });
+  const app = createApp(deps);
+  await deps.engine.startWorker();
+  const stop = new AbortController();
+  deps.engine.watchProvisioning(stop.signal).catch((e) =>
+    log.error("BareMetalHost watch stopped", { error: e })
+  );
   Deno.serve({
     port: config.PORT,
     hostname: config.HOSTNAME,
-    onListen: ({ hostname, port }) => log.info("listening", { url: `http://${hostname}:${port}` }),
+    onListen: ({ hostname, port }) => {
+      log.info(demo ? "demo listening" : "listening", { url: `http://${hostname}:${port}` });
+      if (demo) console.log(`\n  Demo running: open http://localhost:${port}/\n`);
+    },
   }, app.fetch);
 }
 
 if (import.meta.main) {
   try {
-    await start(Deno.env.toObject());
+    await start(Deno.env.toObject(), Deno.args.includes("--demo"));
   } catch (e) {
     console.error((e as Error).message);
     Deno.exit(1);

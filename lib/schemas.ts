@@ -89,6 +89,12 @@ export const importItemSchema = z.object({
   }
 });
 
+/** `POST /servers/{id}/retry`: optionally a new password (rescan) or the boot MAC that was missing. */
+export const retryRequestSchema = z.object({
+  bmc_password: passwordSchema.optional(),
+  boot_mac: macSchema.optional(),
+}).strict();
+
 export const IMPORT_MAX_ITEMS = 5000;
 export const importRequestSchema = z.array(z.unknown()).max(
   IMPORT_MAX_ITEMS,

@@ -1,0 +1,172 @@
+/** Bulk import: validate each item on its own, submit with bounded concurrency, report in input order. */
+import {
+  MacAlreadyRegistered,
+  RackSlotTaken,
+  UnknownReference,
+  ValidationFailed,
+} from "./errors.ts";
+import type { EventBus } from "./events.ts";
+import { actionable, type Engine } from "./workflow.ts";
+import type { StepName } from "./model.ts";
+import { fieldErrors, IMPORT_MAX_ITEMS, importItemSchema } from "./schemas.ts";
+import type { Registration } from "./store.ts";
+import { HTTPException } from "hono/http-exception";
+
+type StepReport = "done" | "skipped" | "failed" | "pending";
+
+export interface ImportResult {
+  index: number;
+  device_name: string;
+  status: "ok" | "failed";
+  steps: Record<StepName, StepReport>;
+  warnings: string[];
+  error?: string;
+  fields?: Record<string, string>;
+  bmc_ip?: string;
+  id?: string;
+}
+
+export type ImportEvent =
+  | {
+    type: "step";
+    index: number;
+    device_name: string;
+    step: StepName;
+    status: string;
+    message?: string;
+  }
+  | ({ type: "result" } & ImportResult);
+
+const NO_STEPS: Record<StepName, StepReport> = {
+  netbox: "pending",
+  openbao: "pending",
+  kea: "pending",
+  metal3: "pending",
+};
+/** How long one import waits for its servers before reporting them as still running. */
+const IMPORT_WAIT_MS = 60 * 60 * 1000;
+
+function resultOf(index: number, r: Registration): ImportResult {
+  const steps = Object.fromEntries(
+    Object.entries(r.steps).map(([k, s]) => [
+      k,
+      s.status === "blocked" ? "failed" : s.status === "running" ? "pending" : s.status,
+    ]),
+  ) as Record<StepName, StepReport>;
+  return {
+    index,
+    id: r.id,
+    device_name: r.device_name,
+    status: r.status === "ok" ? "ok" : "failed",
+    steps,
+    warnings: r.warnings,
+    ...(r.status !== "ok" ? { error: r.error ?? `Registration is ${r.status}` } : {}),
+    ...(r.bmc_ip ? { bmc_ip: r.bmc_ip } : {}),
+  };
+}
+
+/** Runs a pool of `size` workers over `count` indexes. */
+async function pool(
+  count: number,
+  size: number,
+  work: (i: number) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(size, count) }, async () => {
+    while (next < count) await work(next++);
+  }));
+}
+
+export interface ImportDeps {
+  engine: Engine;
+  events: EventBus;
+  config: { IMPORT_CONCURRENCY: number };
+}
+
+/** Imports `items` (unvalidated JSON); every item is independent. */
+export async function runImport(
+  deps: ImportDeps,
+  items: unknown,
+  options: { actor: string; concurrency?: number; onEvent?: (e: ImportEvent) => void },
+): Promise<ImportResult[]> {
+  if (!Array.isArray(items)) throw new ValidationFailed({ body: "Send a JSON array of servers" });
+  if (items.length > IMPORT_MAX_ITEMS) {
+    throw new HTTPException(413, {
+      message: `At most ${IMPORT_MAX_ITEMS} servers per import (got ${items.length})`,
+    });
+  }
+  const results: ImportResult[] = new Array(items.length);
+  const indexById = new Map<string, number>();
+  const emit = (e: ImportEvent) => options.onEvent?.(e);
+  const finish = (result: ImportResult) => {
+    results[result.index] = result;
+    emit({ type: "result", ...result });
+  };
+  const unsubscribe = deps.events.subscribe((e) => {
+    if (e.type !== "step") return;
+    const index = indexById.get(e.id);
+    if (index !== undefined) {
+      emit({
+        type: "step",
+        index,
+        device_name: e.device_name,
+        step: e.step,
+        status: e.status,
+        message: e.message,
+      });
+    }
+  });
+  const waiting: Promise<void>[] = [];
+  try {
+    await pool(
+      items.length,
+      options.concurrency ?? deps.config.IMPORT_CONCURRENCY,
+      async (index) => {
+        const raw = items[index];
+        const parsed = importItemSchema.safeParse(raw);
+        const name = typeof (raw as { device_name?: unknown })?.device_name === "string"
+          ? String((raw as { device_name: string }).device_name)
+          : "";
+        if (!parsed.success) {
+          const fields = fieldErrors(parsed.error);
+          finish({
+            index,
+            device_name: name,
+            status: "failed",
+            steps: { ...NO_STEPS },
+            warnings: [],
+            error: `Invalid: ${Object.entries(fields).map(([k, v]) => `${k}: ${v}`).join("; ")}`,
+            fields,
+          });
+          return;
+        }
+        try {
+          const record = await deps.engine.submit(parsed.data, {
+            actor: options.actor,
+            source: "import",
+          });
+          indexById.set(record.id, index);
+          waiting.push(
+            deps.engine.waitFor(record.id, IMPORT_WAIT_MS).then((r) => finish(resultOf(index, r))),
+          );
+        } catch (e) {
+          const known = e instanceof ValidationFailed || e instanceof UnknownReference ||
+            e instanceof RackSlotTaken || e instanceof MacAlreadyRegistered;
+          finish({
+            index,
+            device_name: parsed.data.device_name,
+            status: "failed",
+            steps: { ...NO_STEPS },
+            warnings: [],
+            error: known ? (e as Error).message : actionable("pre-flight", e),
+            ...(e instanceof ValidationFailed ? { fields: e.fields } : {}),
+          });
+        }
+      },
+    );
+    await Promise.all(waiting);
+  } finally {
+    unsubscribe();
+  }
+  return results;
+}

@@ -1,0 +1,884 @@
+/**
+ * The registration engine: pre-flight checks, durable step execution through Deno KV queues,
+ * retry, and decommission. The BMC password only ever lives in OpenBao (or, when OpenBao is not
+ * configured, in this process's memory until the Metal3 Secret is written).
+ */
+import type { Config } from "./config.ts";
+import {
+  BootMacRequired,
+  Conflict,
+  MacAlreadyRegistered,
+  NotFound,
+  RackSlotTaken,
+  UnknownReference,
+  ValidationFailed,
+} from "./errors.ts";
+import type { EventBus } from "./events.ts";
+import { publicView } from "./events.ts";
+import { IntegrationError } from "./http.ts";
+import type { KeaClient } from "./kea.ts";
+import type { KubernetesClient } from "./kubernetes.ts";
+import type { Logger } from "./log.ts";
+import {
+  bareMetalHost,
+  bmcAddress,
+  bmcSecret,
+  bmcSecretName,
+  hostLabels,
+  needsBootMac,
+  statusView,
+} from "./metal3.ts";
+import type { Metrics } from "./metrics.ts";
+import type { RegistrationStatus, StepName, StepStatus } from "./model.ts";
+import { deviceName } from "./names.ts";
+import type { NetboxClient } from "./netbox.ts";
+import type { OpenBaoClient } from "./openbao.ts";
+import type { RedfishClient } from "./redfish.ts";
+import { ipInPrefix } from "./schemas.ts";
+import {
+  newRegistrationId,
+  pendingSteps,
+  type Registration,
+  type RegistrationRequest,
+  type RegistrationStore,
+  type ResolvedRefs,
+} from "./store.ts";
+
+/** A validated register request or import item, password included (held only in memory). */
+export interface SubmitInput {
+  device_name?: string;
+  bmc_mac: string;
+  bmc_password: string;
+  bmc_ip?: string;
+  site?: string | number;
+  location?: string | number;
+  rack?: string | number;
+  position?: number;
+  device_type?: string | number;
+  device_role?: string | number;
+  bmc_prefix?: string | number;
+  tenant?: string | number;
+  bmc_username?: string;
+  boot_mac?: string;
+}
+
+export interface SubmitContext {
+  actor: string;
+  source: "register" | "import";
+  idempotencyKey?: string;
+}
+
+export interface EngineDeps {
+  config: Config;
+  store: RegistrationStore;
+  events: EventBus;
+  log: Logger;
+  metrics: Metrics;
+  netbox?: NetboxClient;
+  openbao?: OpenBaoClient;
+  kea?: KeaClient;
+  kubernetes?: KubernetesClient;
+  redfish?: RedfishClient;
+}
+
+const TERMINAL: RegistrationStatus[] = ["ok", "failed", "blocked", "decommissioned"];
+/** Provisioning states in which removing the host would pull a server out from under a workload. */
+const PROVISIONED_STATES = [
+  "provisioning",
+  "provisioned",
+  "externally provisioned",
+  "deprovisioning",
+];
+
+type QueueMessage = { kind: "run"; id: string };
+
+/** A step outcome that is neither done nor failed. */
+class StepEnd extends Error {
+  constructor(readonly status: "skipped" | "blocked", message: string) {
+    super(message);
+  }
+}
+
+/** Limits how many registrations run at once. */
+class Semaphore {
+  #free: number;
+  #waiting: (() => void)[] = [];
+  constructor(size: number) {
+    this.#free = size;
+  }
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#free > 0) this.#free--;
+    else await new Promise<void>((r) => this.#waiting.push(r));
+    try {
+      return await fn();
+    } finally {
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#free++;
+    }
+  }
+}
+
+function netboxFieldsComplete(i: RegistrationRequest): boolean {
+  return i.site !== undefined && i.location !== undefined && i.rack !== undefined &&
+    i.position !== undefined && i.device_type !== undefined && i.device_role !== undefined;
+}
+
+const optionalString = (v: string | number | undefined) => v === undefined ? undefined : String(v);
+const bare = (address: string) => address.split("/")[0];
+const secretPath = (name: string) => `bmc/${name}`;
+
+export class Engine {
+  readonly #d: EngineDeps;
+  readonly #kv: Deno.Kv;
+  /** Passwords not (yet) safe in OpenBao, by registration id; never persisted. */
+  readonly #passwords = new Map<string, string>();
+  readonly #running = new Map<string, Promise<void>>();
+  readonly #slots: Semaphore;
+
+  constructor(deps: EngineDeps) {
+    this.#d = deps;
+    this.#kv = deps.store.kv;
+    this.#slots = new Semaphore(deps.config.IMPORT_CONCURRENCY);
+  }
+
+  /**
+   * Validates against the live systems, records the registration (claiming name, MAC and rack
+   * units atomically), stores the password in OpenBao and queues the remaining steps.
+   */
+  async submit(input: SubmitInput, ctx: SubmitContext): Promise<Registration> {
+    const { store } = this.#d;
+    if (ctx.idempotencyKey) {
+      const prior = await store.idByIdempotencyKey(ctx.idempotencyKey);
+      if (prior) return await store.mustGet(prior);
+    }
+    const request: RegistrationRequest = {
+      site: input.site,
+      location: input.location,
+      rack: input.rack,
+      position: input.position,
+      device_type: input.device_type,
+      device_role: input.device_role,
+      bmc_prefix: input.bmc_prefix ?? this.#d.config.BMC_PREFIX,
+      tenant: input.tenant,
+      bmc_ip: input.bmc_ip,
+    };
+    const withNetbox = netboxFieldsComplete(request) && this.#d.netbox !== undefined;
+    const resolved = withNetbox ? await this.#resolve(request) : undefined;
+    const name = input.device_name ?? (resolved
+      ? deviceName(
+        { site: resolved.siteSlug, rack: resolved.rackName, position: request.position! },
+        this.#d.config.DEVICE_NAME_TEMPLATE,
+      )
+      : undefined);
+    if (!name) {
+      throw new ValidationFailed({
+        device_name:
+          "Required unless site, location, rack, position, device type and role are given",
+      });
+    }
+
+    // Same name and MAC as an existing registration: this is a repeat; run it again idempotently.
+    const existingId = (await store.idByName(name)) ?? (await store.idByMac(input.bmc_mac));
+    if (existingId) {
+      const existing = await store.mustGet(existingId);
+      if (existing.status !== "decommissioned") {
+        if (existing.device_name !== name) {
+          throw new MacAlreadyRegistered(input.bmc_mac, existing.device_name);
+        }
+        if (existing.bmc_mac !== input.bmc_mac) {
+          throw new Conflict(
+            `Device ${name} is already registered with BMC MAC ${existing.bmc_mac}`,
+          );
+        }
+        return await this.#resubmit(existing, input, ctx);
+      }
+    }
+
+    await this.#preflight(name, input, resolved);
+
+    const now = new Date().toISOString();
+    const record: Registration = {
+      id: newRegistrationId(),
+      device_name: name,
+      status: "queued",
+      source: ctx.source,
+      bmc_mac: input.bmc_mac,
+      bmc_username: input.bmc_username ?? this.#d.config.BMC_USERNAME,
+      boot_mac: input.boot_mac,
+      bmc_ip: input.bmc_ip,
+      request,
+      resolved,
+      steps: pendingSteps(),
+      created: {},
+      warnings: [],
+      actor: ctx.actor,
+      created_at: now,
+      updated_at: now,
+      slot: resolved
+        ? {
+          rackId: resolved.rackId,
+          units: Array.from({ length: resolved.uHeight }, (_, k) => request.position! + k),
+        }
+        : undefined,
+    };
+    try {
+      await store.create(record, ctx.idempotencyKey);
+    } catch (e) {
+      // Lost a race against an identical request: answer with the winner's registration.
+      const winner = await store.idByName(name);
+      const other = winner ? await store.get(winner) : null;
+      if (other && other.bmc_mac === input.bmc_mac) return other;
+      throw e;
+    }
+    await store.audit(record.id, {
+      at: now,
+      actor: ctx.actor,
+      action: "register",
+      detail: `${name} ${input.bmc_mac}`,
+    });
+    await this.#storeSecret(record, input.bmc_password);
+    await this.#enqueue(record.id);
+    return (await store.get(record.id))!;
+  }
+
+  async #resubmit(
+    existing: Registration,
+    input: SubmitInput,
+    ctx: SubmitContext,
+  ): Promise<Registration> {
+    const { store } = this.#d;
+    if (existing.status === "queued" || existing.status === "running") return existing;
+    const updated = await store.update(existing.id, (r) => {
+      r.status = "queued";
+      r.steps = pendingSteps();
+      r.error = undefined;
+      r.warnings = [];
+      if (input.boot_mac) r.boot_mac = input.boot_mac;
+      if (input.bmc_username) r.bmc_username = input.bmc_username;
+    });
+    await store.audit(existing.id, {
+      at: new Date().toISOString(),
+      actor: ctx.actor,
+      action: "resubmit",
+    });
+    await this.#storeSecret(updated, input.bmc_password);
+    await this.#enqueue(existing.id);
+    return (await store.get(existing.id))!;
+  }
+
+  /** Resolves every Netbox reference, concurrently where they do not depend on each other. */
+  async #resolve(req: RegistrationRequest): Promise<ResolvedRefs> {
+    const nb = this.#d.netbox!;
+    const must = <T>(field: string, value: string | number, found: T | null): T => {
+      if (!found) throw new UnknownReference(field, value);
+      return found;
+    };
+    const [site, deviceType, role, tenant, prefix] = await Promise.all([
+      nb.findSite(req.site!),
+      nb.findDeviceType(req.device_type!),
+      nb.findDeviceRole(req.device_role!),
+      req.tenant !== undefined ? nb.findTenant(req.tenant) : null,
+      req.bmc_prefix !== undefined && !req.bmc_ip ? nb.findPrefix(req.bmc_prefix) : null,
+    ]);
+    const s = must("site", req.site!, site);
+    const dt = must("device_type", req.device_type!, deviceType);
+    const ro = must("device_role", req.device_role!, role);
+    if (req.tenant !== undefined) must("tenant", req.tenant, tenant);
+    if (req.bmc_prefix !== undefined && !req.bmc_ip) must("bmc_prefix", req.bmc_prefix, prefix);
+    if (!req.bmc_ip && req.bmc_prefix === undefined) {
+      throw new ValidationFailed({
+        bmc_prefix:
+          "Required: the Netbox prefix to take the BMC IP from (or set ONBOARDING_BMC_PREFIX)",
+      });
+    }
+    const location = must("location", req.location!, await nb.findLocation(req.location!, s.id));
+    const rack = must(
+      "rack",
+      req.rack!,
+      await nb.findRack(req.rack!, { siteId: s.id, locationId: location.id }),
+    );
+    const position = req.position!;
+    if (position + dt.u_height - 1 > rack.u_height) {
+      throw new ValidationFailed({
+        position:
+          `A ${dt.u_height}U device at U${position} does not fit in ${rack.name} (${rack.u_height}U)`,
+      });
+    }
+    return {
+      siteId: s.id,
+      siteSlug: s.slug ?? s.name,
+      locationId: location.id,
+      rackId: rack.id,
+      rackName: rack.name,
+      rackHeight: rack.u_height,
+      deviceTypeId: dt.id,
+      uHeight: Math.max(1, dt.u_height),
+      roleId: ro.id,
+      tenantId: tenant?.id,
+      prefixId: prefix?.id,
+    };
+  }
+
+  /** Before anything is written: rack units free or ours, MAC not someone else's. */
+  async #preflight(name: string, input: SubmitInput, resolved?: ResolvedRefs): Promise<void> {
+    const { netbox, kea } = this.#d;
+    const [rackDevices, macDevices, sameName, keaHosts] = await Promise.all([
+      resolved ? netbox!.rackDevices(resolved.rackId) : [],
+      netbox ? netbox.findDevicesByMac(input.bmc_mac) : [],
+      resolved ? netbox!.findDeviceByName(name, resolved.siteId) : null,
+      kea ? kea.findByMac(input.bmc_mac) : [],
+    ]);
+    const otherWithMac = macDevices.find((d) => d.name.toLowerCase() !== name);
+    if (otherWithMac) {
+      throw new MacAlreadyRegistered(input.bmc_mac, `Netbox device ${otherWithMac.name}`);
+    }
+    const otherReservation = keaHosts.find((h) =>
+      h.hostname && h.hostname.toLowerCase() !== `${name}-bmc`
+    );
+    if (otherReservation) {
+      throw new MacAlreadyRegistered(
+        input.bmc_mac,
+        `Kea reservation ${otherReservation.hostname} (${otherReservation.ip}, subnet ${otherReservation.subnetId})`,
+      );
+    }
+    if (resolved) {
+      const first = input.position!;
+      const last = first + resolved.uHeight - 1;
+      for (const d of rackDevices) {
+        if (d.position == null || d.name?.toLowerCase() === name) continue;
+        const dLast = d.position + Math.max(1, d.u_height) - 1;
+        if (d.position <= last && dLast >= first) {
+          throw new RackSlotTaken(
+            resolved.rackName,
+            Math.max(first, d.position),
+            d.name ?? `device ${d.id}`,
+          );
+        }
+      }
+      // A Netbox device of that name is only reused when it already carries this BMC MAC.
+      if (sameName && !macDevices.some((d) => d.id === sameName.id)) {
+        throw new Conflict(
+          `Netbox already has a device named ${name} without BMC MAC ${input.bmc_mac}; choose another name or fix Netbox`,
+        );
+      }
+    }
+    if (
+      input.bmc_ip && typeof input.bmc_prefix === "string" &&
+      !ipInPrefix(input.bmc_ip, input.bmc_prefix)
+    ) {
+      throw new ValidationFailed({
+        bmc_ip: `${input.bmc_ip} is not inside the BMC prefix ${input.bmc_prefix}`,
+      });
+    }
+  }
+
+  /** The openbao step, run while the request is still open so the password is never queued. */
+  async #storeSecret(record: Registration, password: string): Promise<void> {
+    const { openbao } = this.#d;
+    if (!openbao) {
+      this.#passwords.set(record.id, password);
+      await this.#setStep(
+        record.id,
+        "openbao",
+        "skipped",
+        "OpenBao is not configured: the password is kept in memory only until the Metal3 Secret is written",
+      );
+      return;
+    }
+    await this.#setStep(record.id, "openbao", "running");
+    const started = performance.now();
+    try {
+      const res = await openbao.putIfChanged(secretPath(record.device_name), {
+        username: record.bmc_username,
+        password,
+        bmc_mac: record.bmc_mac,
+      });
+      await this.#d.store.update(record.id, (r) => {
+        r.created.openbao_path = `${this.#d.config.OPENBAO_MOUNT_POINT}/data/${
+          secretPath(record.device_name)
+        }`;
+        r.created.openbao_version = res.version;
+      });
+      await this.#setStep(
+        record.id,
+        "openbao",
+        "done",
+        res.changed ? `Stored as version ${res.version}` : `Unchanged (version ${res.version})`,
+      );
+      this.#passwords.delete(record.id);
+    } catch (e) {
+      // Keep it in memory so a retry from this process can store it without a rescan.
+      this.#passwords.set(record.id, password);
+      await this.#setStep(record.id, "openbao", "failed", actionable("openbao", e));
+    } finally {
+      this.#d.metrics.stepDuration("openbao", "run", performance.now() - started);
+    }
+  }
+
+  async #enqueue(id: string): Promise<void> {
+    await this.#kv.enqueue({ kind: "run", id } satisfies QueueMessage);
+  }
+
+  /** Consumes the queue and resumes whatever a previous process left unfinished. */
+  async startWorker(): Promise<void> {
+    this.#kv.listenQueue(async (msg: unknown) => {
+      const m = msg as QueueMessage;
+      if (m?.kind === "run") await this.run(m.id);
+    });
+    for (const r of await this.#d.store.unfinished()) await this.#enqueue(r.id);
+  }
+
+  /** Runs the pending steps of a registration once at a time per id, bounded overall. */
+  run(id: string): Promise<void> {
+    const current = this.#running.get(id);
+    if (current) return current;
+    const p = this.#slots.run(() => this.#run(id)).finally(() => this.#running.delete(id));
+    this.#running.set(id, p);
+    return p;
+  }
+
+  async #run(id: string): Promise<void> {
+    const { store, log } = this.#d;
+    const record = await store.get(id);
+    if (!record || TERMINAL.includes(record.status) && record.status !== "failed") return;
+    if (
+      record.status === "failed" && !Object.values(record.steps).some((s) => s.status === "pending")
+    ) return;
+    await store.update(id, (r) => {
+      r.status = "running";
+    });
+    this.#publish(await store.mustGet(id));
+
+    // Phase 1: Netbox (the IP comes from there); OpenBao normally finished during submit.
+    await Promise.all([
+      this.#step(id, "netbox", (r) => this.#netboxStep(r)),
+      this.#step(id, "openbao", (r) => this.#retryOpenbao(r)),
+    ]);
+    // Phase 2: Kea and Metal3 only need the IP, so they run side by side.
+    const afterNetbox = await store.mustGet(id);
+    if (afterNetbox.steps.netbox.status !== "failed") {
+      await Promise.all([
+        this.#step(id, "kea", (r) => this.#keaStep(r)),
+        this.#step(id, "metal3", (r) => this.#metal3Step(r)),
+      ]);
+    }
+    const final = await store.update(id, (r) => {
+      const statuses = Object.values(r.steps).map((s) => s.status);
+      r.status = statuses.includes("failed")
+        ? "failed"
+        : statuses.includes("blocked")
+        ? "blocked"
+        : statuses.includes("pending")
+        ? "failed"
+        : "ok";
+      const bad = Object.entries(r.steps).find(([, s]) =>
+        s.status === "failed" || s.status === "blocked"
+      );
+      r.error = bad ? `${bad[0]}: ${bad[1].message}` : undefined;
+    });
+    if (
+      final.status === "ok" && final.steps.netbox.status === "done" &&
+      final.steps.metal3.status === "done"
+    ) {
+      try {
+        await this.#d.netbox!.setDeviceStatus(final.created.netbox_device_id!, "staged");
+      } catch (e) {
+        await store.update(
+          id,
+          (r) => r.warnings.push(`Netbox status not set to staged: ${(e as Error).message}`),
+        );
+      }
+    }
+    if (final.status === "ok") this.#passwords.delete(id);
+    this.#d.metrics.registration(final.status);
+    log.info("registration finished", { id, device: final.device_name, status: final.status });
+    this.#publish(await store.mustGet(id));
+  }
+
+  /** Runs one step unless it is already done or skipped; records timing, outcome and events. */
+  async #step(
+    id: string,
+    step: StepName,
+    fn: (r: Registration) => Promise<string | void>,
+  ): Promise<void> {
+    const record = await this.#d.store.mustGet(id);
+    const state = record.steps[step].status;
+    if (state === "done" || state === "skipped") return;
+    await this.#setStep(id, step, "running");
+    const started = performance.now();
+    let status: StepStatus = "done";
+    let message: string | undefined;
+    try {
+      message = (await fn(record)) ?? undefined;
+    } catch (e) {
+      if (e instanceof StepEnd) {
+        status = e.status;
+        message = e.message;
+      } else if (e instanceof BootMacRequired) {
+        status = "blocked";
+        message = e.message;
+      } else {
+        status = "failed";
+        message = actionable(step, e);
+        this.#d.log.warn("step failed", { id, device: record.device_name, step, error: e });
+      }
+    }
+    this.#d.metrics.stepDuration(step, status, performance.now() - started);
+    await this.#setStep(id, step, status, message);
+  }
+
+  async #setStep(id: string, step: StepName, status: StepStatus, message?: string): Promise<void> {
+    const now = new Date().toISOString();
+    const r = await this.#d.store.update(id, (r) => {
+      const s = r.steps[step];
+      s.status = status;
+      s.message = message;
+      if (status === "running") {
+        s.startedAt = now;
+        s.endedAt = undefined;
+      } else s.endedAt = now;
+      if (status === "skipped" && message) r.warnings.push(message);
+    });
+    this.#d.events.publish({ type: "step", id, device_name: r.device_name, step, status, message });
+  }
+
+  #publish(r: Registration): void {
+    this.#d.events.publish({ type: "registration", registration: publicView(r) });
+  }
+
+  async #retryOpenbao(r: Registration): Promise<string | void> {
+    const password = this.#passwords.get(r.id);
+    if (!this.#d.openbao) throw new StepEnd("skipped", "OpenBao is not configured");
+    if (!password) {
+      throw new Error(
+        "The BMC password is no longer held by the service: retry with the password (rescan the label)",
+      );
+    }
+    await this.#storeSecret(r, password);
+    const after = await this.#d.store.mustGet(r.id);
+    if (after.steps.openbao.status === "failed") throw new Error(after.steps.openbao.message);
+    return after.steps.openbao.message;
+  }
+
+  async #netboxStep(r: Registration): Promise<string> {
+    const nb = this.#d.netbox;
+    if (!r.resolved || !nb) {
+      throw new StepEnd(
+        "skipped",
+        nb
+          ? "Netbox step skipped: site, location, rack, position, device_type and device_role are all needed"
+          : "Netbox is not configured: the device was not registered in DCIM/IPAM",
+      );
+    }
+    const { store } = this.#d;
+    const ref = r.resolved;
+    let deviceId = r.created.netbox_device_id;
+    if (!deviceId) {
+      const existing = await nb.findDeviceByName(r.device_name, ref.siteId);
+      const device = existing ?? await nb.createDevice({
+        name: r.device_name,
+        siteId: ref.siteId,
+        locationId: ref.locationId,
+        rackId: ref.rackId,
+        position: r.request.position!,
+        deviceTypeId: ref.deviceTypeId,
+        roleId: ref.roleId,
+        tenantId: ref.tenantId,
+      });
+      deviceId = device.id;
+      await store.update(r.id, (x) => {
+        x.created.netbox_device_id = device.id;
+        x.created.netbox_device_preexisting = Boolean(existing);
+      });
+    }
+    const iface = await nb.ensureBmcInterface(deviceId);
+    const mac = await nb.setInterfaceMac(iface.id, r.bmc_mac);
+    await store.update(r.id, (x) => {
+      x.created.netbox_interface_id = iface.id;
+      x.created.netbox_mac_id = mac.macId;
+    });
+    const ip = r.request.bmc_ip
+      ? await nb.assignIp(r.request.bmc_ip, iface.id)
+      : await nb.allocateIp(ref.prefixId!, iface.id, { description: `BMC of ${r.device_name}` });
+    await nb.setOobIp(deviceId, ip.id);
+    await store.update(r.id, (x) => {
+      x.created.netbox_ip_id = ip.id;
+      x.bmc_ip = bare(ip.address);
+    });
+    return `Device ${deviceId}, BMC ${bare(ip.address)}`;
+  }
+
+  async #keaStep(r: Registration): Promise<string> {
+    const { kea, store } = this.#d;
+    if (!r.bmc_ip) {
+      throw new StepEnd(
+        "skipped",
+        "Kea step skipped: no BMC IP is known (give bmc_ip or the Netbox fields)",
+      );
+    }
+    if (!kea) throw new StepEnd("skipped", "Kea is not configured: no DHCP reservation was made");
+    const { subnetId, results } = await kea.reserve({
+      mac: r.bmc_mac,
+      ip: r.bmc_ip,
+      hostname: `${r.device_name}-bmc`,
+      userContext: {
+        device: r.device_name,
+        ...(r.created.netbox_device_id ? { netbox_device_id: r.created.netbox_device_id } : {}),
+      },
+    });
+    await store.update(r.id, (x) => {
+      x.created.kea_subnet_id = subnetId;
+      x.created.kea_servers = results;
+    });
+    const failed = results.filter((s) => s.outcome === "failed");
+    if (failed.length) {
+      throw new Error(
+        `Kea reservation failed on ${
+          failed.map((f) => `${f.server} (${f.message})`).join(", ")
+        }: check those servers and retry`,
+      );
+    }
+    return `${r.bmc_ip} reserved in subnet ${subnetId} on ${
+      results.map((s) => `${s.server}: ${s.outcome}`).join(", ")
+    }`;
+  }
+
+  async #metal3Step(r: Registration): Promise<string> {
+    const { kubernetes, config, store } = this.#d;
+    if (!r.bmc_ip) throw new StepEnd("skipped", "Metal3 step skipped: no BMC IP is known");
+    if (!kubernetes) {
+      throw new StepEnd("skipped", "Kubernetes is not configured: no BareMetalHost was created");
+    }
+    const password = await this.#password(r);
+    let bootMac = r.boot_mac;
+    let systemPath: string | undefined;
+    if (this.#d.redfish) {
+      const check = await this.#d.redfish.checkBmc({
+        host: r.bmc_ip,
+        username: r.bmc_username,
+        password,
+      });
+      if (check.outcome === "wrong-password") throw new Error(check.message);
+      if (check.outcome === "ok") {
+        systemPath = check.systemPath || undefined;
+        bootMac ??= check.nicMacs.find((m) => m !== r.bmc_mac);
+        await store.update(r.id, (x) => {
+          x.bmc = {
+            vendor: check.vendor,
+            model: check.model,
+            serial: check.serial,
+            systemId: check.systemId,
+            systemPath: check.systemPath,
+          };
+          if (!x.boot_mac && bootMac) x.boot_mac = bootMac;
+          if (check.passwordChangeRequired) {
+            x.warnings.push("The BMC asks for a password change before it can be managed");
+          }
+        });
+      } else {
+        await store.update(r.id, (x) => x.warnings.push(`BMC check: ${check.message}`));
+      }
+    }
+    const driver = config.BMC_DRIVER;
+    if (!bootMac && needsBootMac(driver)) throw new BootMacRequired(driver);
+    const ns = config.METAL3_NAMESPACE;
+    const secretName = bmcSecretName(r.device_name);
+    const labels = hostLabels({
+      site: r.resolved?.siteSlug ?? optionalString(r.request.site),
+      location: optionalString(r.request.location),
+      rack: r.resolved?.rackName ?? optionalString(r.request.rack),
+      netboxDeviceId: r.created.netbox_device_id,
+    });
+    await Promise.all([
+      kubernetes.apply(
+        bmcSecret({ name: secretName, namespace: ns, username: r.bmc_username, password }),
+      ),
+      kubernetes.apply(bareMetalHost({
+        name: r.device_name,
+        namespace: ns,
+        bmcAddress: bmcAddress(driver, r.bmc_ip, systemPath),
+        credentialsName: secretName,
+        bootMac,
+        labels,
+      })),
+    ]);
+    await store.update(r.id, (x) => {
+      x.created.metal3_secret = secretName;
+      x.created.metal3_bmh = r.device_name;
+    });
+    return `BareMetalHost ${ns}/${r.device_name} and Secret ${secretName} applied`;
+  }
+
+  /** The password for the Metal3 Secret: from OpenBao, else from memory. */
+  async #password(r: Registration): Promise<string> {
+    const mem = this.#passwords.get(r.id);
+    if (this.#d.openbao && r.steps.openbao.status === "done") {
+      const secret = await this.#d.openbao.readSecret(secretPath(r.device_name));
+      if (secret?.data.password) return secret.data.password;
+    }
+    if (mem) return mem;
+    throw new Error("The BMC password is not available (not in OpenBao): retry with the password");
+  }
+
+  /** Resumes from the failed steps; a new password or boot MAC may be supplied. */
+  async retry(
+    id: string,
+    input: { bmc_password?: string; boot_mac?: string },
+    actor: string,
+  ): Promise<Registration> {
+    const { store } = this.#d;
+    const r = await store.mustGet(id);
+    if (r.status === "decommissioned") {
+      throw new Conflict(`${r.device_name} was decommissioned; register it again instead`);
+    }
+    if (r.status === "queued" || r.status === "running") return r;
+    await store.update(id, (x) => {
+      if (input.boot_mac) x.boot_mac = input.boot_mac;
+      for (const s of Object.values(x.steps)) {
+        if (s.status === "failed" || s.status === "blocked") s.status = "pending";
+      }
+      x.status = "queued";
+      x.error = undefined;
+    });
+    await store.audit(id, { at: new Date().toISOString(), actor, action: "retry" });
+    if (input.bmc_password) await this.#storeSecret(r, input.bmc_password);
+    await this.#enqueue(id);
+    return await store.mustGet(id);
+  }
+
+  /** Undoes a registration in reverse order; each part idempotent and reported. */
+  async decommission(
+    id: string,
+    options: { force: boolean },
+    actor: string,
+  ): Promise<{ registration: Registration; steps: Record<string, string> }> {
+    const { store, kubernetes, kea, openbao, netbox, config } = this.#d;
+    const r = await store.mustGet(id);
+    const report: Record<string, string> = {};
+    const ns = config.METAL3_NAMESPACE;
+    if (kubernetes && r.created.metal3_bmh) {
+      const bmh = await kubernetes.getBareMetalHost(ns, r.created.metal3_bmh);
+      const state = bmh ? statusView(bmh).state : "";
+      if (PROVISIONED_STATES.includes(state) && !options.force) {
+        throw new Conflict(
+          `${r.device_name} is ${state} in Metal3: deprovision it first, or decommission with force=true (admins only)`,
+        );
+      }
+      await kubernetes.deleteBareMetalHost(ns, r.created.metal3_bmh);
+      report.baremetalhost = "deleted";
+    }
+    if (kubernetes && r.created.metal3_secret) {
+      await kubernetes.deleteSecret(ns, r.created.metal3_secret);
+      report.secret = "deleted";
+    }
+    if (kea && r.created.kea_subnet_id !== undefined) {
+      const { results } = await kea.release(r.bmc_mac, r.created.kea_subnet_id);
+      report.kea = results.map((s) => `${s.server}: ${s.outcome}`).join(", ") || "released";
+    }
+    if (openbao && r.created.openbao_path) {
+      await openbao.deleteSecret(secretPath(r.device_name));
+      report.openbao = "deleted";
+    }
+    if (netbox && r.created.netbox_device_id) {
+      if (r.created.netbox_device_preexisting) {
+        await netbox.setDeviceStatus(r.created.netbox_device_id, "decommissioning");
+        report.netbox = "status decommissioning (device existed before this registration)";
+      } else {
+        if (r.created.netbox_ip_id) await netbox.deleteIp(r.created.netbox_ip_id);
+        if (r.created.netbox_mac_id) await netbox.deleteMac(r.created.netbox_mac_id);
+        if (r.created.netbox_interface_id) {
+          await netbox.deleteInterface(r.created.netbox_interface_id);
+        }
+        await netbox.deleteDevice(r.created.netbox_device_id);
+        report.netbox = "device, interface, MAC and IP deleted";
+      }
+    }
+    this.#passwords.delete(id);
+    const updated = await store.update(id, (x) => {
+      x.status = "decommissioned";
+      x.created = {};
+    });
+    await store.releaseClaims(updated);
+    await store.audit(id, {
+      at: new Date().toISOString(),
+      actor,
+      action: options.force ? "decommission (force)" : "decommission",
+      detail: JSON.stringify(report),
+    });
+    this.#publish(updated);
+    return { registration: updated, steps: report };
+  }
+
+  /** Resolves when the registration reaches a final status, or after `timeoutMs`. */
+  async waitFor(id: string, timeoutMs: number): Promise<Registration> {
+    const { store, events } = this.#d;
+    let unsubscribe = () => {};
+    const done = new Promise<void>((resolve) => {
+      unsubscribe = events.subscribe((e) => {
+        if (
+          e.type === "registration" && e.registration.id === id &&
+          TERMINAL.includes(e.registration.status)
+        ) resolve();
+      });
+    });
+    try {
+      const now = await store.mustGet(id);
+      if (TERMINAL.includes(now.status)) return now;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([done, new Promise<void>((r) => timer = setTimeout(r, timeoutMs))]);
+      clearTimeout(timer);
+      return await store.mustGet(id);
+    } finally {
+      unsubscribe();
+    }
+  }
+
+  /** Feeds Metal3 provisioning changes into the records and the live events. */
+  async watchProvisioning(signal: AbortSignal): Promise<void> {
+    const { kubernetes, config, store } = this.#d;
+    if (!kubernetes) return;
+    await kubernetes.watchBareMetalHosts(config.METAL3_NAMESPACE, {
+      signal,
+      onEvent: async (e) => {
+        const id = await store.idByName(e.object.metadata.name);
+        if (!id) return;
+        const view = statusView(e.object);
+        const updated = await store.update(id, (r) => {
+          if (r.status === "decommissioned") return;
+          r.provisioning = e.type === "DELETED"
+            ? { ...view, state: "deleted", updatedAt: new Date().toISOString() }
+            : { ...view, updatedAt: new Date().toISOString() };
+        });
+        this.#publish(updated);
+      },
+      onError: (err) => this.#d.log.warn("BareMetalHost watch interrupted", { error: err }),
+    });
+  }
+}
+
+/** Turns an error into a message that tells the technician what to do next; never a secret. */
+export function actionable(step: string, e: unknown): string {
+  if (e instanceof IntegrationError) {
+    const what = e.status === 0
+      ? `${e.integration} did not answer`
+      : e.status === 401 || e.status === 403
+      ? `${e.integration} refused our credentials (HTTP ${e.status})`
+      : e.status >= 500 || e.status === 429
+      ? `${e.integration} is failing (HTTP ${e.status})`
+      : `${e.integration} rejected the request (HTTP ${e.status})`;
+    const hint = e.status === 0 || e.status >= 500 || e.status === 429
+      ? "press Retry when it is back"
+      : e.status === 401 || e.status === 403
+      ? "ask the platform team to check the service's credentials, then Retry"
+      : "correct the data in the system named and Retry";
+    return `${what} during ${e.operation}: ${e.message.replace(/^[^:]*failed: /, "")} — ${hint}`;
+  }
+  if (
+    e instanceof Conflict || e instanceof MacAlreadyRegistered || e instanceof RackSlotTaken ||
+    e instanceof NotFound
+  ) {
+    return e.message;
+  }
+  return `${step}: ${(e as Error)?.message ?? String(e)}`;
+}

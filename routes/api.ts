@@ -1,0 +1,292 @@
+/** The `/api/v1` surface: parse, call lib/, respond. No business logic here. */
+import { type Context, Hono } from "hono";
+import { upgradeWebSocket } from "hono/deno";
+import { HTTPException } from "hono/http-exception";
+import type { z } from "zod";
+import { NotFound, ValidationFailed } from "../lib/errors.ts";
+import { publicView } from "../lib/events.ts";
+import { runImport } from "../lib/import.ts";
+import { RateLimiter } from "../lib/rate_limit.ts";
+import { fieldErrors, registerRequestSchema, retryRequestSchema } from "../lib/schemas.ts";
+import type { Registration } from "../lib/store.ts";
+import type { AppDeps, AppEnv } from "../main.ts";
+
+const WAIT_MAX_SECONDS = 300;
+
+/** The JSON body, or a 400 when it is not JSON. */
+async function readJson(c: Context): Promise<unknown> {
+  try {
+    return await c.req.json();
+  } catch {
+    throw new ValidationFailed({ body: "The body must be JSON" }, "The body is not valid JSON");
+  }
+}
+
+/** Validates with a shared schema, or throws a 400 naming each bad field. */
+function validate<T extends z.ZodType>(schema: T, raw: unknown): z.infer<T> {
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) throw new ValidationFailed(fieldErrors(parsed.error));
+  return parsed.data;
+}
+
+function summary(r: Registration) {
+  return {
+    id: r.id,
+    device_name: r.device_name,
+    status: r.status,
+    links: {
+      self: `/api/v1/servers/${r.id}`,
+      status: `/api/v1/servers/${r.id}/status`,
+      retry: `/api/v1/servers/${r.id}/retry`,
+      events: "/api/v1/events",
+    },
+  };
+}
+
+export function actorOf(c: Context<AppEnv>): string {
+  return c.get("user")?.sub ?? "anonymous";
+}
+
+export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const { engine, store, events } = deps;
+  const limiter = new RateLimiter(deps.config.WRITE_RATE_LIMIT);
+
+  // Writes are rate limited per client (user when logged in, else address).
+  app.use(async (c, next) => {
+    if (c.req.method !== "GET") {
+      const who = c.get("user")?.sub ??
+        c.req.header("x-forwarded-for")?.split(",")[0].trim() ??
+        (c.env as { remoteAddr?: Deno.NetAddr } | undefined)?.remoteAddr?.hostname ?? "local";
+      const wait = limiter.take(who);
+      if (wait > 0) {
+        c.header("Retry-After", String(wait));
+        throw new HTTPException(429, { message: `Too many writes: try again in ${wait} s` });
+      }
+    }
+    await next();
+  });
+
+  app.post("/servers/register", async (c) => {
+    const raw = await readJson(c);
+    const input = validate(registerRequestSchema, await decryptOutboxPassword(deps, raw));
+    const record = await engine.submit(input, {
+      actor: actorOf(c),
+      source: "register",
+      idempotencyKey: c.req.header("idempotency-key")?.slice(0, 200) || undefined,
+    });
+    const wait = Number(c.req.query("wait") ?? 0);
+    if (!(wait > 0)) return c.json(summary(record), 202);
+    const done = await engine.waitFor(record.id, Math.min(wait, WAIT_MAX_SECONDS) * 1000);
+    if (done.status === "ok") {
+      return c.json({ ...summary(done), registration: publicView(done) }, 201);
+    }
+    if (done.status === "failed" || done.status === "blocked") {
+      return c.json({
+        error: {
+          code: done.status === "blocked" ? "registration_blocked" : "registration_failed",
+          message: done.error ?? "The registration did not complete",
+        },
+        registration: publicView(done),
+      }, done.status === "blocked" ? 409 : 502);
+    }
+    return c.json(summary(done), 202);
+  });
+
+  app.post("/servers/import", async (c) => {
+    const items = await c.req.json().catch(() => {
+      throw new ValidationFailed(
+        { body: "The body must be a JSON array" },
+        "The body is not valid JSON",
+      );
+    });
+    const results = await runImport(deps, items, { actor: actorOf(c) });
+    return c.json(results);
+  });
+
+  app.get(
+    "/servers/import/ws",
+    upgradeWebSocket((c) => {
+      const actor = actorOf(c);
+      const requested = Number(c.req.query("concurrency"));
+      const concurrency = Number.isInteger(requested) && requested >= 1 && requested <= 64
+        ? requested
+        : undefined;
+      let started = false;
+      return {
+        onMessage: (event, ws) => {
+          if (started) return;
+          started = true;
+          let items: unknown;
+          try {
+            items = JSON.parse(String(event.data));
+          } catch {
+            ws.send(
+              JSON.stringify({
+                type: "error",
+                error: { code: "invalid_request", message: "Send one JSON array" },
+              }),
+            );
+            ws.close(1003, "invalid JSON");
+            return;
+          }
+          const send = (m: unknown) => {
+            if (ws.readyState === 1) ws.send(JSON.stringify(m));
+          };
+          // The import carries on when the client goes away; it only stops streaming.
+          runImport(deps, items, { actor, concurrency, onEvent: send }).then((results) => {
+            const ok = results.filter((r) => r.status === "ok").length;
+            send({ type: "done", done: true, ok, failed: results.length - ok });
+            if (ws.readyState === 1) ws.close(1000, "done");
+          }).catch((e) => {
+            send({
+              type: "error",
+              error: { code: "import_failed", message: (e as Error).message },
+            });
+            if (ws.readyState === 1) ws.close(1011, "import failed");
+          });
+        },
+      };
+    }),
+  );
+
+  app.get("/servers", async (c) => {
+    const q = c.req.query();
+    const page = await store.list({
+      limit: q.limit ? Number(q.limit) : undefined,
+      cursor: q.cursor,
+      site: q.site,
+      status: q.status,
+      q: q.q,
+    });
+    return c.json({ items: page.items.map(publicView), cursor: page.cursor });
+  });
+
+  app.get("/servers/:id", async (c) => {
+    const r = await store.mustGet(c.req.param("id"));
+    return c.json({ ...publicView(r), audit: await store.auditTrail(r.id) });
+  });
+
+  app.get("/servers/:id/status", async (c) => {
+    const r = await store.mustGet(c.req.param("id"));
+    return c.json({
+      id: r.id,
+      device_name: r.device_name,
+      status: r.status,
+      steps: r.steps,
+      error: r.error,
+      provisioning: r.provisioning,
+    });
+  });
+
+  app.post("/servers/:id/retry", async (c) => {
+    const text = await c.req.text();
+    const input = text.trim() ? validate(retryRequestSchema, parseJson(text)) : {};
+    const r = await engine.retry(c.req.param("id"), input, actorOf(c));
+    return c.json(summary(r), 202);
+  });
+
+  app.delete("/servers/:id", async (c) => {
+    const force = c.req.query("force") === "true";
+    if (force && deps.authEnabled && !c.get("user")?.admin) {
+      throw new HTTPException(403, { message: "Only administrators may force a decommission" });
+    }
+    const { registration, steps } = await engine.decommission(
+      c.req.param("id"),
+      { force },
+      actorOf(c),
+    );
+    return c.json({
+      id: registration.id,
+      device_name: registration.device_name,
+      status: registration.status,
+      steps,
+    });
+  });
+
+  app.get(
+    "/events",
+    upgradeWebSocket(() => {
+      let unsubscribe = () => {};
+      return {
+        onOpen: (_e, ws) => {
+          unsubscribe = events.subscribe((event) => {
+            if (ws.readyState === 1) ws.send(JSON.stringify(event));
+          });
+        },
+        onClose: () => unsubscribe(),
+        onError: () => unsubscribe(),
+      };
+    }),
+  );
+
+  const reference = () => {
+    if (!deps.reference) {
+      throw new HTTPException(503, { message: "Netbox is not configured: no reference data" });
+    }
+    return deps.reference;
+  };
+  const idParam = (c: Context, name: string) => {
+    const v = c.req.query(name);
+    if (v === undefined || v === "") return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n <= 0) {
+      throw new ValidationFailed({ [name]: "Must be a Netbox id" });
+    }
+    return n;
+  };
+  app.get("/reference/sites", async (c) => c.json(await reference().sites()));
+  app.get(
+    "/reference/locations",
+    async (c) => c.json(await reference().locations(idParam(c, "site"))),
+  );
+  app.get(
+    "/reference/racks",
+    async (c) =>
+      c.json(
+        await reference().racks({ siteId: idParam(c, "site"), locationId: idParam(c, "location") }),
+      ),
+  );
+  app.get("/reference/device-types", async (c) => c.json(await reference().deviceTypes()));
+  app.get("/reference/device-roles", async (c) => c.json(await reference().deviceRoles()));
+  app.get("/reference/prefixes", async (c) => c.json(await reference().prefixes()));
+  app.get("/reference/tenants", async (c) => c.json(await reference().tenants()));
+  app.get("/reference/racks/:id/elevation", async (c) => {
+    const id = Number(c.req.param("id"));
+    if (!Number.isInteger(id) || id <= 0) throw new NotFound(`No rack ${c.req.param("id")}`);
+    return c.json(await reference().elevation(id));
+  });
+
+  app.get("/config/public", (c) =>
+    c.json({
+      device_name_template: deps.config.DEVICE_NAME_TEMPLATE,
+      demo: Boolean(deps.demo),
+      auth_enabled: deps.authEnabled,
+      bmc_driver: deps.config.BMC_DRIVER,
+      outbox_public_key: deps.outboxKey.publicJwk,
+    }));
+
+  return app;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ValidationFailed({ body: "The body must be JSON" }, "The body is not valid JSON");
+  }
+}
+
+/** The PWA's offline outbox sends the password encrypted to our outbox key; open it here. */
+async function decryptOutboxPassword(deps: AppDeps, raw: unknown): Promise<unknown> {
+  if (!raw || typeof raw !== "object" || !("bmc_password_encrypted" in raw)) return raw;
+  const { bmc_password_encrypted: sealed, ...rest } = raw as Record<string, unknown>;
+  try {
+    return { ...rest, bmc_password: await deps.outboxKey.decrypt(String(sealed)) };
+  } catch {
+    throw new ValidationFailed({
+      bmc_password_encrypted:
+        "Cannot be decrypted with this server's key: enter the password again",
+    });
+  }
+}
