@@ -150,9 +150,13 @@ async function selectHosts(tx: Sql | Tx, where: postgres.PendingQuery<postgres.R
   const options = await tx<OptionRow[]>`
     SELECT host_id, code, formatted_value, value, space FROM dhcp4_options
     WHERE scope_id = ${HOST_SCOPE} AND host_id = ANY(${ids}::int[]) ORDER BY option_id`;
-  return rows.map((row) =>
-    rowToHost(row, options.filter((o) => Number(o.host_id) === Number(row.host_id)))
-  );
+  const byHost = new Map<number, OptionRow[]>();
+  for (const o of options) {
+    const list = byHost.get(Number(o.host_id));
+    if (list) list.push(o);
+    else byHost.set(Number(o.host_id), [o]);
+  }
+  return rows.map((row) => rowToHost(row, byHost.get(Number(row.host_id)) ?? []));
 }
 
 /** All hosts with a hw-address identifier, optionally of some subnets only. */
