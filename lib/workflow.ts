@@ -135,6 +135,7 @@ export class Engine {
   readonly #passwords = new Map<string, string>();
   readonly #running = new Map<string, Promise<void>>();
   readonly #slots: Semaphore;
+  #closed = false;
 
   constructor(deps: EngineDeps) {
     this.#d = deps;
@@ -424,9 +425,22 @@ export class Engine {
   async startWorker(): Promise<void> {
     this.#kv.listenQueue(async (msg: unknown) => {
       const m = msg as QueueMessage;
-      if (m?.kind === "run") await this.run(m.id);
+      if (this.#closed || m?.kind !== "run") return;
+      try {
+        await this.run(m.id);
+      } catch (e) {
+        // The message is redelivered by KV; the record keeps its state for that next attempt.
+        if (!this.#closed) this.#d.log.error("registration run crashed", { id: m.id, error: e });
+        if (!this.#closed) throw e;
+      }
     });
     for (const r of await this.#d.store.unfinished()) await this.#enqueue(r.id);
+  }
+
+  /** Stops taking work and waits for the runs in progress (graceful shutdown, tests). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.allSettled([...this.#running.values()]);
   }
 
   /** Runs the pending steps of a registration once at a time per id, bounded overall. */
