@@ -1,5 +1,5 @@
 /** Browser entry: hydrates every island marker on the page and registers the service worker. */
-import { h, hydrate } from "preact";
+import { type ComponentType, h, hydrate } from "preact";
 import { ISLANDS } from "../islands/manifest.ts";
 
 /** Hydrates the islands under `root`; an island whose module fails is reported, not fatal. */
@@ -14,7 +14,7 @@ export async function hydrateIslands(root: ParentNode = document): Promise<void>
       const propsEl = marker.querySelector(":scope > script[data-island-props]");
       const props = propsEl?.textContent ? JSON.parse(propsEl.textContent) : {};
       const mod = await load();
-      hydrate(h(mod.default, props), target);
+      hydrate(h(mod.default as ComponentType<Record<string, unknown>>, props), target);
       marker.dataset.hydrated = "true";
     } catch (e) {
       console.error(`island ${name} failed to hydrate`, e);

@@ -10,6 +10,9 @@ type IslandModule = { default: ComponentType<any> };
 /** Island name → lazy import; the client loads only the islands a page contains. */
 export const ISLANDS = {
   ScanFlow: () => import("./scan_flow.tsx"),
+  ServerList: () => import("./server_list.tsx"),
+  ServerDetail: () => import("./server_detail.tsx"),
+  ImportPanel: () => import("./import_panel.tsx"),
 } satisfies Record<string, () => Promise<IslandModule>>;
 
 export type IslandName = keyof typeof ISLANDS;
@@ -17,6 +20,9 @@ export type IslandName = keyof typeof ISLANDS;
 /** Islands each page renders, so the build can print the JavaScript every page ships. */
 export const PAGE_ISLANDS: Record<string, IslandName[]> = {
   "/ (scan)": ["ScanFlow"],
+  "/servers": ["ServerList"],
+  "/servers/{id}": ["ServerDetail"],
+  "/import": ["ImportPanel"],
 };
 
 /** `ScanFlow` → `scan_flow`: the module (and bundle chunk) base name of an island. */

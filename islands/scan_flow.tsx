@@ -1,37 +1,591 @@
-/** Scan flow island: BMC MAC, password, location, Go. */
-import { useState } from "preact/hooks";
-import { canonicalMac, MAC_MESSAGES, macProblem, macVendor } from "../lib/mac.ts";
+/**
+ * Scan → Location → Go: the technician's registration flow. Scans (or types) the BMC MAC and
+ * password, picks the rack slot on an elevation drawing, registers and follows the steps live;
+ * offline, the registration is queued in the outbox with its password encrypted.
+ */
+import { useEffect, useMemo, useState } from "preact/hooks";
+import { MAC_MESSAGES, macProblem, macVendor } from "../lib/mac.ts";
+import { deviceName } from "../lib/names.ts";
+import { api, errorMessage, subscribeEvents } from "../client/api.ts";
+import { Camera } from "../client/camera.tsx";
+import { scannedMac, scannedPassword } from "../client/scan_payload.ts";
+import {
+  type Elevation,
+  RackElevation,
+  slotConflicts,
+  targetUnits,
+} from "../client/rack_elevation.tsx";
+import {
+  listOutbox,
+  onOutboxChange,
+  type OutboxItem,
+  queueRegistration,
+  removeOutboxItem,
+  replayOutbox,
+} from "../client/outbox.ts";
 
 export interface ScanFlowProps {
   /** URL of the self-hosted ZXing WebAssembly (from the asset manifest). */
   wasmUrl?: string;
+  /** DEVICE_NAME_TEMPLATE, so the preview matches the server. */
+  template?: string;
+  /** The server's outbox public key (RSA-OAEP JWK) for offline queueing. */
+  outboxKey?: JsonWebKey | null;
   [key: string]: unknown;
 }
 
-/** Step 1 of registration: enter or scan the BMC MAC. */
-export default function ScanFlow(_props: ScanFlowProps) {
+type Step = "mac" | "password" | "location" | "go";
+interface Ref {
+  id: number;
+  name: string;
+  slug?: string;
+  u_height?: number;
+  prefix?: string;
+}
+interface Loc {
+  site: string;
+  location: string;
+  rack: string;
+  position: string;
+  device_type: string;
+  device_role: string;
+  bmc_prefix: string;
+  tenant: string;
+}
+interface StepView {
+  status: string;
+  message?: string;
+}
+interface Progress {
+  id: string;
+  device_name: string;
+  status: string;
+  error?: string;
+  steps: Record<string, StepView>;
+}
+
+const STEPS = ["netbox", "openbao", "kea", "metal3"];
+const EMPTY: Loc = {
+  site: "",
+  location: "",
+  rack: "",
+  position: "",
+  device_type: "",
+  device_role: "",
+  bmc_prefix: "",
+  tenant: "",
+};
+const LAST_KEY = "onboarding.lastLocation";
+const TERMINAL = new Set(["ok", "failed", "blocked", "decommissioned"]);
+
+function lastLocation(): Loc {
+  try {
+    return { ...EMPTY, ...JSON.parse(localStorage.getItem(LAST_KEY) ?? "{}"), position: "" };
+  } catch {
+    return EMPTY;
+  }
+}
+
+function useList(url: string | null): Ref[] {
+  const [items, setItems] = useState<Ref[]>([]);
+  useEffect(() => {
+    if (!url) return setItems([]);
+    let live = true;
+    api<Ref[]>("GET", url).then((a) => live && a.ok && setItems(a.body)).catch(() => {});
+    return () => {
+      live = false;
+    };
+  }, [url]);
+  return items;
+}
+
+/** The registration flow island. */
+export default function ScanFlow(props: ScanFlowProps) {
+  const [step, setStep] = useState<Step>("mac");
   const [mac, setMac] = useState("");
-  const [checked, setChecked] = useState<string | null>(null);
-  const check = () => {
-    const problem = macProblem(mac);
-    if (problem) return setChecked(MAC_MESSAGES[problem]);
-    const c = canonicalMac(mac)!;
-    setChecked(`${c} · ${macVendor(c) ?? "unknown vendor"}`);
+  const [password, setPassword] = useState("");
+  const [bootMac, setBootMac] = useState("");
+  const [notice, setNotice] = useState("");
+  const [loc, setLoc] = useState<Loc>(EMPTY);
+  const [progress, setProgress] = useState<Progress | null>(null);
+  const [goError, setGoError] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [outbox, setOutbox] = useState<OutboxItem[]>([]);
+  const [elevation, setElevation] = useState<Elevation | null>(null);
+
+  useEffect(() => setLoc(lastLocation()), []);
+
+  // The visible queue, replayed on start, when the network returns and when the app is shown.
+  useEffect(() => {
+    const refresh = () => listOutbox().then(setOutbox).catch(() => {});
+    const replay = () => navigator.onLine && replayOutbox().then(refresh).catch(() => {});
+    refresh();
+    replay();
+    const off = onOutboxChange(refresh);
+    const visible = () => document.visibilityState === "visible" && replay();
+    addEventListener("online", replay);
+    document.addEventListener("visibilitychange", visible);
+    return () => {
+      off();
+      removeEventListener("online", replay);
+      document.removeEventListener("visibilitychange", visible);
+    };
+  }, []);
+
+  // Live step progress of the registration being followed.
+  const followId = progress?.id;
+  useEffect(() => {
+    if (!followId) return;
+    const reload = () =>
+      api<Progress>("GET", `/api/v1/servers/${followId}`).then((a) => {
+        if (a.ok) setProgress(a.body);
+      }).catch(() => {});
+    return subscribeEvents((e) => {
+      if (e.type === "registration") {
+        const r = e.registration as Progress;
+        if (r.id === followId) setProgress(r);
+      } else if (e.type === "step" && e.id === followId) {
+        setProgress((p) =>
+          p && {
+            ...p,
+            steps: {
+              ...p.steps,
+              [e.step as string]: { status: e.status as string, message: e.message as string },
+            },
+          }
+        );
+      }
+    }, reload);
+  }, [followId]);
+
+  const sites = useList(step === "location" ? "/api/v1/reference/sites" : null);
+  const locations = useList(
+    step === "location" && loc.site ? `/api/v1/reference/locations?site=${loc.site}` : null,
+  );
+  const racks = useList(
+    step === "location" && loc.location ? `/api/v1/reference/racks?location=${loc.location}` : null,
+  );
+  const types = useList(step === "location" ? "/api/v1/reference/device-types" : null);
+  const roles = useList(step === "location" ? "/api/v1/reference/device-roles" : null);
+  const prefixes = useList(step === "location" ? "/api/v1/reference/prefixes" : null);
+  const tenants = useList(step === "location" ? "/api/v1/reference/tenants" : null);
+
+  useEffect(() => {
+    if (!loc.rack || step !== "location") return setElevation(null);
+    api<Elevation>("GET", `/api/v1/reference/racks/${loc.rack}/elevation`)
+      .then((a) => setElevation(a.ok ? a.body : null)).catch(() => setElevation(null));
+  }, [loc.rack, step, progress?.status]);
+
+  const macIssue = mac ? macProblem(mac) : null;
+  const bootIssue = bootMac ? macProblem(bootMac) : null;
+  const vendor = mac && !macIssue ? macVendor(mac) : null;
+  const site = sites.find((s) => String(s.id) === loc.site);
+  const rack = racks.find((r) => String(r.id) === loc.rack);
+  const type = types.find((t) => String(t.id) === loc.device_type);
+  const height = type?.u_height ?? 1;
+  const position = Number(loc.position) || 0;
+  const conflicts = elevation && position ? slotConflicts(elevation, position, height) : [];
+  const overTop = rack && position ? position + height - 1 > (rack.u_height ?? 0) : false;
+  const preview = site && rack && position
+    ? deviceName({ site: site.slug ?? site.name, rack: rack.name, position }, props.template)
+    : "";
+  const locationReady = Boolean(
+    loc.site && loc.location && loc.rack && position > 0 && loc.device_type && loc.device_role &&
+      !conflicts.length && !overTop,
+  );
+
+  const setField = (k: keyof Loc, v: string) =>
+    setLoc((l) => {
+      const next = { ...l, [k]: v };
+      if (k === "site") Object.assign(next, { location: "", rack: "", position: "" });
+      if (k === "location") Object.assign(next, { rack: "", position: "" });
+      if (k === "rack") next.position = "";
+      return next;
+    });
+
+  const onMacCode = (value: string) => {
+    const m = scannedMac(value);
+    if (!m) return setNotice(`Ignored a code that is not a MAC: ${value.slice(0, 40)}`);
+    setMac(m);
+    setNotice(`Scanned MAC ${m}`);
+    import("../client/scanner.ts").then((s) => s.confirmScan());
+    setStep("password");
   };
+  const onPasswordCode = (value: string) => {
+    const p = scannedPassword(value);
+    if (!p) return; // A MAC (or noise) while the password is asked: ignored.
+    setPassword(p);
+    setNotice("Scanned the BMC password");
+    import("../client/scanner.ts").then((s) => s.confirmScan());
+  };
+  const onBootCode = (value: string) => {
+    const m = scannedMac(value);
+    if (m && m !== scannedMac(mac)) setBootMac(m);
+  };
+
+  const body = () => ({
+    bmc_mac: mac,
+    site: Number(loc.site),
+    location: Number(loc.location),
+    rack: Number(loc.rack),
+    position,
+    device_type: Number(loc.device_type),
+    device_role: Number(loc.device_role),
+    ...(loc.bmc_prefix ? { bmc_prefix: Number(loc.bmc_prefix) } : {}),
+    ...(loc.tenant ? { tenant: Number(loc.tenant) } : {}),
+    ...(bootMac ? { boot_mac: bootMac } : {}),
+  });
+
+  const queue = async () => {
+    if (!props.outboxKey) {
+      setGoError("Offline and no server key known yet: connect once, then try again.");
+      return;
+    }
+    await queueRegistration(body(), password, props.outboxKey, preview);
+    setGoError("");
+    setNotice(`No network: ${preview} is queued and will be sent when the network returns.`);
+    resetForNext();
+  };
+
+  const go = async () => {
+    setBusy(true);
+    setGoError("");
+    const { position: _p, ...remember } = loc;
+    localStorage.setItem(LAST_KEY, JSON.stringify(remember));
+    try {
+      if (!navigator.onLine) return await queue();
+      const answer = await api<{ id: string; device_name: string; status: string }>(
+        "POST",
+        "/api/v1/servers/register",
+        {
+          body: { ...body(), bmc_password: password },
+          headers: { "idempotency-key": crypto.randomUUID() },
+        },
+      );
+      if (!answer.ok) return setGoError(errorMessage(answer));
+      setPassword("");
+      setProgress({
+        id: answer.body.id,
+        device_name: answer.body.device_name,
+        status: answer.body.status,
+        steps: Object.fromEntries(STEPS.map((s) => [s, { status: "pending" }])),
+      });
+      setStep("go");
+    } catch {
+      await queue();
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const retry = async () => {
+    if (!progress) return;
+    const answer = await api("POST", `/api/v1/servers/${progress.id}/retry`).catch(() => null);
+    if (answer && !answer.ok) setGoError(errorMessage(answer));
+    else setGoError("");
+  };
+
+  function resetForNext() {
+    setMac("");
+    setPassword("");
+    setBootMac("");
+    setProgress(null);
+    setLoc((l) => ({ ...l, position: "" }));
+    setStep("mac");
+  }
+
+  const indicator = useMemo(() => ["mac", "password", "location", "go"].indexOf(step), [step]);
+
   return (
-    <section class="card" aria-labelledby="scan-title">
-      <h1 id="scan-title">Scan the BMC MAC</h1>
-      <label for="bmc-mac">BMC MAC</label>
-      <input
-        id="bmc-mac"
-        name="bmc_mac"
-        inputMode="text"
-        autoComplete="off"
-        value={mac}
-        onInput={(e) => setMac(e.currentTarget.value)}
-      />
-      <button type="button" class="primary" onClick={check}>Check MAC</button>
-      <p role="status" data-testid="mac-result">{checked}</p>
-    </section>
+    <div class="stack">
+      <div class="steps-indicator" aria-hidden="true">
+        {[0, 1, 2, 3].map((i) => <span key={i} class={i <= indicator ? "on" : ""} />)}
+      </div>
+      {notice && <p class="hint" role="status" data-testid="notice">{notice}</p>}
+
+      {step === "mac" && (
+        <section class="card" aria-labelledby="mac-title">
+          <h1 id="mac-title">1 · BMC MAC</h1>
+          <Camera wasmUrl={props.wasmUrl ?? ""} label="BMC MAC label" onCode={onMacCode} />
+          <label for="bmc-mac">BMC MAC</label>
+          <input
+            id="bmc-mac"
+            name="bmc_mac"
+            autoComplete="off"
+            autoCapitalize="characters"
+            spellcheck={false}
+            value={mac}
+            aria-invalid={macIssue ? "true" : "false"}
+            aria-describedby="mac-help"
+            onInput={(e) => setMac(e.currentTarget.value)}
+          />
+          <p id="mac-help" class={macIssue ? "error" : "hint"} data-testid="mac-result">
+            {macIssue
+              ? MAC_MESSAGES[macIssue]
+              : mac
+              ? `${scannedMac(mac)} · ${vendor ?? "unknown vendor"}`
+              : "Scan the BMC/IPMI MAC label or type it."}
+          </p>
+          <div class="actions">
+            <button
+              type="button"
+              class="primary"
+              disabled={!mac || Boolean(macIssue)}
+              onClick={() => {
+                setMac(scannedMac(mac) ?? mac);
+                setStep("password");
+              }}
+            >
+              Next
+            </button>
+          </div>
+        </section>
+      )}
+
+      {step === "password" && (
+        <section class="card" aria-labelledby="pw-title">
+          <h1 id="pw-title">2 · BMC password</h1>
+          <p class="hint">
+            MAC <span class="value">{mac}</span> {vendor && `· ${vendor}`}
+          </p>
+          <Camera
+            wasmUrl={props.wasmUrl ?? ""}
+            label="BMC password label"
+            onCode={onPasswordCode}
+          />
+          <label for="bmc-password">BMC password</label>
+          <input
+            id="bmc-password"
+            name="bmc_password"
+            type="password"
+            autoComplete="off"
+            value={password}
+            onInput={(e) => setPassword(e.currentTarget.value)}
+          />
+          <label for="boot-mac">Boot NIC MAC (optional)</label>
+          <input
+            id="boot-mac"
+            name="boot_mac"
+            autoComplete="off"
+            value={bootMac}
+            aria-invalid={bootIssue ? "true" : "false"}
+            onInput={(e) => setBootMac(e.currentTarget.value)}
+          />
+          {bootIssue && <p class="error">{MAC_MESSAGES[bootIssue]}</p>}
+          {!bootMac && (
+            <details>
+              <summary class="hint">Scan the boot NIC MAC</summary>
+              <Camera wasmUrl={props.wasmUrl ?? ""} label="boot NIC MAC" onCode={onBootCode} />
+            </details>
+          )}
+          <div class="actions">
+            <button type="button" onClick={() => setStep("mac")}>Back</button>
+            <button
+              type="button"
+              class="primary"
+              disabled={!password || password.length > 128 || Boolean(bootIssue)}
+              onClick={() => setStep("location")}
+            >
+              Next
+            </button>
+          </div>
+        </section>
+      )}
+
+      {step === "location" && (
+        <section class="card" aria-labelledby="loc-title">
+          <h1 id="loc-title">3 · Location</h1>
+          <div class="grid2">
+            <Select
+              label="Site"
+              id="site"
+              value={loc.site}
+              items={sites}
+              onChange={(v) => setField("site", v)}
+            />
+            <Select
+              label="Location"
+              id="location"
+              value={loc.location}
+              items={locations}
+              onChange={(v) => setField("location", v)}
+            />
+            <Select
+              label="Rack"
+              id="rack"
+              value={loc.rack}
+              items={racks}
+              onChange={(v) => setField("rack", v)}
+            />
+            <div>
+              <label for="position">U position</label>
+              <input
+                id="position"
+                type="number"
+                inputMode="numeric"
+                min={1}
+                max={rack?.u_height ?? 60}
+                value={loc.position}
+                onInput={(e) => setField("position", e.currentTarget.value)}
+              />
+            </div>
+            <Select
+              label="Device type"
+              id="device_type"
+              value={loc.device_type}
+              items={types}
+              onChange={(v) => setField("device_type", v)}
+            />
+            <Select
+              label="Role"
+              id="device_role"
+              value={loc.device_role}
+              items={roles}
+              onChange={(v) => setField("device_role", v)}
+            />
+            <Select
+              label="BMC prefix"
+              id="bmc_prefix"
+              value={loc.bmc_prefix}
+              items={prefixes}
+              optional
+              onChange={(v) => setField("bmc_prefix", v)}
+            />
+            <Select
+              label="Tenant"
+              id="tenant"
+              value={loc.tenant}
+              items={tenants}
+              optional
+              onChange={(v) => setField("tenant", v)}
+            />
+          </div>
+          {preview && (
+            <p>
+              Device name: <span class="preview" data-testid="name-preview">{preview}</span>
+            </p>
+          )}
+          {conflicts.length > 0 && (
+            <p class="error" role="alert">
+              U{targetUnits(position, height).join("–U")} is occupied by{" "}
+              {conflicts.join(", ")}: pick a free unit.
+            </p>
+          )}
+          {overTop && <p class="error" role="alert">The device does not fit below the rack top.</p>}
+          {elevation && (
+            <RackElevation
+              elevation={elevation}
+              position={position}
+              height={height}
+              onPick={(u) => setField("position", String(u))}
+            />
+          )}
+          {goError && <p class="error" role="alert" data-testid="go-error">{goError}</p>}
+          <div class="actions">
+            <button type="button" onClick={() => setStep("password")}>Back</button>
+            <button type="button" class="primary" disabled={!locationReady || busy} onClick={go}>
+              Go
+            </button>
+          </div>
+        </section>
+      )}
+
+      {step === "go" && progress && (
+        <section class="card" aria-labelledby="go-title">
+          <h1 id="go-title">4 · {progress.device_name}</h1>
+          <p>
+            Status:{" "}
+            <span class={`pill st-${progress.status}`} data-testid="reg-status">
+              {progress.status}
+            </span>
+          </p>
+          <ul class="steplist" aria-live="polite">
+            {STEPS.map((s) => {
+              const v = progress.steps?.[s] ?? { status: "pending" };
+              return (
+                <li key={s} data-step={s} data-status={v.status}>
+                  <span>{s}</span>
+                  <span class={`pill st-${v.status}`}>{v.status}</span>
+                  {v.message && <span class="msg">{v.message}</span>}
+                </li>
+              );
+            })}
+          </ul>
+          {progress.error && <p class="error" role="alert">{progress.error}</p>}
+          {goError && <p class="error" role="alert">{goError}</p>}
+          <div class="actions">
+            {(progress.status === "failed" || progress.status === "blocked") && (
+              <button type="button" class="primary" onClick={retry}>Retry</button>
+            )}
+            <a class="button" href={`/servers/${progress.id}`}>Details</a>
+            {TERMINAL.has(progress.status) && (
+              <button type="button" class="primary" onClick={resetForNext}>Next server</button>
+            )}
+          </div>
+        </section>
+      )}
+
+      {outbox.length > 0 && (
+        <section class="card outbox" aria-labelledby="outbox-title" data-testid="outbox">
+          <h2 id="outbox-title">Waiting to send ({outbox.length})</h2>
+          <ul class="steplist">
+            {outbox.map((item) => (
+              <li key={item.id}>
+                <span>{item.device_name || String(item.payload.bmc_mac)}</span>
+                <span class={`pill st-${item.status === "pending" ? "queued" : "failed"}`}>
+                  {item.status === "pending" ? "queued" : "needs attention"}
+                </span>
+                {item.lastError && <span class="msg">{item.lastError}</span>}
+                {item.status === "attention" && (
+                  <button
+                    type="button"
+                    onClick={() => removeOutboxItem(item.id)}
+                  >
+                    Discard
+                  </button>
+                )}
+              </li>
+            ))}
+          </ul>
+          <button
+            type="button"
+            onClick={() =>
+              replayOutbox()}
+          >
+            Send now
+          </button>
+        </section>
+      )}
+    </div>
+  );
+}
+
+function Select(
+  props: {
+    label: string;
+    id: string;
+    value: string;
+    items: Ref[];
+    optional?: boolean;
+    onChange: (v: string) => void;
+  },
+) {
+  return (
+    <div>
+      <label for={props.id}>{props.label}</label>
+      <select
+        id={props.id}
+        value={props.value}
+        onChange={(e) => props.onChange(e.currentTarget.value)}
+      >
+        <option value="">{props.optional ? "— default —" : "Choose…"}</option>
+        {props.items.map((i) => (
+          <option key={i.id} value={String(i.id)}>{i.prefix ?? i.name}</option>
+        ))}
+        {props.value && !props.items.some((i) => String(i.id) === props.value) && (
+          <option value={props.value}>…</option>
+        )}
+      </select>
+    </div>
   );
 }

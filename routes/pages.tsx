@@ -44,29 +44,21 @@ export function pageRoutes(deps: AppDeps, options: PageOptions = {}): Hono {
 
   const app = new Hono();
   app.route("/", staticRoutes({ root: staticRoot, assets }));
-  app.get(
-    "/",
-    (c) =>
-      render(c, "Scan", "scan", <Island name="ScanFlow" props={{ wasmUrl: assets?.wasm ?? "" }} />),
-  );
-  app.get("/servers", (c) =>
+  const scanProps = {
+    wasmUrl: assets?.wasm ?? "",
+    template: deps.config.DEVICE_NAME_TEMPLATE,
+    outboxKey: deps.outboxKey?.publicJwk ?? null,
+  };
+  app.get("/", (c) => render(c, "Scan", "scan", <Island name="ScanFlow" props={scanProps} />));
+  app.get("/servers", (c) => render(c, "Servers", "servers", <Island name="ServerList" />));
+  app.get("/servers/:id", (c) =>
     render(
       c,
-      "Servers",
+      "Server",
       "servers",
-      <section class="card">
-        <h1>Servers</h1>
-      </section>,
+      <Island name="ServerDetail" props={{ id: c.req.param("id") }} />,
     ));
-  app.get("/import", (c) =>
-    render(
-      c,
-      "Import",
-      "import",
-      <section class="card">
-        <h1>Import</h1>
-      </section>,
-    ));
+  app.get("/import", (c) => render(c, "Import", "import", <Island name="ImportPanel" />));
   return app;
 }
 

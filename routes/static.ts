@@ -18,6 +18,9 @@ const TYPES: Record<string, string> = {
   txt: "text/plain; charset=utf-8",
 };
 
+/** Unhashed static files the installed app needs offline. */
+const STATIC_FILES = ["/static/icon.svg", "/static/icon-192.png", "/static/icon-512.png"];
+
 export const IMMUTABLE = "public, max-age=31536000, immutable";
 export const SHORT_CACHE = "public, max-age=300, must-revalidate";
 
@@ -71,7 +74,14 @@ export function staticRoutes(options: StaticOptions): Hono {
     }
     const config = {
       version: assets.version,
-      precache: ["/", "/servers", "/import", "/offline", "/manifest.webmanifest", ...assets.files],
+      precache: [
+        "/",
+        "/servers",
+        "/import",
+        "/manifest.webmanifest",
+        ...STATIC_FILES,
+        ...assets.files,
+      ],
       wasm: assets.wasm,
     };
     // The worker's bytes change with the assets, so browsers pick up a new version on deploy.

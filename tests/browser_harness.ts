@@ -4,7 +4,8 @@
  */
 import { type Browser, type BrowserContext, chromium } from "playwright-core";
 import type { Hono } from "hono";
-import { createApp } from "../main.ts";
+import { type AppEnv, createApp, createServices } from "../main.ts";
+import { createSimWorld, type SimWorld } from "../lib/sim/world.ts";
 import { loadConfig } from "../lib/config.ts";
 import { silentLogger } from "../lib/log.ts";
 import { Metrics } from "../lib/metrics.ts";
@@ -59,37 +60,38 @@ export function phoneContext(browser: Browser, baseURL: string): Promise<Browser
   });
 }
 
-/** A served app: its URL and an async disposer that stops the server and closes KV. */
+/** A served app: its URL, the simulated datacenter, and an async disposer. */
 export interface ServedApp extends AsyncDisposable {
   url: string;
   kv: Deno.Kv;
-  app: Hono;
+  app: Hono<AppEnv>;
+  world?: SimWorld;
 }
 
-/** Options: mount extra routes (e.g. a fake API) before the app, demo banner, env overrides. */
+/** Options: a simulated datacenter behind the API (Netbox, OpenBao, Kea, Metal3), demo banner, env. */
 export interface ServeOptions {
-  before?: (app: Hono) => void;
+  world?: boolean;
   env?: Record<string, string>;
   demo?: boolean;
 }
 
-/** Serves `createApp(...)` with in-memory KV on 127.0.0.1, port 0. */
+/** Serves `createApp(...)` with in-memory KV on 127.0.0.1, port 0; with `world`, runs the worker. */
 export async function serveApp(options: ServeOptions = {}): Promise<ServedApp> {
   const kv = await Deno.openKv(":memory:");
-  const inner = createApp({
+  const world = options.world ? createSimWorld({ provisioningStepMs: 50 }) : undefined;
+  const deps = await createServices({
     config: loadConfig(options.env ?? {}),
     kv,
     log: silentLogger,
     metrics: new Metrics(),
-    integrations: {},
+    integrations: world ? world.integrations({ retry: { attempts: 1 } }) : {},
     demo: options.demo,
   });
-  let app = inner;
-  if (options.before) {
-    const { Hono } = await import("hono");
-    app = new Hono();
-    options.before(app);
-    app.route("/", inner);
+  const app = createApp(deps);
+  const stop = new AbortController();
+  if (world) {
+    await deps.engine.startWorker();
+    deps.engine.watchProvisioning(stop.signal).catch(() => {});
   }
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
@@ -99,8 +101,11 @@ export async function serveApp(options: ServeOptions = {}): Promise<ServedApp> {
     url: `http://127.0.0.1:${server.addr.port}`,
     kv,
     app,
+    world,
     async [Symbol.asyncDispose]() {
+      stop.abort();
       await server.shutdown();
+      world?.close();
       kv.close();
     },
   };

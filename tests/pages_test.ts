@@ -1,41 +1,27 @@
 /** Server side of the islands mechanism and the static routes, without a browser. */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { createApp } from "../main.ts";
+import { Hono } from "hono";
+import { h } from "preact";
+import { type AppEnv, createApp, createServices } from "../main.ts";
 import { loadConfig } from "../lib/config.ts";
-import { createLogger, silentLogger } from "../lib/log.ts";
-import { Metrics } from "../lib/metrics.ts";
-import { serializeProps } from "../lib/islands.tsx";
+import { createLogger } from "../lib/log.ts";
+import { pageRoutes, renderPage } from "../routes/pages.tsx";
+import { readAssetManifest, serializeProps } from "../lib/islands.tsx";
 
 async function withApp(
   staticRoot: string | undefined,
-  fn: (app: ReturnType<typeof createApp>, logs: string[]) => Promise<void>,
+  fn: (app: Hono<AppEnv>, logs: string[]) => Promise<void>,
 ) {
   const kv = await Deno.openKv(":memory:");
   const logs: string[] = [];
-  const log = staticRoot ? createLogger({ write: (l) => logs.push(l) }) : silentLogger;
+  const log = createLogger({ write: (l) => logs.push(l) });
   try {
-    const app = createApp({
-      config: loadConfig({}),
-      kv,
-      log,
-      metrics: new Metrics(),
-      integrations: {},
-    });
-    if (staticRoot) {
-      // Rebuild the page routes against another static folder (e.g. one without a build).
-      const { pageRoutes } = await import("../routes/pages.tsx");
-      const { Hono } = await import("hono");
-      const custom = new Hono();
-      custom.route(
-        "/",
-        pageRoutes({ config: loadConfig({}), kv, log, metrics: new Metrics(), integrations: {} }, {
-          staticRoot,
-        }),
-      );
-      await fn(custom as ReturnType<typeof createApp>, logs);
-    } else {
-      await fn(app, logs);
-    }
+    const deps = await createServices({ config: loadConfig({}), kv, log, integrations: {} });
+    if (!staticRoot) return await fn(createApp(deps), logs);
+    // The page routes alone, against another static folder (e.g. one without a build).
+    const custom = new Hono<AppEnv>();
+    custom.route("/", pageRoutes(deps, { staticRoot }));
+    await fn(custom, logs);
   } finally {
     kv.close();
   }
@@ -111,4 +97,17 @@ Deno.test("pageRoutes() without a build renders pages without JavaScript and war
   } finally {
     await Deno.remove(empty, { recursive: true });
   }
+});
+
+Deno.test("renderPage() ships no JavaScript for a page without islands", () => {
+  const assets = readAssetManifest();
+  assert(assets, "run `deno task build` first");
+  const html = renderPage(assets, {
+    title: "Plain",
+    banners: [],
+    body: h("p", null, "No islands here"),
+  });
+  assert(html.includes("No islands here"));
+  assert(!html.includes("<script"), html);
+  assert(!html.includes("modulepreload"), html);
 });

@@ -1,0 +1,82 @@
+/** Camera panel: opens on demand (the decoder loads only then), with camera switch and torch. */
+import { useEffect, useRef, useState } from "preact/hooks";
+import type { Scanner } from "./scanner.ts";
+
+export function Camera(
+  props: { wasmUrl: string; label: string; onCode: (value: string, format: string) => void },
+) {
+  const video = useRef<HTMLVideoElement>(null);
+  const scanner = useRef<Scanner | null>(null);
+  const onCode = useRef(props.onCode);
+  onCode.current = props.onCode;
+  const [state, setState] = useState<"closed" | "opening" | "open" | "error">("closed");
+  const [error, setError] = useState("");
+  const [torch, setTorch] = useState(false);
+
+  const close = () => {
+    scanner.current?.stop();
+    scanner.current = null;
+    setState("closed");
+  };
+  useEffect(() => close, []);
+
+  const open = async () => {
+    setState("opening");
+    try {
+      const { startScanner } = await import("./scanner.ts");
+      scanner.current = await startScanner(video.current!, {
+        wasmUrl: props.wasmUrl,
+        onCode: (v, f) => onCode.current(v, f),
+      });
+      setState("open");
+    } catch (e) {
+      setError(
+        (e as Error).name === "NotAllowedError"
+          ? "Camera permission was refused: allow it in the browser settings, or type the value."
+          : `The camera cannot start (${(e as Error).message}): type the value instead.`,
+      );
+      setState("error");
+    }
+  };
+
+  return (
+    <div>
+      <div class="camera" hidden={state === "closed" || state === "error"}>
+        <video ref={video} playsInline muted aria-label={`Camera: ${props.label}`} />
+        <div class="reticle" aria-hidden="true" />
+      </div>
+      {state === "open" || state === "opening"
+        ? (
+          <div class="camera-controls">
+            {(scanner.current?.cameraCount ?? 0) > 1 && (
+              <button
+                type="button"
+                onClick={() => scanner.current?.switchCamera()}
+              >
+                Switch camera
+              </button>
+            )}
+            {scanner.current?.torchSupported && (
+              <button
+                type="button"
+                aria-pressed={torch}
+                onClick={async () => {
+                  if (await scanner.current?.setTorch(!torch)) setTorch(!torch);
+                }}
+              >
+                Torch
+              </button>
+            )}
+            <button type="button" onClick={close}>Close camera</button>
+          </div>
+        )
+        : (
+          <button type="button" class="primary" onClick={open}>
+            Open camera
+          </button>
+        )}
+      {state === "opening" && <p class="hint" role="status">Starting the camera…</p>}
+      {error && <p class="error" role="alert">{error}</p>}
+    </div>
+  );
+}

@@ -1,0 +1,226 @@
+/**
+ * Import: JSON (upload or paste), or a YAML device list + Kea reservations merged in the browser
+ * with the same code as `deno task merge-import`; per-row validation; live per-server progress.
+ */
+import { useState } from "preact/hooks";
+import { fieldErrors, importItemSchema } from "../lib/schemas.ts";
+import { mergeImport } from "../lib/merge_import.ts";
+import { socketUrl } from "../client/api.ts";
+
+interface Row {
+  index: number;
+  device_name: string;
+  valid: boolean;
+  errors: Record<string, string>;
+  item: unknown;
+  status?: string;
+  steps?: Record<string, string>;
+  message?: string;
+}
+
+function validate(items: unknown[]): Row[] {
+  return items.map((item, index) => {
+    const parsed = importItemSchema.safeParse(item);
+    const name = (item as { device_name?: unknown })?.device_name;
+    return {
+      index,
+      device_name: typeof name === "string" ? name : `#${index + 1}`,
+      valid: parsed.success,
+      errors: parsed.success ? {} : fieldErrors(parsed.error),
+      item,
+    };
+  });
+}
+
+async function readFile(input: HTMLInputElement): Promise<string> {
+  const file = input.files?.[0];
+  return file ? await file.text() : "";
+}
+
+/** The import island. */
+export default function ImportPanel(_props: Record<string, unknown>) {
+  const [mode, setMode] = useState<"json" | "merge">("json");
+  const [json, setJson] = useState("");
+  const [yaml, setYaml] = useState("");
+  const [kea, setKea] = useState("");
+  const [rows, setRows] = useState<Row[]>([]);
+  const [problems, setProblems] = useState<string[]>([]);
+  const [summary, setSummary] = useState("");
+  const [running, setRunning] = useState(false);
+
+  const preview = () => {
+    setSummary("");
+    if (mode === "json") {
+      try {
+        const data = JSON.parse(json);
+        if (!Array.isArray(data)) throw new Error("The JSON must be an array of servers");
+        setProblems([]);
+        setRows(validate(data));
+      } catch (e) {
+        setRows([]);
+        setProblems([(e as Error).message]);
+      }
+    } else {
+      const result = mergeImport(yaml, kea);
+      setProblems(result.problems.map((p) => `${p.severity}: ${p.message}`));
+      setRows(validate(result.items));
+    }
+  };
+
+  const run = () => {
+    const valid = rows.filter((r) => r.valid);
+    if (!valid.length) return;
+    setRunning(true);
+    const byIndex = new Map(valid.map((r, i) => [i, r.index]));
+    const ws = new WebSocket(socketUrl("/api/v1/servers/import/ws"));
+    const update = (i: number, patch: Partial<Row> | ((r: Row) => Partial<Row>)) =>
+      setRows((old) =>
+        old.map((r) =>
+          r.index === byIndex.get(i)
+            ? { ...r, ...(typeof patch === "function" ? patch(r) : patch) }
+            : r
+        )
+      );
+    ws.onopen = () => ws.send(JSON.stringify(valid.map((r) => r.item)));
+    ws.onmessage = (m) => {
+      const e = JSON.parse(m.data);
+      if (e.type === "step") {
+        update(e.index, (r) => ({ status: "running", steps: { ...r.steps, [e.step]: e.status } }));
+      } else if (e.type === "result") {
+        update(e.index, {
+          status: e.status,
+          steps: e.steps,
+          message: e.error ?? (e.warnings?.length ? e.warnings.join("; ") : undefined),
+        });
+      } else if (e.type === "done") {
+        setSummary(`${e.ok} ok, ${e.failed} failed`);
+        setRunning(false);
+        ws.close();
+      }
+    };
+    ws.onerror = () => {
+      setSummary("The connection was lost: the import goes on on the server; see Servers.");
+      setRunning(false);
+    };
+  };
+
+  const invalid = rows.filter((r) => !r.valid).length;
+  return (
+    <section class="card" aria-labelledby="import-title">
+      <h1 id="import-title">Import</h1>
+      <div class="row" role="radiogroup" aria-label="Input format">
+        <button
+          type="button"
+          aria-pressed={mode === "json"}
+          class={mode === "json" ? "primary" : ""}
+          onClick={() => setMode("json")}
+        >
+          JSON
+        </button>
+        <button
+          type="button"
+          aria-pressed={mode === "merge"}
+          class={mode === "merge" ? "primary" : ""}
+          onClick={() => setMode("merge")}
+        >
+          YAML + Kea
+        </button>
+      </div>
+      {mode === "json"
+        ? (
+          <>
+            <label for="json-file">JSON file</label>
+            <input
+              id="json-file"
+              type="file"
+              accept=".json,application/json"
+              onChange={async (e) => setJson(await readFile(e.currentTarget))}
+            />
+            <label for="json-text">or paste JSON</label>
+            <textarea id="json-text" value={json} onInput={(e) => setJson(e.currentTarget.value)} />
+          </>
+        )
+        : (
+          <>
+            <label for="yaml-file">YAML device list</label>
+            <input
+              id="yaml-file"
+              type="file"
+              accept=".yaml,.yml"
+              onChange={async (e) => setYaml(await readFile(e.currentTarget))}
+            />
+            <textarea
+              id="yaml-text"
+              aria-label="YAML device list"
+              value={yaml}
+              onInput={(e) => setYaml(e.currentTarget.value)}
+            />
+            <label for="kea-file">Kea reservations JSON</label>
+            <input
+              id="kea-file"
+              type="file"
+              accept=".json,.conf"
+              onChange={async (e) => setKea(await readFile(e.currentTarget))}
+            />
+            <textarea
+              id="kea-text"
+              aria-label="Kea reservations JSON"
+              value={kea}
+              onInput={(e) => setKea(e.currentTarget.value)}
+            />
+          </>
+        )}
+      <div class="actions">
+        <button type="button" onClick={preview}>Preview</button>
+        <button
+          type="button"
+          class="primary"
+          disabled={running || !rows.some((r) => r.valid)}
+          onClick={run}
+        >
+          Import {rows.filter((r) => r.valid).length || ""}
+        </button>
+      </div>
+      {problems.map((p) => <p key={p} class={p.startsWith("warning") ? "hint" : "error"}>{p}</p>)}
+      {rows.length > 0 && (
+        <p class="hint">{rows.length} rows, {invalid} invalid{invalid ? " (skipped)" : ""}</p>
+      )}
+      {summary && <p role="status" data-testid="import-summary">{summary}</p>}
+      {rows.length > 0 && (
+        <table data-testid="import-rows">
+          <thead>
+            <tr>
+              <th>#</th>
+              <th>Device</th>
+              <th>State</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((r) => (
+              <tr key={r.index} data-valid={String(r.valid)} data-status={r.status ?? ""}>
+                <td>{r.index + 1}</td>
+                <td>
+                  {r.device_name}
+                  {Object.entries(r.errors).map(([k, v]) => (
+                    <div key={k} class="error">{k}: {v}</div>
+                  ))}
+                  {r.message && <div class="hint">{r.message}</div>}
+                </td>
+                <td>
+                  <span class={`pill st-${r.status ?? (r.valid ? "pending" : "failed")}`}>
+                    {r.status ?? (r.valid ? "ready" : "invalid")}
+                  </span>
+                  {r.steps && (
+                    <div class="hint">
+                      {Object.entries(r.steps).map(([k, v]) => `${k} ${v}`).join(" · ")}
+                    </div>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,174 @@
+/** One server: steps, warnings, created objects, provisioning, audit; Retry and Decommission. */
+import { useEffect, useState } from "preact/hooks";
+import { api, errorMessage, subscribeEvents } from "../client/api.ts";
+
+interface Detail {
+  id: string;
+  device_name: string;
+  status: string;
+  bmc_mac: string;
+  bmc_ip?: string;
+  boot_mac?: string;
+  error?: string;
+  warnings?: string[];
+  steps: Record<string, { status: string; message?: string }>;
+  created?: Record<string, unknown>;
+  provisioning?: {
+    state: string;
+    operationalStatus: string;
+    poweredOn: boolean;
+    errorMessage: string;
+  };
+  request?: Record<string, unknown>;
+  audit?: { at: string; actor: string; action: string; detail?: string }[];
+  created_at?: string;
+}
+
+/** The detail island; `id` comes from the URL. */
+export default function ServerDetail(props: { id: string; [key: string]: unknown }) {
+  const [r, setR] = useState<Detail | null>(null);
+  const [error, setError] = useState("");
+  const [message, setMessage] = useState("");
+  const load = () =>
+    api<Detail>("GET", `/api/v1/servers/${props.id}`).then((a) => {
+      if (a.ok) setR(a.body);
+      else setError(errorMessage(a));
+    }).catch(() => setError("Offline: the details will load when the network returns."));
+  useEffect(() =>
+    subscribeEvents((e) => {
+      if (e.type === "registration" && (e.registration as Detail).id === props.id) load();
+      if (e.type === "step" && e.id === props.id) load();
+    }, load), [props.id]);
+
+  const act = async (method: string, path: string, confirmText?: string) => {
+    if (confirmText && !confirm(confirmText)) return;
+    try {
+      const a = await api(method, path);
+      setMessage(a.ok ? "Done" : errorMessage(a));
+      load();
+    } catch {
+      setMessage("No network: try again when online.");
+    }
+  };
+
+  if (!r) {
+    return (
+      <section class="card">
+        <h1>Server</h1>
+        <p class={error ? "error" : "hint"}>{error || "Loading…"}</p>
+      </section>
+    );
+  }
+  return (
+    <section class="card" aria-labelledby="detail-title">
+      <h1 id="detail-title">{r.device_name}</h1>
+      <p>
+        <span class={`pill st-${r.status}`} data-testid="detail-status">{r.status}</span>
+      </p>
+      <dl class="kv">
+        <dt>BMC MAC</dt>
+        <dd>{r.bmc_mac}</dd>
+        <dt>BMC IP</dt>
+        <dd>{r.bmc_ip ?? "—"}</dd>
+        {r.boot_mac && (
+          <>
+            <dt>Boot MAC</dt>
+            <dd>{r.boot_mac}</dd>
+          </>
+        )}
+        {r.created_at && (
+          <>
+            <dt>Created</dt>
+            <dd>{new Date(r.created_at).toLocaleString()}</dd>
+          </>
+        )}
+        {r.provisioning && (
+          <>
+            <dt>Provisioning</dt>
+            <dd>
+              {r.provisioning.state || "—"} · {r.provisioning.operationalStatus || "—"} · power{" "}
+              {r.provisioning.poweredOn ? "on" : "off"}
+              {r.provisioning.errorMessage && (
+                <span class="error">{r.provisioning.errorMessage}</span>
+              )}
+            </dd>
+          </>
+        )}
+      </dl>
+      <h2>Steps</h2>
+      <ul class="steplist">
+        {Object.entries(r.steps ?? {}).map(([name, s]) => (
+          <li key={name} data-step={name} data-status={s.status}>
+            <span>{name}</span>
+            <span class={`pill st-${s.status}`}>{s.status}</span>
+            {s.message && <span class="msg">{s.message}</span>}
+          </li>
+        ))}
+      </ul>
+      {r.error && <p class="error" role="alert">{r.error}</p>}
+      {r.warnings?.length
+        ? (
+          <>
+            <h2>Warnings</h2>
+            <ul>{r.warnings.map((w) => <li key={w} class="hint">{w}</li>)}</ul>
+          </>
+        )
+        : null}
+      {r.created && Object.keys(r.created).length > 0 && (
+        <>
+          <h2>Created objects</h2>
+          <dl class="kv">
+            {Object.entries(r.created).map(([k, v]) => (
+              <>
+                <dt key={`k${k}`}>{k}</dt>
+                <dd key={`v${k}`}>{typeof v === "object" ? JSON.stringify(v) : String(v)}</dd>
+              </>
+            ))}
+          </dl>
+        </>
+      )}
+      {r.audit?.length
+        ? (
+          <>
+            <h2>Audit</h2>
+            <ul class="steplist">
+              {r.audit.map((a, i) => (
+                <li key={i}>
+                  <span>{a.action}</span>
+                  <span class="hint">{a.actor}</span>
+                  <span class="msg">{new Date(a.at).toLocaleString()} {a.detail ?? ""}</span>
+                </li>
+              ))}
+            </ul>
+          </>
+        )
+        : null}
+      {message && <p role="status" class="hint">{message}</p>}
+      <div class="actions">
+        {(r.status === "failed" || r.status === "blocked") && (
+          <button
+            type="button"
+            class="primary"
+            onClick={() => act("POST", `/api/v1/servers/${r.id}/retry`)}
+          >
+            Retry
+          </button>
+        )}
+        {r.status !== "decommissioned" && (
+          <button
+            type="button"
+            class="danger"
+            onClick={() =>
+              act(
+                "DELETE",
+                `/api/v1/servers/${r.id}`,
+                `Decommission ${r.device_name}? This removes its BareMetalHost, Secret, DHCP reservation, stored credentials and Netbox records.`,
+              )}
+          >
+            Decommission
+          </button>
+        )}
+      </div>
+    </section>
+  );
+}
