@@ -80,6 +80,11 @@ export const configSchema = z.object({
     ]).default("ipmi"),
   ),
   BMC_USERNAME: z.preprocess(emptyToUndefined, z.string().default("ADMIN")),
+  /** Check the scanned credentials over Redfish at the BMC IP before Metal3 gets them. */
+  BMC_CHECK: z.preprocess(
+    emptyToUndefined,
+    z.enum(["true", "false"]).default("true").transform((v) => v === "true"),
+  ),
   DEVICE_NAME_TEMPLATE: z.preprocess(
     emptyToUndefined,
     z.string().refine((t) => t.includes("{"), "must contain placeholders such as {site}").default(

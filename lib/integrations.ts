@@ -55,6 +55,6 @@ export async function createIntegrations(
   }
   const kube = await kubernetesSettingsFromEnv(env);
   if (kube) out.kubernetes = createKubernetesClient({ ...kube, metrics });
-  out.redfish = createRedfishClient({ metrics });
+  if (config.BMC_CHECK) out.redfish = createRedfishClient({ metrics });
   return out;
 }

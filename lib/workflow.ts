@@ -249,7 +249,13 @@ export class Engine {
     ctx: SubmitContext,
   ): Promise<Registration> {
     const { store } = this.#d;
-    if (existing.status === "queued" || existing.status === "running") return existing;
+    if (existing.status === "queued" || existing.status === "running") {
+      // A run resumed after a restart may still need the password it lost with the old process.
+      if (existing.steps.openbao.status !== "done") {
+        this.#passwords.set(existing.id, input.bmc_password);
+      }
+      return existing;
+    }
     const updated = await store.update(existing.id, (r) => {
       r.status = "queued";
       r.steps = pendingSteps();

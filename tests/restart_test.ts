@@ -1,0 +1,156 @@
+/**
+ * Durability: the server process is killed in the middle of a 50-server import and started again
+ * on the same KV file; every server ends `ok` and nothing is duplicated.
+ */
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { serveFake } from "../lib/sim/faults.ts";
+import { createSimWorld } from "../lib/sim/world.ts";
+
+const COUNT = 50;
+
+function items() {
+  return Array.from({ length: COUNT }, (_, i) => ({
+    device_name: `dcoa-rb07u${String(i + 1).padStart(2, "0")}`,
+    bmc_mac: `3c:ec:ef:20:00:${(i + 1).toString(16).padStart(2, "0")}`,
+    bmc_password: `pw-restart-${i}`,
+    bmc_ip: `10.16.28.${100 + i}`,
+    boot_mac: `0c:c4:7a:20:00:${(i + 1).toString(16).padStart(2, "0")}`,
+  }));
+}
+
+async function freePort(): Promise<number> {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+Deno.test("a server killed mid-import resumes after restart: all ok, nothing duplicated", async () => {
+  const world = createSimWorld();
+  // Slow every call down so the kill lands in the middle of the import.
+  const slow = (h: (r: Request) => Promise<Response> | Response) => async (r: Request) => {
+    await new Promise((res) => setTimeout(res, 15));
+    return await h(r);
+  };
+  const netbox = serveFake(slow(world.netbox.handler));
+  const openbao = serveFake(slow(world.openbao.handler));
+  const kea = [serveFake(slow(world.kea[0].handler)), serveFake(slow(world.kea[1].handler))];
+  const kube = serveFake(slow(world.kubernetes.handler));
+  const dir = await Deno.makeTempDir({ prefix: "onboarding-restart-" });
+  await Deno.writeTextFile(
+    `${dir}/kubeconfig`,
+    JSON.stringify({
+      apiVersion: "v1",
+      kind: "Config",
+      "current-context": "test",
+      clusters: [{ name: "test", cluster: { server: kube.url } }],
+      users: [{ name: "test", user: { token: "test-token" } }],
+      contexts: [{ name: "test", context: { cluster: "test", user: "test" } }],
+    }),
+  );
+  const port = await freePort();
+  const env = {
+    ONBOARDING_PORT: String(port),
+    ONBOARDING_HOSTNAME: "127.0.0.1",
+    ONBOARDING_KV_PATH: `${dir}/onboarding.kv`,
+    ONBOARDING_NETBOX_URL: netbox.url,
+    ONBOARDING_NETBOX_TOKEN: world.netbox.token,
+    ONBOARDING_OPENBAO_URL: openbao.url,
+    ONBOARDING_OPENBAO_ROLE_ID: world.openbao.roleId,
+    ONBOARDING_OPENBAO_SECRET_ID: world.openbao.secretId,
+    ONBOARDING_KEA_SERVERS: JSON.stringify(kea.map((k) => k.url)),
+    ONBOARDING_KEA_MODE: "api",
+    ONBOARDING_BMC_CHECK: "false",
+    ONBOARDING_IMPORT_CONCURRENCY: "4",
+    ONBOARDING_LOG_LEVEL: "warn",
+    KUBECONFIG: `${dir}/kubeconfig`,
+  };
+  const spawn = () =>
+    new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", "main.ts"],
+      env,
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+  const waitReady = async () => {
+    for (let i = 0; i < 200; i++) {
+      try {
+        const r = await fetch(`http://127.0.0.1:${port}/healthz`);
+        await r.body?.cancel();
+        if (r.ok) return;
+      } catch { /* not yet */ }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error("server did not start");
+  };
+  const importAll = () =>
+    fetch(`http://127.0.0.1:${port}/api/v1/servers/import`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(items()),
+    });
+
+  let child = spawn();
+  try {
+    await waitReady();
+    const first = importAll().catch((e) => e);
+    // Kill it once some, but not all, servers are done.
+    for (let i = 0; i < 600; i++) {
+      const done = world.kubernetes.state.bareMetalHosts("metal3").length;
+      if (done >= 8) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    const before = world.kubernetes.state.bareMetalHosts("metal3").length;
+    assert(before > 0 && before < COUNT, `killed mid-import (${before} of ${COUNT} done)`);
+    child.kill("SIGKILL");
+    await child.status;
+    await child.stdout.cancel();
+    await child.stderr.cancel();
+    assert((await first) instanceof Error, "the first import's connection broke");
+
+    child = spawn();
+    await waitReady();
+    // The client sends the same list again; what was already submitted resumes on its own.
+    const res = await importAll();
+    const results = await res.json();
+    assertEquals(res.status, 200);
+    assertEquals(
+      results.filter((r: { status: string }) => r.status !== "ok").map((r: { error: string }) =>
+        r.error
+      ),
+      [],
+    );
+    const list = await (await fetch(`http://127.0.0.1:${port}/api/v1/servers?limit=200`)).json();
+    assertEquals(list.items.length, COUNT);
+    assert(list.items.every((r: { status: string }) => r.status === "ok"));
+
+    for (const item of items()) {
+      const hosts = world.kea.map((k) =>
+        k.hosts.filter((h) => h["hw-address"] === item.bmc_mac).length
+      );
+      assertEquals(hosts, [1, 1], `${item.device_name}: one reservation per Kea server`);
+      assertEquals(
+        world.openbao.versions(`bmc/${item.device_name}`).length,
+        1,
+        `${item.device_name}: one secret version`,
+      );
+    }
+    assertEquals(world.kubernetes.state.bareMetalHosts("metal3").length, COUNT);
+    assertEquals(world.kubernetes.state.secrets("metal3").length, COUNT);
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
+    await child.status;
+    await child.stdout.cancel().catch(() => {});
+    await child.stderr.cancel().catch(() => {});
+    world.close();
+    await Promise.all([
+      netbox.close(),
+      openbao.close(),
+      kube.close(),
+      ...kea.map((k) => k.close()),
+    ]);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
