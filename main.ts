@@ -11,7 +11,9 @@ import { OutboxKey } from "./lib/outbox_key.ts";
 import { ReferenceData } from "./lib/reference.ts";
 import { RegistrationStore } from "./lib/store.ts";
 import { Engine } from "./lib/workflow.ts";
+import type { Auth } from "./lib/auth.ts";
 import { apiRoutes } from "./routes/api.ts";
+import { authLayer } from "./routes/auth.ts";
 import { errorHandler } from "./routes/errors.ts";
 import { pageRoutes } from "./routes/pages.tsx";
 import { systemRoutes } from "./routes/system.ts";
@@ -40,6 +42,8 @@ export interface AppDeps {
   reference?: ReferenceData;
   outboxKey: OutboxKey;
   authEnabled: boolean;
+  /** A prepared OIDC client (tests); built from the config when absent and auth is enabled. */
+  auth?: Auth;
   /** Demo mode: simulators behind the clients; a banner says so. */
   demo?: boolean;
 }
@@ -131,6 +135,12 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
         }, 413),
     }),
   );
+
+  // Cross-site check first, then login routes, then authentication for everything not open.
+  const auth = authLayer(deps);
+  app.use(auth.originCheck);
+  app.route("/auth", auth.routes);
+  app.use(auth.authenticate);
 
   app.route("/", systemRoutes(deps));
   app.route("/api/v1", apiRoutes(deps));
