@@ -155,6 +155,10 @@ async function settingsFromKubeconfig(
   return settings;
 }
 
+function encodeBase64(text: string): string {
+  return btoa(Array.from(new TextEncoder().encode(text), (b) => String.fromCharCode(b)).join(""));
+}
+
 function decodeBase64(b64: string): string {
   return new TextDecoder().decode(Uint8Array.from(atob(b64.trim()), (c) => c.charCodeAt(0)));
 }
@@ -483,6 +487,9 @@ export function createKubernetesClient(settings: KubernetesSettings): Kubernetes
     let last = rv;
     let events = 0;
     const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    // Not every transport ends the body on abort; cancelling the reader ends the read here.
+    const onAbort = () => void reader.cancel().catch(() => {});
+    signal.addEventListener("abort", onAbort, { once: true });
     let buffer = "";
     try {
       while (true) {
@@ -521,6 +528,7 @@ export function createKubernetesClient(settings: KubernetesSettings): Kubernetes
         }
       }
     } finally {
+      signal.removeEventListener("abort", onAbort);
       await reader.cancel().catch(() => {});
     }
     return { rv: last, gone: false, events };
@@ -575,7 +583,7 @@ function secretValues(object: unknown): string[] {
   if (o.kind !== "Secret") return [];
   const out: string[] = [];
   for (const v of Object.values((o.stringData ?? {}) as Record<string, string>)) {
-    out.push(String(v));
+    out.push(String(v), encodeBase64(String(v)));
   }
   for (const v of Object.values((o.data ?? {}) as Record<string, string>)) {
     out.push(String(v));

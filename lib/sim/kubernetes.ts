@@ -1410,7 +1410,7 @@ export function createFakeKubernetes(options: FakeKubernetesOptions = {}): FakeK
     return json({ kind: `${t.kind}List`, apiVersion: t.apiVersion, metadata, items });
   }
 
-  function watchResponse(t: ResourceType, ns: string | null, url: URL, req: Request): Response {
+  function watchResponse(t: ResourceType, ns: string | null, url: URL): Response {
     const labels = parseSelector(url.searchParams.get("labelSelector"));
     const fields = url.searchParams.get("fieldSelector");
     const fromParam = url.searchParams.get("resourceVersion") ?? "";
@@ -1439,7 +1439,6 @@ export function createFakeKubernetes(options: FakeKubernetesOptions = {}): FakeK
           ended = true;
           if (watcher) watchers.delete(watcher);
           if (timer !== undefined) clearTimeout(timer);
-          req.signal.removeEventListener("abort", end);
           try {
             controller.close();
           } catch { /* already closed by the reader */ }
@@ -1470,7 +1469,6 @@ export function createFakeKubernetes(options: FakeKubernetesOptions = {}): FakeK
           for (const r of history) if (r.rv > from) deliver(watcher, r);
         }
         watchers.add(watcher);
-        req.signal.addEventListener("abort", end, { once: true });
         timer = setTimeout(() => {
           if (bookmarks) {
             send({
@@ -1534,7 +1532,7 @@ export function createFakeKubernetes(options: FakeKubernetesOptions = {}): FakeK
 
     if (name === null) {
       if (req.method === "GET") {
-        return watch ? watchResponse(t, ns, url, req) : listResponse(t, ns, url);
+        return watch ? watchResponse(t, ns, url) : listResponse(t, ns, url);
       }
       if (req.method === "POST" && ns) {
         const body = await readBody(req, /yaml/.test(req.headers.get("content-type") ?? ""));
