@@ -96,7 +96,8 @@ export async function runImport(
     });
   }
   const results: ImportResult[] = new Array(items.length);
-  const indexById = new Map<string, number>();
+  // By name, because the first step (OpenBao) runs before submit returns the registration id.
+  const indexByName = new Map<string, number>();
   const emit = (e: ImportEvent) => options.onEvent?.(e);
   const finish = (result: ImportResult) => {
     results[result.index] = result;
@@ -104,7 +105,7 @@ export async function runImport(
   };
   const unsubscribe = deps.events.subscribe((e) => {
     if (e.type !== "step") return;
-    const index = indexById.get(e.id);
+    const index = indexByName.get(e.device_name);
     if (index !== undefined) {
       emit({
         type: "step",
@@ -140,12 +141,12 @@ export async function runImport(
           });
           return;
         }
+        indexByName.set(parsed.data.device_name, index);
         try {
           const record = await deps.engine.submit(parsed.data, {
             actor: options.actor,
             source: "import",
           });
-          indexById.set(record.id, index);
           waiting.push(
             deps.engine.waitFor(record.id, IMPORT_WAIT_MS).then((r) => finish(resultOf(index, r))),
           );

@@ -25,6 +25,7 @@ import {
   bmcSecret,
   bmcSecretName,
   hostLabels,
+  MANAGED_SELECTOR,
   needsBootMac,
   statusView,
 } from "./metal3.ts";
@@ -859,6 +860,7 @@ export class Engine {
     const { kubernetes, config, store } = this.#d;
     if (!kubernetes) return;
     await kubernetes.watchBareMetalHosts(config.METAL3_NAMESPACE, {
+      labelSelector: MANAGED_SELECTOR,
       signal,
       onEvent: async (e) => {
         const id = await store.idByName(e.object.metadata.name);
