@@ -3,7 +3,12 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import type { Scanner } from "./scanner.ts";
 
 export function Camera(
-  props: { wasmUrl: string; label: string; onCode: (value: string, format: string) => void },
+  props: {
+    wasmUrl: string;
+    label: string;
+    /** Returns true when the value was accepted (the rest of the frame is then skipped). */
+    onCode: (value: string, format: string) => boolean | void;
+  },
 ) {
   const video = useRef<HTMLVideoElement>(null);
   const scanner = useRef<Scanner | null>(null);
@@ -26,7 +31,7 @@ export function Camera(
       const { startScanner } = await import("./scanner.ts");
       scanner.current = await startScanner(video.current!, {
         wasmUrl: props.wasmUrl,
-        onCode: (v, f) => onCode.current(v, f),
+        onCode: (v, f) => scanner.current ? onCode.current(v, f) : true,
       });
       setState("open");
     } catch (e) {

@@ -48,7 +48,7 @@ export interface Scanner {
 /** Opens the rear camera (preferred) into `video` and reports each decoded value. */
 export async function startScanner(
   video: HTMLVideoElement,
-  options: { wasmUrl: string; onCode: (value: string, format: string) => void },
+  options: { wasmUrl: string; onCode: (value: string, format: string) => boolean | void },
 ): Promise<Scanner> {
   const detector = await loadDetector(options.wasmUrl);
   let stream: MediaStream | null = null;
@@ -82,7 +82,10 @@ export async function startScanner(
     if (stopped) return;
     try {
       if (video.readyState >= 2) {
-        for (const code of await detector.detect(video)) options.onCode(code.rawValue, code.format);
+        // The first accepted code of a frame wins; the others in the same frame are not offered.
+        for (const code of await detector.detect(video)) {
+          if (options.onCode(code.rawValue, code.format) === true) break;
+        }
       }
     } catch {
       // A frame that cannot be read is normal while the camera settles.

@@ -203,24 +203,32 @@ export default function ScanFlow(props: ScanFlowProps) {
       return next;
     });
 
+  const confirm = () => import("../client/scanner.ts").then((s) => s.confirmScan());
   const onMacCode = (value: string) => {
     const m = scannedMac(value);
-    if (!m) return setNotice(`Ignored a code that is not a MAC: ${value.slice(0, 40)}`);
+    if (!m) return false; // Not a MAC (e.g. the password QR beside it): ignored.
     setMac(m);
     setNotice(`Scanned MAC ${m}`);
-    import("../client/scanner.ts").then((s) => s.confirmScan());
+    confirm();
     setStep("password");
+    return true;
   };
   const onPasswordCode = (value: string) => {
     const p = scannedPassword(value);
-    if (!p) return; // A MAC (or noise) while the password is asked: ignored.
-    setPassword(p);
-    setNotice("Scanned the BMC password");
-    import("../client/scanner.ts").then((s) => s.confirmScan());
+    if (!p) return false; // A MAC (or noise) while the password is asked: ignored.
+    if (p !== password) {
+      setPassword(p);
+      setNotice("Scanned the BMC password");
+      confirm();
+    }
+    return true;
   };
   const onBootCode = (value: string) => {
     const m = scannedMac(value);
-    if (m && m !== scannedMac(mac)) setBootMac(m);
+    if (!m || m === scannedMac(mac)) return false;
+    setBootMac(m);
+    confirm();
+    return true;
   };
 
   const body = () => ({

@@ -110,3 +110,105 @@ export async function serveApp(options: ServeOptions = {}): Promise<ServedApp> {
     },
   };
 }
+
+/** A barcode to draw on a test label: its text, symbology, and where on the 640×480 frame. */
+export interface LabelCode {
+  text: string;
+  format: "Code128" | "QRCode" | "DataMatrix" | "Code39";
+  x: number;
+  y: number;
+  scale?: number;
+}
+
+let writerReady: Promise<unknown> | null = null;
+
+/** PNG of one barcode, rendered by ZXing's writer (the WASM read from the npm cache). */
+async function barcodePng(code: LabelCode): Promise<Uint8Array> {
+  const { prepareZXingModule, writeBarcode } = await import("zxing-wasm/writer");
+  writerReady ??= (async () => {
+    const info = await new Deno.Command(Deno.execPath(), {
+      args: ["info", "--json"],
+      stdout: "piped",
+    })
+      .output();
+    const { npmCache } = JSON.parse(new TextDecoder().decode(info.stdout)) as { npmCache: string };
+    const dir = `${npmCache}/registry.npmjs.org/zxing-wasm`;
+    const version = [...Deno.readDirSync(dir)].map((e) => e.name).find((n) => /^\d/.test(n))!;
+    const wasm = await Deno.readFile(`${dir}/${version}/dist/writer/zxing_writer.wasm`);
+    return prepareZXingModule({ overrides: { wasmBinary: wasm.buffer }, fireImmediately: true });
+  })();
+  await writerReady;
+  const out = await writeBarcode(code.text, { format: code.format, scale: code.scale ?? 3 });
+  if (!out.image) throw new Error(`Cannot draw ${code.format} "${code.text}": ${out.error}`);
+  return new Uint8Array(await out.image.arrayBuffer());
+}
+
+/**
+ * Writes a Y4M video (640×480, 4:2:0, two identical frames) of a white label carrying `codes`,
+ * for Chromium's `--use-file-for-fake-video-capture`. The pixels are drawn in a browser canvas.
+ */
+export async function writeLabelY4m(
+  browser: Browser,
+  codes: LabelCode[],
+  path: string,
+): Promise<void> {
+  const pngs = await Promise.all(codes.map(async (c) => ({
+    ...c,
+    data: btoa(String.fromCharCode(...await barcodePng(c))),
+  })));
+  const page = await browser.newPage();
+  try {
+    const planes = await page.evaluate(async (items) => {
+      const W = 640, H = 480;
+      const canvas = new OffscreenCanvas(W, H);
+      const ctx = canvas.getContext("2d")!;
+      ctx.fillStyle = "#fff";
+      ctx.fillRect(0, 0, W, H);
+      for (const item of items) {
+        const bytes = Uint8Array.from(atob(item.data), (ch) => ch.charCodeAt(0));
+        const bitmap = await createImageBitmap(new Blob([bytes], { type: "image/png" }));
+        ctx.imageSmoothingEnabled = false;
+        ctx.drawImage(bitmap, item.x, item.y);
+      }
+      const rgba = ctx.getImageData(0, 0, W, H).data;
+      const y = new Uint8Array(W * H);
+      for (let i = 0; i < W * H; i++) {
+        y[i] = Math.round(
+          0.257 * rgba[i * 4] + 0.504 * rgba[i * 4 + 1] + 0.098 * rgba[i * 4 + 2] + 16,
+        );
+      }
+      let s = "";
+      for (let i = 0; i < y.length; i += 8192) {
+        s += String.fromCharCode(...y.subarray(i, i + 8192));
+      }
+      return btoa(s);
+    }, pngs);
+    const luma = Uint8Array.from(atob(planes), (ch) => ch.charCodeAt(0));
+    const chroma = new Uint8Array((640 / 2) * (480 / 2) * 2).fill(128);
+    const header = new TextEncoder().encode("YUV4MPEG2 W640 H480 F30:1 Ip A1:1 C420\n");
+    const frame = new TextEncoder().encode("FRAME\n");
+    const file = await Deno.open(path, { write: true, create: true, truncate: true });
+    try {
+      await file.write(header);
+      for (let i = 0; i < 2; i++) {
+        for (const part of [frame, luma, chroma]) {
+          let off = 0;
+          while (off < part.length) off += await file.write(part.subarray(off));
+        }
+      }
+    } finally {
+      file.close();
+    }
+  } finally {
+    await page.close();
+  }
+}
+
+/** Chromium flags that replace the camera with `y4mPath`. */
+export function fakeCameraArgs(y4mPath: string): string[] {
+  return [
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    `--use-file-for-fake-video-capture=${y4mPath}`,
+  ];
+}
