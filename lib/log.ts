@@ -31,11 +31,14 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     const log = (level: Level, msg: string, fields?: Record<string, unknown>) => {
       if (ORDER[level] < min) return;
       const list = [...secrets];
-      const entry = redactValue(
-        { time: new Date().toISOString(), level, msg, ...base, ...fields },
-        list,
+      // Errors become plain objects first so their message is kept (and redacted like the rest).
+      const plain = JSON.parse(
+        JSON.stringify(
+          { time: new Date().toISOString(), level, msg, ...base, ...fields },
+          errorReplacer,
+        ),
       );
-      write(redactText(JSON.stringify(entry, errorReplacer), list));
+      write(redactText(JSON.stringify(redactValue(plain, list)), list));
     };
     return {
       debug: (m, f) => log("debug", m, f),

@@ -29,10 +29,11 @@ export const positionSchema = z.coerce.number({ error: "The U position must be a
   .max(100, "The U position is beyond any rack height");
 
 const ipv4 = z.ipv4({ error: "Not an IPv4 address, e.g. 10.16.28.31" });
+const PREFIX_MESSAGE = "The BMC prefix must be a Netbox prefix id or a CIDR, e.g. 10.16.28.0/24";
 const prefixSchema = z.union([
   z.number().int().positive(),
-  z.cidrv4({ error: "Not an IPv4 prefix, e.g. 10.16.28.0/24" }),
-]);
+  z.cidrv4({ error: PREFIX_MESSAGE }),
+], { error: PREFIX_MESSAGE });
 const usernameSchema = z.string().trim().min(1).max(64).regex(
   /^[\x21-\x7e]+$/,
   "The BMC username may only contain printable characters without spaces",
