@@ -2,9 +2,12 @@
 import { canonicalMac } from "../lib/mac.ts";
 
 const MAC_IN_TEXT =
-  /(?:^|[^0-9a-f])((?:[0-9a-f]{2}[:-]){5}[0-9a-f]{2}|[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4}|[0-9a-f]{12})(?![0-9a-f])/i;
+  /(?:^|[^0-9a-z])((?:[0-9a-f]{2}[:-]){5}[0-9a-f]{2}|[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4}|[0-9a-f]{12})(?![0-9a-z])/i;
 
-/** The canonical MAC in a scanned value (bare, separated, or inside text such as `MAC:…`), or null. */
+/**
+ * The canonical MAC in a scanned value (bare, separated, or a delimited word inside text such as
+ * `MAC:…`), or null. Hex digits glued to letters (a serial number) are not taken for a MAC.
+ */
 export function scannedMac(value: string): string | null {
   const direct = canonicalMac(value);
   if (direct) return direct;

@@ -66,9 +66,9 @@ Deno.test({
     const errors: string[] = [];
     page.on("pageerror", (e) => errors.push(e.message));
 
+    const requested: string[] = [];
+    page.on("request", (r) => requested.push(r.url()));
     await t.step("the scan page loads no decoder until the camera opens", async () => {
-      const requested: string[] = [];
-      page.on("request", (r) => requested.push(r.url()));
       await page.goto("/");
       await page.waitForSelector("[data-island=ScanFlow][data-hydrated=true]");
       await shot(page, "1-scan-mac");
@@ -78,6 +78,10 @@ Deno.test({
     await t.step("the camera reads the Code 128 MAC; the QR beside it is ignored", async () => {
       await page.getByRole("button", { name: "Open camera" }).click();
       await page.getByRole("heading", { name: "2 · BMC password" }).waitFor({ timeout: 20_000 });
+      assert(
+        requested.some((u) => /\/static\/build\/zxing_reader-[0-9A-F]+\.wasm$/.test(u)),
+        "the decoder did not load our self-hosted wasm",
+      );
       const notice = await page.getByTestId("notice").innerText();
       assert(notice.includes("3c:ec:ef:12:34:56"), notice);
       assert((await page.locator(".hint", { hasText: "Supermicro" }).count()) > 0);
@@ -107,6 +111,7 @@ Deno.test({
       await page.getByLabel("U position").fill("12");
       await page.getByTestId("name-preview").filter({ hasText: "dcoa-rb06u12" }).waitFor();
       await page.locator("[data-u='12'][data-state=target]").waitFor();
+      await page.locator("[data-u='12']").scrollIntoViewIfNeeded();
       assert(await page.getByRole("button", { name: "Go" }).isEnabled());
       await shot(page, "3-location");
     });
@@ -125,6 +130,20 @@ Deno.test({
       );
       assertEquals(statuses, ["netbox=done", "openbao=done", "kea=done", "metal3=done"]);
       await shot(page, "4-go");
+    });
+
+    await t.step("the service worker precached the shell and the decoder", async () => {
+      const cached = await page.evaluate(async () => {
+        await navigator.serviceWorker.ready;
+        const keys = await caches.keys();
+        const urls: string[] = [];
+        for (const k of keys) {
+          for (const r of await (await caches.open(k)).keys()) urls.push(new URL(r.url).pathname);
+        }
+        return urls;
+      });
+      assert(cached.includes("/"), "the app shell is not cached");
+      assert(cached.some((u) => /zxing_reader-.*\.wasm$/.test(u)), "the decoder is not cached");
     });
 
     await t.step("the servers list and detail show the registration", async () => {

@@ -69,6 +69,29 @@ Deno.test("pageRoutes() renders islands with their props and boot script", async
       assertEquals(icon.headers.get("cache-control"), "public, max-age=300, must-revalidate");
       await icon.body?.cancel();
     });
+    await t.step("the service worker precaches the shell, bundles and the decoder", async () => {
+      const res = await app.request("/sw.js");
+      assertEquals(res.status, 200);
+      assertEquals(res.headers.get("cache-control"), "no-cache");
+      const code = await res.text();
+      const config = JSON.parse(/self\.__SW_CONFIG = (.*);\n/.exec(code)![1]);
+      const assets = readAssetManifest()!;
+      assertEquals(config.version, assets.version);
+      for (const url of ["/", "/servers", "/import", assets.boot, assets.css, assets.wasm]) {
+        assert(config.precache.includes(url), url);
+      }
+    });
+    await t.step("the web app manifest is served with icons", async () => {
+      const res = await app.request("/manifest.webmanifest");
+      assertEquals(res.headers.get("content-type"), "application/manifest+json");
+      const manifest = await res.json();
+      assertEquals(manifest.display, "standalone");
+      for (const icon of manifest.icons) {
+        const r = await app.request(icon.src);
+        assertEquals(r.status, 200, icon.src);
+        await r.body?.cancel();
+      }
+    });
     await t.step("paths that leave the static folder are refused", async () => {
       for (
         const path of [
