@@ -2,6 +2,7 @@
 import { type Config, loadConfig } from "../lib/config.ts";
 import type { Integrations } from "../lib/integrations.ts";
 import { createLogger } from "../lib/log.ts";
+import { Metrics } from "../lib/metrics.ts";
 import { createSimWorld, type SimWorld } from "../lib/sim/world.ts";
 import { type AppDeps, createApp, createServices } from "../main.ts";
 
@@ -59,7 +60,9 @@ export async function startTestApp(options: {
     ),
   });
   const world = createSimWorld({ autoBmcs: true, ...options.world });
+  const metrics = new Metrics();
   const base = world.integrations({
+    metrics,
     timeoutMs: 1000,
     retry: { attempts: 3, baseDelayMs: 5, maxDelayMs: 20 },
   });
@@ -67,7 +70,7 @@ export async function startTestApp(options: {
   const logs: string[] = [];
   const log = createLogger({ level: "debug", write: (l) => logs.push(l) });
   const kv = options.kv ?? await Deno.openKv(":memory:");
-  const deps = await createServices({ config, kv, integrations, log });
+  const deps = await createServices({ config, kv, integrations, log, metrics });
   if (options.worker !== false) await deps.engine.startWorker();
   const app = createApp(deps);
   const close = async () => {
