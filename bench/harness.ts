@@ -1,0 +1,234 @@
+/**
+ * Shared pieces of the benchmarks: the simulated datacenter behind clients whose fetch records
+ * every external call (to count sequential round trips) or serialises them (the baseline), item
+ * generators and small statistics.
+ */
+import type { Config } from "../lib/config.ts";
+import type { RetryPolicy } from "../lib/http.ts";
+import type { Integrations } from "../lib/integrations.ts";
+import { createKeaClient } from "../lib/kea.ts";
+import { createKubernetesClient } from "../lib/kubernetes.ts";
+import { silentLogger } from "../lib/log.ts";
+import { Metrics } from "../lib/metrics.ts";
+import { createNetboxClient } from "../lib/netbox.ts";
+import { createOpenBaoClient } from "../lib/openbao.ts";
+import { createRedfishClient } from "../lib/redfish.ts";
+import { asFetch, type Handler } from "../lib/sim/faults.ts";
+import { createSimWorld, SIM_URLS, type SimWorld } from "../lib/sim/world.ts";
+import { type AppDeps, createApp, createServices } from "../main.ts";
+
+/** One external call as the client saw it: from the moment it was sent to the answer. */
+export interface CallRecord {
+  host: string;
+  method: string;
+  path: string;
+  start: number;
+  end: number;
+}
+
+/** Records every call through the injected fetch and how many were in flight at once. */
+export class CallRecorder {
+  calls: CallRecord[] = [];
+  inFlight = 0;
+  maxInFlight = 0;
+
+  reset(): void {
+    this.calls = [];
+    this.inFlight = 0;
+    this.maxInFlight = 0;
+  }
+
+  /**
+   * The longest chain of calls where each starts after the previous one ended: the number of
+   * sequential round trips on the critical path.
+   */
+  criticalPath(): number {
+    const sorted = [...this.calls].sort((a, b) => a.end - b.end);
+    const depth: number[] = [];
+    let best = 0;
+    for (let i = 0; i < sorted.length; i++) {
+      let d = 1;
+      for (let j = 0; j < i; j++) {
+        if (sorted[j].end <= sorted[i].start) d = Math.max(d, depth[j] + 1);
+      }
+      depth.push(d);
+      best = Math.max(best, d);
+    }
+    return best;
+  }
+
+  /** Calls per integration host, e.g. `{ "netbox.sim": 9, … }`. */
+  byHost(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const c of this.calls) out[c.host] = (out[c.host] ?? 0) + 1;
+    return out;
+  }
+}
+
+/** A FIFO lock: one holder at a time, the way a program making one call after another behaves. */
+class Mutex {
+  #tail: Promise<void> = Promise.resolve();
+  async lock(): Promise<() => void> {
+    let release!: () => void;
+    const next = new Promise<void>((r) => release = r);
+    const previous = this.#tail;
+    this.#tail = previous.then(() => next);
+    await previous;
+    return release;
+  }
+}
+
+/** Routes each request to the simulator named by its host (as `createSimWorld` does). */
+function route(world: SimWorld): Handler {
+  const byHost = new Map<string, Handler>([
+    [new URL(SIM_URLS.netbox).host, world.netbox.handler],
+    [new URL(SIM_URLS.openbao).host, world.openbao.handler],
+    [new URL(SIM_URLS.kubernetes).host, world.kubernetes.handler],
+    ...SIM_URLS.kea.map((u, i) => [new URL(u).host, world.kea[i].handler] as [string, Handler]),
+  ]);
+  return (req) => (byHost.get(new URL(req.url).host) ?? world.bmcs.handler)(req);
+}
+
+export interface BenchIntegrationOptions {
+  /** Every answer waits this long (the network plus the remote system's work). */
+  latencyMs: number;
+  /** Baseline: every call waits for the previous one to finish, whoever makes it. */
+  serialise?: boolean;
+  recorder?: CallRecorder;
+  metrics?: Metrics;
+  timeoutMs?: number;
+  retry?: Partial<RetryPolicy>;
+}
+
+/** Clients of all four integrations and the BMCs, talking to `world` through a recording fetch. */
+export function benchIntegrations(world: SimWorld, o: BenchIntegrationOptions): Integrations {
+  const handler = route(world);
+  const mutex = o.serialise ? new Mutex() : undefined;
+  const recorded: Handler = async (req) => {
+    const release = await mutex?.lock();
+    const url = new URL(req.url);
+    const record: CallRecord = {
+      host: url.hostname,
+      method: req.method,
+      path: url.pathname,
+      start: performance.now(),
+      end: 0,
+    };
+    const rec = o.recorder;
+    if (rec) rec.maxInFlight = Math.max(rec.maxInFlight, ++rec.inFlight);
+    try {
+      if (o.latencyMs > 0) await new Promise((r) => setTimeout(r, o.latencyMs));
+      return await handler(req);
+    } finally {
+      record.end = performance.now();
+      if (rec) {
+        rec.inFlight--;
+        rec.calls.push(record);
+      }
+      release?.();
+    }
+  };
+  const fetch = asFetch(recorded);
+  const common = {
+    fetch,
+    metrics: o.metrics,
+    timeoutMs: o.timeoutMs ?? 5000,
+    retry: o.retry ?? { attempts: 3, baseDelayMs: 5, maxDelayMs: 20 },
+  };
+  return {
+    netbox: createNetboxClient({ url: SIM_URLS.netbox, token: world.netbox.token, ...common }),
+    openbao: createOpenBaoClient({
+      url: SIM_URLS.openbao,
+      roleId: world.openbao.roleId,
+      secretId: world.openbao.secretId,
+      ...common,
+    }),
+    kea: createKeaClient({ mode: "api", servers: SIM_URLS.kea, port: 8000, ...common }),
+    kubernetes: createKubernetesClient({ server: SIM_URLS.kubernetes, ...common }),
+    redfish: createRedfishClient({ ...common, scheme: "http" }),
+  };
+}
+
+/** The app on a fresh simulated datacenter with in-memory KV and the queue worker running. */
+export interface BenchApp extends AsyncDisposable {
+  app: ReturnType<typeof createApp>;
+  deps: AppDeps;
+  world: SimWorld;
+  recorder: CallRecorder;
+  close(): Promise<void>;
+}
+
+export async function startBenchApp(
+  config: Config,
+  options: Omit<BenchIntegrationOptions, "recorder">,
+): Promise<BenchApp> {
+  const world = createSimWorld({ autoBmcs: true });
+  const recorder = new CallRecorder();
+  const integrations = benchIntegrations(world, { ...options, recorder });
+  const kv = await Deno.openKv(":memory:");
+  const deps = await createServices({
+    config,
+    kv,
+    integrations,
+    log: silentLogger,
+    metrics: options.metrics ?? new Metrics(),
+  });
+  await deps.engine.startWorker();
+  const app = createApp(deps);
+  const close = async () => {
+    await deps.engine.close();
+    world.close();
+    await integrations.kea?.close();
+    kv.close();
+  };
+  return { app, deps, world, recorder, close, [Symbol.asyncDispose]: close };
+}
+
+/** A locally administered MAC: a three-byte `prefix` and `n` (distinct for n < 2^24). */
+export function benchMac(n: number, prefix = "02:b0:00"): string {
+  const h = (v: number) => v.toString(16).padStart(2, "0");
+  return `${prefix}:${h((n >> 16) & 255)}:${h((n >> 8) & 255)}:${h(n & 255)}`;
+}
+
+/**
+ * `count` import items that carry their BMC IP (172.16.0.0/22, Kea subnet 2 of the simulated
+ * world), so no Netbox rack slot is needed: the seeded racks have only 84 units between them.
+ */
+export function bmcIpItems(count: number, offset = 0): Record<string, string>[] {
+  if (offset + count > 1020) throw new RangeError("172.16.0.0/22 holds at most 1020 BMC IPs");
+  return Array.from({ length: count }, (_, k) => {
+    const i = offset + k;
+    const host = i + 2; // .0 is the network, .1 the gateway
+    return {
+      device_name: `bench-${String(i).padStart(4, "0")}`,
+      bmc_mac: benchMac(i),
+      bmc_password: `bench-pw-${i}`,
+      bmc_ip: `172.16.${host >> 8}.${host & 255}`,
+      boot_mac: benchMac(i, "02:b1:00"),
+    };
+  });
+}
+
+export function median(values: number[]): number {
+  return percentile(values, 50);
+}
+
+/** Nearest-rank percentile (p in 0–100). */
+export function percentile(values: number[], p: number): number {
+  if (!values.length) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
+}
+
+/** Samples this process's resident memory every `everyMs` until stopped; returns the peak. */
+export function sampleRss(everyMs = 50): { stop(): number } {
+  let peak = Deno.memoryUsage().rss;
+  const timer = setInterval(() => peak = Math.max(peak, Deno.memoryUsage().rss), everyMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      return Math.max(peak, Deno.memoryUsage().rss);
+    },
+  };
+}
