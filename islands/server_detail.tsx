@@ -25,7 +25,9 @@ interface Detail {
 }
 
 /** The detail island; `id` comes from the URL. */
-export default function ServerDetail(props: { id: string; [key: string]: unknown }) {
+export default function ServerDetail(
+  props: { id: string; canDecommission?: boolean; [key: string]: unknown },
+) {
   const [r, setR] = useState<Detail | null>(null);
   const [error, setError] = useState("");
   const [message, setMessage] = useState("");
@@ -154,7 +156,7 @@ export default function ServerDetail(props: { id: string; [key: string]: unknown
             Retry
           </button>
         )}
-        {r.status !== "decommissioned" && (
+        {props.canDecommission && r.status !== "decommissioned" && (
           <button
             type="button"
             class="danger"

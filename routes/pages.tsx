@@ -2,7 +2,7 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import type { VNode } from "preact";
-import type { AppDeps } from "../main.ts";
+import type { AppDeps, User } from "../main.ts";
 import { Layout, type NavKey } from "../components/layout.tsx";
 import {
   type AssetManifest,
@@ -42,6 +42,10 @@ export function pageRoutes(deps: AppDeps, options: PageOptions = {}): Hono {
       "cache-control": "no-cache",
     });
 
+  // Only admins decommission when auth is on (the API enforces it; the page just hides the button).
+  const canDecommission = (c: Context) =>
+    !deps.authEnabled || Boolean((c.get("user" as never) as User | undefined)?.admin);
+
   const app = new Hono();
   app.route("/", staticRoutes({ root: staticRoot, assets }));
   const scanProps = {
@@ -56,7 +60,10 @@ export function pageRoutes(deps: AppDeps, options: PageOptions = {}): Hono {
       c,
       "Server",
       "servers",
-      <Island name="ServerDetail" props={{ id: c.req.param("id") }} />,
+      <Island
+        name="ServerDetail"
+        props={{ id: c.req.param("id"), canDecommission: canDecommission(c) }}
+      />,
     ));
   app.get("/import", (c) => render(c, "Import", "import", <Island name="ImportPanel" />));
   return app;

@@ -94,6 +94,7 @@ Deno.test({
         PASSWORD,
         { timeout: 20_000 },
       );
+      await shot(page, "2-scan-camera");
       await page.getByRole("button", { name: "Close camera" }).click();
       await page.getByLabel("Boot NIC MAC (optional)").fill("3c:ec:ef:12:34:99");
       await shot(page, "2-scan-password");
@@ -223,6 +224,20 @@ Deno.test({
         timeout: 30_000,
       });
       await shot(page, "9-import-done");
+    });
+    await t.step("decommission from the detail page", async () => {
+      await page.goto("/servers");
+      await page.getByRole("link", { name: /dcoa-rb06u12/ }).click();
+      await page.getByTestId("detail-status").filter({ hasText: "ok" }).waitFor();
+      page.once("dialog", (d) => d.accept());
+      await page.getByRole("button", { name: "Decommission" }).click();
+      await page.getByTestId("detail-status").filter({ hasText: "decommissioned" }).waitFor({
+        timeout: 20_000,
+      });
+      assertEquals(
+        [...served.world!.netbox.devices.values()].filter((d) => d.name === "dcoa-rb06u12").length,
+        0,
+      );
     });
     assertEquals(errors, []);
     await context.close();
