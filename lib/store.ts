@@ -29,6 +29,8 @@ export interface ResolvedRefs {
   roleId: number;
   tenantId?: number;
   prefixId?: number;
+  /** A Netbox device of this name that already carries this BMC MAC (reused, not created). */
+  existingDeviceId?: number;
 }
 
 /** Ids of everything the steps created, so a retry reuses them and decommission removes them. */

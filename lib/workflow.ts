@@ -93,6 +93,12 @@ const PROVISIONED_STATES = [
 
 type QueueMessage = { kind: "run"; id: string };
 
+/** Netbox devices and Kea reservations found for a MAC. */
+type MacOwners = [
+  { id: number; name: string }[],
+  Awaited<ReturnType<KeaClient["findByMac"]>>,
+];
+
 /** A step outcome that is neither done nor failed. */
 class StepEnd extends Error {
   constructor(readonly status: "skipped" | "blocked", message: string) {
@@ -166,6 +172,9 @@ export class Engine {
       bmc_ip: input.bmc_ip,
     };
     const withNetbox = netboxFieldsComplete(request) && this.#d.netbox !== undefined;
+    // Who else holds this MAC does not depend on the references: ask while they resolve.
+    const macOwners = this.#macOwners(input.bmc_mac);
+    macOwners.catch(() => {}); // awaited (and thrown) in #preflight
     const resolved = withNetbox ? await this.#resolve(request) : undefined;
     const name = input.device_name ?? (resolved
       ? deviceName(
@@ -197,7 +206,8 @@ export class Engine {
       }
     }
 
-    await this.#preflight(name, input, resolved);
+    const existingDeviceId = await this.#preflight(name, input, resolved, macOwners);
+    if (resolved && existingDeviceId !== undefined) resolved.existingDeviceId = existingDeviceId;
 
     const now = new Date().toISOString();
     const record: Registration = {
@@ -300,11 +310,23 @@ export class Engine {
           "Required: the Netbox prefix to take the BMC IP from (or set ONBOARDING_BMC_PREFIX)",
       });
     }
-    const location = must("location", req.location!, await nb.findLocation(req.location!, s.id));
+    // Location and rack side by side; the rack must then turn out to be in that location.
+    const [foundLocation, siteRack] = await Promise.all([
+      nb.findLocation(req.location!, s.id),
+      nb.findRack(req.rack!, { siteId: s.id }).catch((e) => {
+        if (e instanceof Conflict) return undefined; // same name in two locations: ask by location
+        throw e;
+      }),
+    ]);
+    const location = must("location", req.location!, foundLocation);
     const rack = must(
       "rack",
       req.rack!,
-      await nb.findRack(req.rack!, { siteId: s.id, locationId: location.id }),
+      siteRack === undefined
+        ? await nb.findRack(req.rack!, { siteId: s.id, locationId: location.id })
+        : siteRack?.location_id === location.id
+        ? siteRack
+        : null,
     );
     const position = req.position!;
     if (position + dt.u_height - 1 > rack.u_height) {
@@ -328,14 +350,27 @@ export class Engine {
     };
   }
 
-  /** Before anything is written: rack units free or ours, MAC not someone else's. */
-  async #preflight(name: string, input: SubmitInput, resolved?: ResolvedRefs): Promise<void> {
+  /** Netbox devices and Kea reservations that carry this MAC. */
+  #macOwners(mac: string): Promise<MacOwners> {
     const { netbox, kea } = this.#d;
-    const [rackDevices, macDevices, sameName, keaHosts] = await Promise.all([
+    return Promise.all([
+      netbox ? netbox.findDevicesByMac(mac) : [],
+      kea ? kea.findByMac(mac) : [],
+    ]);
+  }
+
+  /** Before anything is written: rack units free or ours, MAC not someone else's. */
+  async #preflight(
+    name: string,
+    input: SubmitInput,
+    resolved: ResolvedRefs | undefined,
+    macOwners: Promise<MacOwners>,
+  ): Promise<number | undefined> {
+    const { netbox } = this.#d;
+    const [rackDevices, [macDevices, keaHosts], sameName] = await Promise.all([
       resolved ? netbox!.rackDevices(resolved.rackId) : [],
-      netbox ? netbox.findDevicesByMac(input.bmc_mac) : [],
+      macOwners,
       resolved ? netbox!.findDeviceByName(name, resolved.siteId) : null,
-      kea ? kea.findByMac(input.bmc_mac) : [],
     ]);
     const otherWithMac = macDevices.find((d) => d.name.toLowerCase() !== name);
     if (otherWithMac) {
@@ -379,6 +414,7 @@ export class Engine {
         bmc_ip: `${input.bmc_ip} is not inside the BMC prefix ${input.bmc_prefix}`,
       });
     }
+    return sameName?.id;
   }
 
   /** The openbao step, run while the request is still open so the password is never queued. */
@@ -596,21 +632,13 @@ export class Engine {
     const ref = r.resolved;
     let deviceId = r.created.netbox_device_id;
     if (!deviceId) {
-      const existing = await nb.findDeviceByName(r.device_name, ref.siteId);
-      const device = existing ?? await nb.createDevice({
-        name: r.device_name,
-        siteId: ref.siteId,
-        locationId: ref.locationId,
-        rackId: ref.rackId,
-        position: r.request.position!,
-        deviceTypeId: ref.deviceTypeId,
-        roleId: ref.roleId,
-        tenantId: ref.tenantId,
-      });
+      // Pre-flight already looked: reuse the device only when it carried this BMC MAC.
+      const preexisting = ref.existingDeviceId !== undefined;
+      const device = preexisting ? { id: ref.existingDeviceId! } : await this.#createDevice(r, ref);
       deviceId = device.id;
       await store.update(r.id, (x) => {
         x.created.netbox_device_id = device.id;
-        x.created.netbox_device_preexisting = Boolean(existing);
+        x.created.netbox_device_preexisting = preexisting;
       });
     }
     const iface = await nb.ensureBmcInterface(deviceId);
@@ -628,6 +656,29 @@ export class Engine {
       x.bmc_ip = bare(ip.address);
     });
     return `Device ${deviceId}, BMC ${bare(ip.address)}`;
+  }
+
+  /** Creates the device; after a crash between create and record, adopts the one we made. */
+  async #createDevice(r: Registration, ref: ResolvedRefs): Promise<{ id: number }> {
+    const nb = this.#d.netbox!;
+    try {
+      return await nb.createDevice({
+        name: r.device_name,
+        siteId: ref.siteId,
+        locationId: ref.locationId,
+        rackId: ref.rackId,
+        position: r.request.position!,
+        deviceTypeId: ref.deviceTypeId,
+        roleId: ref.roleId,
+        tenantId: ref.tenantId,
+      });
+    } catch (e) {
+      const found = await nb.findDeviceByName(r.device_name, ref.siteId);
+      if (found && found.rack_id === ref.rackId && found.position === r.request.position) {
+        return found;
+      }
+      throw e;
+    }
   }
 
   async #keaStep(r: Registration): Promise<string> {
