@@ -98,6 +98,8 @@ export interface BenchIntegrationOptions {
   metrics?: Metrics;
   timeoutMs?: number;
   retry?: Partial<RetryPolicy>;
+  /** Include the Redfish BMC check (default true), like `ONBOARDING_BMC_CHECK`. */
+  bmcCheck?: boolean;
 }
 
 /** Clients of all four integrations and the BMCs, talking to `world` through a recording fetch. */
@@ -145,7 +147,7 @@ export function benchIntegrations(world: SimWorld, o: BenchIntegrationOptions): 
     }),
     kea: createKeaClient({ mode: "api", servers: SIM_URLS.kea, port: 8000, ...common }),
     kubernetes: createKubernetesClient({ server: SIM_URLS.kubernetes, ...common }),
-    redfish: createRedfishClient({ ...common, scheme: "http" }),
+    redfish: o.bmcCheck === false ? undefined : createRedfishClient({ ...common, scheme: "http" }),
   };
 }
 

@@ -70,11 +70,12 @@ const BENCH_CONFIG = {
 // ---------------------------------------------------------------------------------------------
 // 1. One registration, all four integrations, every answer after 20 ms.
 
-/** The README's full example, at a rack unit of the seeded datacenter. */
+/** The README's full example plus a scanned boot MAC, at a rack unit of the seeded datacenter. */
 function fullItem(position: number) {
   return {
     bmc_mac: benchMac(position, "3c:ec:ef"),
     bmc_password: `S3cr3t!pass-${position}`,
+    boot_mac: benchMac(position, "3c:ec:ee"),
     site: "dcoa",
     location: "hall-a",
     rack: "RB06",
@@ -85,9 +86,12 @@ function fullItem(position: number) {
   };
 }
 
-async function registrationRun(serialise: boolean) {
-  const latencyMs = 20;
-  await using b = await startBenchApp(loadConfig({ ...BENCH_CONFIG }), { latencyMs, serialise });
+async function registrationRun(serialise: boolean, latencyMs = 20, bmcCheck = true) {
+  await using b = await startBenchApp(loadConfig({ ...BENCH_CONFIG }), {
+    latencyMs,
+    serialise,
+    bmcCheck,
+  });
   const one = async (position: number) => {
     b.recorder.reset();
     const started = performance.now();
@@ -125,7 +129,9 @@ async function registrationRun(serialise: boolean) {
 async function benchRegistration() {
   const fast = await registrationRun(false);
   const slow = await registrationRun(true);
-  results.registration = { latencyMs: 20, concurrent: fast, serialised: slow };
+  const noCheck = await registrationRun(false, 20, false);
+  const instant = await registrationRun(false, 0);
+  results.registration = { latencyMs: 20, concurrent: fast, serialised: slow, noCheck, instant };
   const target = 12;
   row({
     section: "Registration (fakes 20 ms)",
@@ -143,9 +149,15 @@ async function benchRegistration() {
   });
   row({
     section: "Registration (fakes 20 ms)",
-    measure: "cold (first, with OpenBao login)",
-    value: `${fmtMs(fast.cold.wallMs)}, ${fast.cold.criticalPath} of ${fast.cold.calls} calls`,
-    baseline: `${fmtMs(slow.cold.wallMs)}, ${slow.cold.criticalPath} of ${slow.cold.calls} calls`,
+    measure: "without the Redfish BMC check (warm)",
+    value: `${
+      fmtMs(noCheck.warm.wallMs)
+    }, ${noCheck.warm.criticalPath} of ${noCheck.warm.calls} calls`,
+  });
+  row({
+    section: "Registration (fakes 20 ms)",
+    measure: "engine + KV time alone (fakes at 0 ms, warm)",
+    value: fmtMs(instant.warm.wallMs),
   });
 }
 
@@ -204,9 +216,26 @@ async function importRun(count: number, concurrency: number) {
   };
 }
 
+type ImportRun = Awaited<ReturnType<typeof importRun>>;
+
+/** Each import runs in its own process so that its peak memory is its own. */
+async function importInChild(count: number, concurrency: number): Promise<ImportRun> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", import.meta.filename!, `--child-import=${count},${concurrency}`],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  if (!out.success) throw new Error(`Import of ${count} at concurrency ${concurrency} crashed`);
+  return JSON.parse(new TextDecoder().decode(out.stdout));
+}
+
 async function benchImport() {
-  const base = await importRun(100, 1);
-  const runs = [await importRun(1000, 8), await importRun(1000, 16), await importRun(1000, 32)];
+  const base = await importInChild(100, 1);
+  const runs = [
+    await importInChild(1000, 8),
+    await importInChild(1000, 16),
+    await importInChild(1000, 32),
+  ];
   results.import = { latencyMs: 10, baseline: base, runs };
   row({
     section: "Import (fakes 10 ms)",
@@ -735,9 +764,146 @@ const SECTIONS: Record<string, () => Promise<void>> = {
   migrate: benchMigrate,
   list: benchList,
   pwa: benchPwa,
+  memory: benchMemory,
 };
 
+// ---------------------------------------------------------------------------------------------
+// 6. Resident memory of the server (`main.ts --demo`), idle and during a 500-server import.
+
+function vmRss(pid: number): number {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+  return kb * 1024;
+}
+
+async function benchMemory() {
+  const section = "Server memory (`main.ts --demo`)";
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", "main.ts", "--demo"],
+    env: {
+      ONBOARDING_PORT: String(port),
+      ONBOARDING_HOSTNAME: "127.0.0.1",
+      ONBOARDING_LOG_LEVEL: "warn",
+      ONBOARDING_WRITE_RATE_LIMIT: "1000000",
+    },
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const ok = await fetch(`${base}/healthz`).then(
+        (r) => r.body?.cancel().then(() => r.ok),
+        () => false,
+      );
+      if (ok) break;
+      if (Date.now() > deadline) throw new Error("the demo server did not start within 30 s");
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    // Idle: started, one page and one API call served, then left alone for 3 s.
+    await fetch(`${base}/`).then((r) => r.text());
+    await fetch(`${base}/api/v1/servers`).then((r) => r.text());
+    await new Promise((r) => setTimeout(r, 3000));
+    const idle = vmRss(child.pid);
+    let peak = idle;
+    const timer = setInterval(() => {
+      try {
+        peak = Math.max(peak, vmRss(child.pid));
+      } catch { /* exited */ }
+    }, 100);
+    const started = performance.now();
+    const res = await fetch(`${base}/api/v1/servers/import`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(bmcIpItems(500)),
+    });
+    const out = await res.json() as { status: string }[];
+    const ms = performance.now() - started;
+    clearInterval(timer);
+    peak = Math.max(peak, vmRss(child.pid));
+    await new Promise((r) => setTimeout(r, 2000));
+    const after = vmRss(child.pid);
+    const ok = Array.isArray(out) ? out.filter((r) => r.status === "ok").length : 0;
+    results.memory = { idleBytes: idle, peakBytes: peak, afterBytes: after, importMs: ms, ok };
+    row({
+      section,
+      measure: "idle RSS",
+      value: fmtMb(idle),
+      target: "≤ 120 MB",
+      met: idle <= 120 * MB,
+    });
+    row({
+      section,
+      measure: "peak RSS during a 500-server import over HTTP (2 s after)",
+      value: `${fmtMb(peak)} (${fmtMb(after)}), ${ok}/500 ok in ${fmtS(ms)}`,
+    });
+  } finally {
+    child.kill("SIGTERM");
+    await child.status;
+  }
+}
+
+/** The table as Markdown. */
+function markdownTable(): string {
+  const cell = (s: string) => s.replaceAll("|", "\\|");
+  const lines = [
+    "| Area | Measure | Result | Baseline | Target | Met |",
+    "| --- | --- | --- | --- | --- | --- |",
+  ];
+  for (const r of rows) {
+    const met = r.met === undefined ? "" : r.met === null ? "n/a" : r.met ? "yes" : "**no**";
+    lines.push(
+      `| ${cell(r.section)} | ${cell(r.measure)} | ${cell(r.value)} | ${cell(r.baseline ?? "")} | ${
+        cell(r.target ?? "")
+      } | ${met} |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+/** The table for a terminal. */
+function textTable(): string {
+  const head = ["Area", "Measure", "Result", "Baseline", "Target", "Met"];
+  const body = rows.map((r) => [
+    r.section,
+    r.measure,
+    r.value,
+    r.baseline ?? "",
+    r.target ?? "",
+    r.met === undefined ? "" : r.met === null ? "n/a" : r.met ? "yes" : "NO",
+  ]);
+  const widths = head.map((h, i) =>
+    Math.min(60, Math.max(h.length, ...body.map((b) => b[i].length)))
+  );
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join("  ");
+  return [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(line)].join("\n");
+}
+
+async function machine() {
+  const mem = /MemTotal:\s+(\d+)/.exec(await Deno.readTextFile("/proc/meminfo"))?.[1];
+  const cpu = /model name\s*:\s*(.*)/.exec(await Deno.readTextFile("/proc/cpuinfo"))?.[1];
+  return {
+    date: new Date().toISOString(),
+    cpus: navigator.hardwareConcurrency,
+    cpu: cpu?.trim(),
+    memoryGb: mem ? Math.round(Number(mem) / 1024 / 1024) : undefined,
+    deno: Deno.version.deno,
+    os: Deno.build.os,
+  };
+}
+
 async function main(args: string[]) {
+  const child = args.find((a) => a.startsWith("--child-import="));
+  if (child) {
+    const [count, concurrency] = child.slice("--child-import=".length).split(",").map(Number);
+    console.log(JSON.stringify(await importRun(count, concurrency)));
+    return;
+  }
   const only = args.find((a) => a.startsWith("--only="))?.slice(7).split(",");
   const started = performance.now();
   for (const [name, run] of Object.entries(SECTIONS)) {
@@ -751,8 +917,23 @@ async function main(args: string[]) {
     }
     console.error(`  (${fmtS(performance.now() - t0)})`);
   }
-  console.log(JSON.stringify(rows, null, 2));
-  console.error(`total ${fmtS(performance.now() - started)}`);
+  const totalMs = performance.now() - started;
+  const info = await machine();
+  console.log(`\n${textTable()}\n`);
+  const met = rows.filter((r) => r.met === true).length;
+  const targets = rows.filter((r) => r.met !== undefined).length;
+  console.log(
+    `${met} of ${targets} targets met · ${fmtS(totalMs)} · ${info.cpus} CPUs, ${info.memoryGb} GB`,
+  );
+  await Deno.writeTextFile(
+    "bench-results.json",
+    JSON.stringify({ machine: info, totalMs, rows, results }, null, 2) + "\n",
+  );
+  const mdIndex = args.indexOf("--markdown");
+  if (mdIndex >= 0 && args[mdIndex + 1]) {
+    await Deno.writeTextFile(args[mdIndex + 1], markdownTable() + "\n");
+  }
+  console.log("Wrote bench-results.json");
 }
 
 if (import.meta.main) await main(Deno.args);
