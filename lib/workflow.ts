@@ -255,13 +255,18 @@ export class Engine {
   }
 
   async #resubmit(
-    existing: Registration,
+    found: Registration,
     input: SubmitInput,
     ctx: SubmitContext,
   ): Promise<Registration> {
     const { store } = this.#d;
+    // A run in this process (e.g. resumed after a restart) finishes first; then we decide.
+    const inFlight = this.#running.get(found.id);
+    await inFlight?.catch(() => {});
+    const existing = await store.mustGet(found.id);
+    if (inFlight && existing.status === "ok") return existing;
     if (existing.status === "queued" || existing.status === "running") {
-      // A run resumed after a restart may still need the password it lost with the old process.
+      // Queued here or running elsewhere: it may still need the password it lost with a crash.
       if (existing.steps.openbao.status !== "done") {
         this.#passwords.set(existing.id, input.bmc_password);
       }
