@@ -14,6 +14,7 @@ export interface TestApp extends AsyncDisposable {
   /** Every log line written so far. */
   logs: string[];
   /** Sends a JSON request through the app; returns status and parsed body. */
+  // deno-lint-ignore no-explicit-any -- tests read arbitrary response JSON
   call(
     method: string,
     path: string,

@@ -18,7 +18,7 @@ function items() {
   }));
 }
 
-async function freePort(): Promise<number> {
+function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
@@ -48,7 +48,7 @@ Deno.test("a server killed mid-import resumes after restart: all ok, nothing dup
       contexts: [{ name: "test", context: { cluster: "test", user: "test" } }],
     }),
   );
-  const port = await freePort();
+  const port = freePort();
   const env = {
     ONBOARDING_PORT: String(port),
     ONBOARDING_HOSTNAME: "127.0.0.1",

@@ -2,6 +2,7 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { FULL_ITEM, MINIMAL_ITEM, startTestApp } from "./app_harness.ts";
 
+// deno-lint-ignore no-explicit-any -- messages are arbitrary JSON
 type Message = Record<string, any>;
 
 /** Opens a WebSocket and collects every message until it closes or `until` says stop. */
