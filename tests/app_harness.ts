@@ -6,6 +6,9 @@ import { Metrics } from "../lib/metrics.ts";
 import { createSimWorld, type SimWorld } from "../lib/sim/world.ts";
 import { type AppDeps, createApp, createServices } from "../main.ts";
 
+// deno-lint-ignore no-explicit-any -- tests read arbitrary response JSON
+type Json = any;
+
 export interface TestApp extends AsyncDisposable {
   app: ReturnType<typeof createApp>;
   deps: AppDeps;
@@ -14,13 +17,12 @@ export interface TestApp extends AsyncDisposable {
   /** Every log line written so far. */
   logs: string[];
   /** Sends a JSON request through the app; returns status and parsed body. */
-  // deno-lint-ignore no-explicit-any -- tests read arbitrary response JSON
   call(
     method: string,
     path: string,
     body?: unknown,
     headers?: Record<string, string>,
-  ): Promise<{ status: number; body: any; text: string }>;
+  ): Promise<{ status: number; body: Json; text: string }>;
   close(): Promise<void>;
 }
 
