@@ -89,13 +89,45 @@ export const keys = {
   audit: (id: string, at: string) => ["audit", id, at] as const,
   auditFor: (id: string) => ["audit", id] as const,
   reference: (what: string) => ["reference_cache", what] as const,
+  /** Small per-record index entries so filtered lists do not decode whole records. */
+  search: (id: string) => ["registrations_search", id] as const,
+  byStatus: (status: string, id: string) => ["registrations_by_status", status, id] as const,
 };
 
-/** Time-ordered id: lists come out oldest first, reversed for newest first. */
+/** What a filtered list reads instead of the record. */
+interface SearchEntry {
+  text: string;
+  sites: string[];
+}
+
+function searchEntry(r: Registration): SearchEntry {
+  const sites = [r.request.site, r.resolved?.siteSlug].filter((s) => s !== undefined).map(String);
+  return { text: `${r.device_name} ${r.bmc_mac} ${r.bmc_ip ?? ""}`.toLowerCase(), sites };
+}
+
+/** Adds the index writes for `next` (and removes `prev`'s stale status entry) to an atomic op. */
+function indexRecord(op: Deno.AtomicOperation, next: Registration, prev?: Registration) {
+  if (prev && prev.status !== next.status) op.delete(keys.byStatus(prev.status, next.id));
+  const entry = searchEntry(next);
+  if (
+    !prev || prev.status !== next.status ||
+    JSON.stringify(searchEntry(prev)) !== JSON.stringify(entry)
+  ) {
+    op.set(keys.search(next.id), entry).set(keys.byStatus(next.status, next.id), entry);
+  }
+}
+
+let lastMs = 0;
+let seq = 0;
+
+/** Time-ordered id (monotonic within this process): lists come out oldest first, reversed for newest first. */
 export function newRegistrationId(): string {
-  const time = Date.now().toString(36).padStart(9, "0");
-  const rand = crypto.getRandomValues(new Uint8Array(6));
-  return time + Array.from(rand, (b) => b.toString(16).padStart(2, "0")).join("");
+  const now = Date.now();
+  seq = now === lastMs ? seq + 1 : 0;
+  lastMs = now;
+  const rand = crypto.getRandomValues(new Uint8Array(4));
+  return now.toString(36).padStart(9, "0") + seq.toString(36).padStart(3, "0") +
+    Array.from(rand, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 export function pendingSteps(): Record<StepName, StepState> {
@@ -145,6 +177,7 @@ export class RegistrationStore {
       .set(keys.registration(record.id), record)
       .set(keys.byName(record.device_name), record.id)
       .set(keys.byMac(record.bmc_mac), record.id);
+    indexRecord(op, record);
     for (const u of record.slot?.units ?? []) {
       op.check({ key: keys.slot(record.slot!.rackId, u), versionstamp: null })
         .set(keys.slot(record.slot!.rackId, u), record.id);
@@ -195,7 +228,9 @@ export class RegistrationStore {
       const next = structuredClone(entry.value);
       change(next);
       next.updated_at = new Date().toISOString();
-      const res = await this.kv.atomic().check(entry).set(keys.registration(id), next).commit();
+      const op = this.kv.atomic().check(entry).set(keys.registration(id), next);
+      indexRecord(op, next, entry.value);
+      const res = await op.commit();
       if (res.ok) return next;
     }
     throw new Error(`Registration ${id} is being changed too often; try again`);
@@ -228,27 +263,46 @@ export class RegistrationStore {
   ): Promise<{ items: Registration[]; cursor: string | null }> {
     const limit = Math.min(Math.max(options.limit ?? 50, 1), 200);
     const q = options.q?.toLowerCase();
-    const filtered = Boolean(options.site || options.status || q);
-    const iter = this.kv.list<Registration>({ prefix: keys.registrations() }, {
+    if (!options.site && !options.status && !q) {
+      const iter = this.kv.list<Registration>({ prefix: keys.registrations() }, {
+        reverse: true,
+        cursor: options.cursor || undefined,
+        batchSize: limit + 1,
+      });
+      const items: Registration[] = [];
+      for await (const entry of iter) {
+        items.push(entry.value);
+        if (items.length === limit) return { items, cursor: iter.cursor };
+      }
+      return { items, cursor: null };
+    }
+    // Filtered: scan the small index entries, then fetch only the matching records.
+    const prefix = options.status
+      ? ["registrations_by_status", options.status]
+      : ["registrations_search"];
+    const iter = this.kv.list<SearchEntry>({ prefix }, {
       reverse: true,
       cursor: options.cursor || undefined,
-      batchSize: filtered ? 500 : limit + 1,
+      batchSize: 500,
     });
-    const items: Registration[] = [];
+    const ids: string[] = [];
+    let cursor: string | null = null;
     for await (const entry of iter) {
-      const r = entry.value;
-      if (options.status && r.status !== options.status) continue;
-      if (
-        options.site && String(r.request.site ?? "") !== options.site &&
-        r.resolved?.siteSlug !== options.site
-      ) continue;
-      if (q && !`${r.device_name} ${r.bmc_mac} ${r.bmc_ip ?? ""}`.toLowerCase().includes(q)) {
-        continue;
+      if (options.site && !entry.value.sites.includes(options.site)) continue;
+      if (q && !entry.value.text.includes(q)) continue;
+      ids.push(entry.key.at(-1) as string);
+      if (ids.length === limit) {
+        cursor = iter.cursor;
+        break;
       }
-      items.push(r);
-      if (items.length === limit) return { items, cursor: iter.cursor };
     }
-    return { items, cursor: null };
+    const chunks = [];
+    for (let i = 0; i < ids.length; i += 10) chunks.push(ids.slice(i, i + 10)); // getMany takes 10 keys
+    const found = await Promise.all(
+      chunks.map((c) => this.kv.getMany<Registration[]>(c.map((id) => keys.registration(id)))),
+    );
+    const items = found.flat().map((e) => e.value).filter((r): r is Registration => r !== null);
+    return { items, cursor };
   }
 
   /** Every record whose work is unfinished, for resuming after a restart. */
