@@ -46,19 +46,10 @@ import {
 } from "./store.ts";
 
 /** A validated register request or import item, password included (held only in memory). */
-export interface SubmitInput {
+export interface SubmitInput extends RegistrationRequest {
   device_name?: string;
   bmc_mac: string;
   bmc_password: string;
-  bmc_ip?: string;
-  site?: string | number;
-  location?: string | number;
-  rack?: string | number;
-  position?: number;
-  device_type?: string | number;
-  device_role?: string | number;
-  bmc_prefix?: string | number;
-  tenant?: string | number;
   bmc_username?: string;
   boot_mac?: string;
 }
