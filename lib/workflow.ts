@@ -132,6 +132,8 @@ export class Engine {
   /** Passwords not (yet) safe in OpenBao, by registration id; never persisted. */
   readonly #passwords = new Map<string, string>();
   readonly #running = new Map<string, Promise<void>>();
+  /** OpenBao writes still in flight from submit, which the worker's first phase waits for. */
+  readonly #secretWrites = new Map<string, Promise<void>>();
   readonly #slots: Semaphore;
   #closed = false;
 
@@ -240,8 +242,15 @@ export class Engine {
       action: "register",
       detail: `${name} ${input.bmc_mac}`,
     });
-    await this.#storeSecret(record, input.bmc_password);
-    await this.#enqueue(record.id);
+    // The secret is written while the queued steps start: the Netbox step does not need it.
+    const secret = this.#storeSecret(record, input.bmc_password);
+    this.#secretWrites.set(record.id, secret);
+    try {
+      await this.#enqueue(record.id);
+      await secret;
+    } finally {
+      this.#secretWrites.delete(record.id);
+    }
     return (await store.get(record.id))!;
   }
 
@@ -601,6 +610,13 @@ export class Engine {
   }
 
   async #retryOpenbao(r: Registration): Promise<string | void> {
+    const inFlight = this.#secretWrites.get(r.id);
+    if (inFlight) {
+      await inFlight;
+      const after = await this.#d.store.mustGet(r.id);
+      if (after.steps.openbao.status !== "done") throw new Error(after.steps.openbao.message);
+      return after.steps.openbao.message;
+    }
     const password = this.#passwords.get(r.id);
     if (!this.#d.openbao) throw new StepEnd("skipped", "OpenBao is not configured");
     if (!password) {
