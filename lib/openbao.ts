@@ -41,7 +41,8 @@ export interface OpenBaoClient {
     data: Record<string, string>,
     options?: { cas?: number },
   ): Promise<{ version: number }>;
-  /** Writes a new version only when the data differs from the current one; cas-protected, with
+  /** Writes a new version only when the data differs from the current one. A new key takes one
+   * write (cas 0); an existing one is read, compared and written with its version as cas, with
    * one more read-compare-write after a cas conflict. */
   putIfChanged(
     path: string,
@@ -340,6 +341,14 @@ export function createOpenBaoClient(settings: OpenBaoSettings): OpenBaoClient {
     },
 
     async putIfChanged(path, data) {
+      // A new key (the usual case: a new device) is one write: cas 0 creates only when the key
+      // does not exist. A cas mismatch says it exists; then read, compare and write over it.
+      try {
+        const { version } = await write(path, data, 0);
+        return { version, changed: true };
+      } catch (e) {
+        if (!isCasMismatch(e)) throw e;
+      }
       for (let attempt = 1;; attempt++) {
         const current = await readLatest(path);
         if (current.data && sameData(current.data, data)) {

@@ -116,6 +116,49 @@ Deno.test("putIfChanged() writes a new version only when the data changed", asyn
     assert.equal(fake.versions("bmc/n1").length, 1);
   });
 
+  await t.step("a new key → one cas 0 write, no read", async () => {
+    const { fake, client } = setup();
+    assert.deepEqual(await client.putIfChanged("bmc/new", bmc), { version: 1, changed: true });
+    const kv = fake.state.requests.filter((r) => r.includes("/v1/secret/data/bmc/new"));
+    assert.deepEqual(kv, ["POST /v1/secret/data/bmc/new"]);
+  });
+
+  await t.step("an existing key → cas 0 refused, then read, compare, cas write", async () => {
+    const { fake, client } = setup();
+    await client.writeSecret("bmc/old", bmc);
+    fake.state.requests.length = 0;
+    const changed = await client.putIfChanged("bmc/old", { ...bmc, password: "rotated" });
+    assert.deepEqual(changed, { version: 2, changed: true });
+    assert.deepEqual(fake.state.requests, [
+      "POST /v1/secret/data/bmc/old",
+      "GET /v1/secret/data/bmc/old",
+      "POST /v1/secret/data/bmc/old",
+    ]);
+    assert.equal(fake.versions("bmc/old").length, 2);
+  });
+
+  await t.step("a lost answer to the cas 0 write → retried, reported unchanged", async () => {
+    const { fake, client } = setup();
+    await client.readSecret("bmc/lost"); // log in first
+    let dropped = false;
+    const lossy = createOpenBaoClient({
+      url: "http://openbao.test",
+      roleId: ROLE_ID,
+      secretId: SECRET_ID,
+      retry: FAST_RETRY,
+      fetch: asFetch(async (req) => {
+        const res = await fake.handler(req);
+        if (!dropped && req.method === "POST" && req.url.includes("/data/bmc/lost")) {
+          dropped = true; // written, but the answer never arrives
+          throw new TypeError("error sending request: connection reset");
+        }
+        return res;
+      }),
+    });
+    assert.deepEqual(await lossy.putIfChanged("bmc/lost", bmc), { version: 1, changed: false });
+    assert.equal(fake.versions("bmc/lost").length, 1);
+  });
+
   await t.step("key order does not count as a change", async () => {
     const { fake, client } = setup();
     await client.putIfChanged("bmc/n2", bmc);
