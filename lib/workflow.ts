@@ -10,7 +10,6 @@ import {
   MacAlreadyRegistered,
   NotFound,
   RackSlotTaken,
-  UnknownReference,
   ValidationFailed,
 } from "./errors.ts";
 import type { EventBus } from "./events.ts";
@@ -30,12 +29,12 @@ import {
   statusView,
 } from "./metal3.ts";
 import type { Metrics } from "./metrics.ts";
+import { checkPreflight, findMacOwners, resolveReferences } from "./preflight.ts";
 import type { RegistrationStatus, StepName, StepStatus } from "./model.ts";
 import { deviceName } from "./names.ts";
 import type { NetboxClient } from "./netbox.ts";
 import type { OpenBaoClient } from "./openbao.ts";
 import type { RedfishClient } from "./redfish.ts";
-import { ipInPrefix } from "./schemas.ts";
 import {
   newRegistrationId,
   pendingSteps,
@@ -83,12 +82,6 @@ const PROVISIONED_STATES = [
 ];
 
 type QueueMessage = { kind: "run"; id: string };
-
-/** Netbox devices and Kea reservations found for a MAC. */
-type MacOwners = [
-  { id: number; name: string }[],
-  Awaited<ReturnType<KeaClient["findByMac"]>>,
-];
 
 /** A step outcome that is neither done nor failed. */
 class StepEnd extends Error {
@@ -166,9 +159,9 @@ export class Engine {
     };
     const withNetbox = netboxFieldsComplete(request) && this.#d.netbox !== undefined;
     // Who else holds this MAC does not depend on the references: ask while they resolve.
-    const macOwners = this.#macOwners(input.bmc_mac);
+    const macOwners = findMacOwners(this.#d.netbox, this.#d.kea, input.bmc_mac);
     macOwners.catch(() => {}); // awaited (and thrown) in #preflight
-    const resolved = withNetbox ? await this.#resolve(request) : undefined;
+    const resolved = withNetbox ? await resolveReferences(this.#d.netbox!, request) : undefined;
     const name = input.device_name ?? (resolved
       ? deviceName(
         { site: resolved.siteSlug, rack: resolved.rackName, position: request.position! },
@@ -199,7 +192,13 @@ export class Engine {
       }
     }
 
-    const existingDeviceId = await this.#preflight(name, input, resolved, macOwners);
+    const existingDeviceId = await checkPreflight(
+      this.#d.netbox,
+      name,
+      input,
+      resolved,
+      macOwners,
+    );
     if (resolved && existingDeviceId !== undefined) resolved.existingDeviceId = existingDeviceId;
 
     const now = new Date().toISOString();
@@ -288,138 +287,6 @@ export class Engine {
     await this.#storeSecret(updated, input.bmc_password);
     await this.#enqueue(existing.id);
     return (await store.get(existing.id))!;
-  }
-
-  /** Resolves every Netbox reference, concurrently where they do not depend on each other. */
-  async #resolve(req: RegistrationRequest): Promise<ResolvedRefs> {
-    const nb = this.#d.netbox!;
-    const must = <T>(field: string, value: string | number, found: T | null): T => {
-      if (!found) throw new UnknownReference(field, value);
-      return found;
-    };
-    const [site, deviceType, role, tenant, prefix] = await Promise.all([
-      nb.findSite(req.site!),
-      nb.findDeviceType(req.device_type!),
-      nb.findDeviceRole(req.device_role!),
-      req.tenant !== undefined ? nb.findTenant(req.tenant) : null,
-      req.bmc_prefix !== undefined && !req.bmc_ip ? nb.findPrefix(req.bmc_prefix) : null,
-    ]);
-    const s = must("site", req.site!, site);
-    const dt = must("device_type", req.device_type!, deviceType);
-    const ro = must("device_role", req.device_role!, role);
-    if (req.tenant !== undefined) must("tenant", req.tenant, tenant);
-    if (req.bmc_prefix !== undefined && !req.bmc_ip) must("bmc_prefix", req.bmc_prefix, prefix);
-    if (!req.bmc_ip && req.bmc_prefix === undefined) {
-      throw new ValidationFailed({
-        bmc_prefix:
-          "Required: the Netbox prefix to take the BMC IP from (or set ONBOARDING_BMC_PREFIX)",
-      });
-    }
-    // Location and rack side by side; the rack must then turn out to be in that location.
-    const [foundLocation, siteRack] = await Promise.all([
-      nb.findLocation(req.location!, s.id),
-      nb.findRack(req.rack!, { siteId: s.id }).catch((e) => {
-        if (e instanceof Conflict) return undefined; // same name in two locations: ask by location
-        throw e;
-      }),
-    ]);
-    const location = must("location", req.location!, foundLocation);
-    const rack = must(
-      "rack",
-      req.rack!,
-      siteRack === undefined
-        ? await nb.findRack(req.rack!, { siteId: s.id, locationId: location.id })
-        : siteRack?.location_id === location.id
-        ? siteRack
-        : null,
-    );
-    const position = req.position!;
-    if (position + dt.u_height - 1 > rack.u_height) {
-      throw new ValidationFailed({
-        position:
-          `A ${dt.u_height}U device at U${position} does not fit in ${rack.name} (${rack.u_height}U)`,
-      });
-    }
-    return {
-      siteId: s.id,
-      siteSlug: s.slug ?? s.name,
-      locationId: location.id,
-      rackId: rack.id,
-      rackName: rack.name,
-      rackHeight: rack.u_height,
-      deviceTypeId: dt.id,
-      uHeight: Math.max(1, dt.u_height),
-      roleId: ro.id,
-      tenantId: tenant?.id,
-      prefixId: prefix?.id,
-    };
-  }
-
-  /** Netbox devices and Kea reservations that carry this MAC. */
-  #macOwners(mac: string): Promise<MacOwners> {
-    const { netbox, kea } = this.#d;
-    return Promise.all([
-      netbox ? netbox.findDevicesByMac(mac) : [],
-      kea ? kea.findByMac(mac) : [],
-    ]);
-  }
-
-  /** Before anything is written: rack units free or ours, MAC not someone else's. */
-  async #preflight(
-    name: string,
-    input: SubmitInput,
-    resolved: ResolvedRefs | undefined,
-    macOwners: Promise<MacOwners>,
-  ): Promise<number | undefined> {
-    const { netbox } = this.#d;
-    const [rackDevices, [macDevices, keaHosts], sameName] = await Promise.all([
-      resolved ? netbox!.rackDevices(resolved.rackId) : [],
-      macOwners,
-      resolved ? netbox!.findDeviceByName(name, resolved.siteId) : null,
-    ]);
-    const otherWithMac = macDevices.find((d) => d.name.toLowerCase() !== name);
-    if (otherWithMac) {
-      throw new MacAlreadyRegistered(input.bmc_mac, `Netbox device ${otherWithMac.name}`);
-    }
-    const otherReservation = keaHosts.find((h) =>
-      h.hostname && h.hostname.toLowerCase() !== `${name}-bmc`
-    );
-    if (otherReservation) {
-      throw new MacAlreadyRegistered(
-        input.bmc_mac,
-        `Kea reservation ${otherReservation.hostname} (${otherReservation.ip}, subnet ${otherReservation.subnetId})`,
-      );
-    }
-    if (resolved) {
-      const first = input.position!;
-      const last = first + resolved.uHeight - 1;
-      for (const d of rackDevices) {
-        if (d.position == null || d.name?.toLowerCase() === name) continue;
-        const dLast = d.position + Math.max(1, d.u_height) - 1;
-        if (d.position <= last && dLast >= first) {
-          throw new RackSlotTaken(
-            resolved.rackName,
-            Math.max(first, d.position),
-            d.name ?? `device ${d.id}`,
-          );
-        }
-      }
-      // A Netbox device of that name is only reused when it already carries this BMC MAC.
-      if (sameName && !macDevices.some((d) => d.id === sameName.id)) {
-        throw new Conflict(
-          `Netbox already has a device named ${name} without BMC MAC ${input.bmc_mac}; choose another name or fix Netbox`,
-        );
-      }
-    }
-    if (
-      input.bmc_ip && typeof input.bmc_prefix === "string" &&
-      !ipInPrefix(input.bmc_ip, input.bmc_prefix)
-    ) {
-      throw new ValidationFailed({
-        bmc_ip: `${input.bmc_ip} is not inside the BMC prefix ${input.bmc_prefix}`,
-      });
-    }
-    return sameName?.id;
   }
 
   /** The openbao step, run while the request is still open so the password is never queued. */
