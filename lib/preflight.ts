@@ -1,4 +1,7 @@
-/** Pre-flight for a registration: resolve the Netbox references and refuse conflicts before anything is written. */
+/**
+ * Pre-flight for a registration: resolve the Netbox references and refuse conflicts before
+ * anything is written.
+ */
 import {
   Conflict,
   MacAlreadyRegistered,
