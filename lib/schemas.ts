@@ -96,6 +96,17 @@ export const retryRequestSchema = z.object({
   boot_mac: macSchema.optional(),
 }).strict();
 
+/** `GET /servers` query: paging and filters. */
+export const listQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(200).optional(),
+  cursor: z.string().max(500).optional(),
+  site: z.string().trim().max(100).optional(),
+  status: z.enum(["queued", "running", "ok", "failed", "blocked", "decommissioned"], {
+    error: "One of queued, running, ok, failed, blocked, decommissioned",
+  }).optional(),
+  q: z.string().trim().max(100).optional(),
+});
+
 export const IMPORT_MAX_ITEMS = 5000;
 export const importRequestSchema = z.array(z.unknown()).max(
   IMPORT_MAX_ITEMS,

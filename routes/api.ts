@@ -7,7 +7,12 @@ import { NotFound, ValidationFailed } from "../lib/errors.ts";
 import { publicView } from "../lib/events.ts";
 import { runImport } from "../lib/import.ts";
 import { RateLimiter } from "../lib/rate_limit.ts";
-import { fieldErrors, registerRequestSchema, retryRequestSchema } from "../lib/schemas.ts";
+import {
+  fieldErrors,
+  listQuerySchema,
+  registerRequestSchema,
+  retryRequestSchema,
+} from "../lib/schemas.ts";
 import type { Registration } from "../lib/store.ts";
 import type { AppDeps, AppEnv } from "../main.ts";
 
@@ -151,14 +156,7 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
   );
 
   app.get("/servers", async (c) => {
-    const q = c.req.query();
-    const page = await store.list({
-      limit: q.limit ? Number(q.limit) : undefined,
-      cursor: q.cursor,
-      site: q.site,
-      status: q.status,
-      q: q.q,
-    });
+    const page = await store.list(validate(listQuerySchema, c.req.query()));
     return c.json({ items: page.items.map(publicView), cursor: page.cursor });
   });
 

@@ -72,3 +72,12 @@ Deno.test("GET /metrics exposes registrations, step durations and external calls
       .test(text),
   );
 });
+
+Deno.test("GET /servers validates its query: 400 naming the parameter", async () => {
+  await using t = await startTestApp();
+  const bad = await t.call("GET", "/api/v1/servers?status=bogus&limit=0");
+  assertEquals(bad.status, 400);
+  assertEquals(Object.keys(bad.body.error.fields).sort(), ["limit", "status"]);
+  const ok = await t.call("GET", "/api/v1/servers?status=ok&limit=5&q=dcoa");
+  assertEquals([ok.status, ok.body.items, ok.body.cursor], [200, [], null]);
+});
