@@ -45,6 +45,10 @@ type Json = Record<string, unknown>;
 
 /** Collections larger than this are not walked (NICs, accounts). */
 const MAX_MEMBERS = 32;
+/** Account members read side by side when looking for ours. */
+const ACCOUNTS_AT_ONCE = 8;
+/** Where DSP0266 puts the ComputerSystem collection; the ServiceRoot's link is authoritative. */
+const SYSTEMS_PATH = "/redfish/v1/Systems";
 
 /** Creates a Redfish client; one instance serves any number of BMCs. */
 export function createRedfishClient(settings: RedfishSettings = {}): RedfishClient {
@@ -66,7 +70,14 @@ export function createRedfishClient(settings: RedfishSettings = {}): RedfishClie
       });
       const where = `the BMC at ${host}`;
 
-      const root = await get(http, origin, "/redfish/v1/", null);
+      // Round 1: the unauthenticated probe and the credential check side by side, the latter at
+      // the standard Systems path (the ServiceRoot's link is checked once it is in). Only this
+      // one request carries the password until the BMC has accepted it: failed logins count
+      // towards a BMC's account lockout, so nothing else is sent alongside it.
+      const [root, guessedSystems] = await Promise.all([
+        get(http, origin, "/redfish/v1/", null),
+        get(http, origin, SYSTEMS_PATH, basic),
+      ]);
       if (root.kind === "failed") {
         // Some older firmware wants credentials even for the ServiceRoot; carry on with them.
         if (root.status !== 401 && root.status !== 403) return classify(root, where, username);
@@ -79,8 +90,13 @@ export function createRedfishClient(settings: RedfishSettings = {}): RedfishClie
       }
       const rootBody = root.kind === "ok" ? root.body : {};
 
-      const systemsPath = odataId(rootBody.Systems) ?? "/redfish/v1/Systems";
-      const systems = await get(http, origin, systemsPath, basic);
+      const systemsPath = odataId(rootBody.Systems) ?? SYSTEMS_PATH;
+      // A rejected password is rejected whatever the path: asking again would count twice.
+      const rejected = guessedSystems.kind === "failed" &&
+        (guessedSystems.status === 401 || guessedSystems.status === 403);
+      const systems = samePath(systemsPath, SYSTEMS_PATH, origin) || rejected
+        ? guessedSystems
+        : await get(http, origin, systemsPath, basic);
       if (systems.kind === "failed") {
         if (systems.status === 403 && mentions(systems.body, "PasswordChangeRequired")) {
           // DSP0266: the password is right but must be changed; nothing else is readable.
@@ -105,13 +121,24 @@ export function createRedfishClient(settings: RedfishSettings = {}): RedfishClie
           message: `${cap(where)} lists no computer system under ${systemsPath}`,
         };
       }
-      const system = await get(http, origin, systemPath, basic);
-      if (system.kind === "failed") return classify(system, where, username);
-
-      const [nicMacs, passwordChangeRequired] = await Promise.all([
-        hostNicMacs(http, origin, basic, odataId(system.body.EthernetInterfaces)),
+      // Round 2: the system, its NIC collection at the standard path and the account check side
+      // by side; the system's own link to its NICs decides whether the guess is used.
+      const nicGuessPath = `${systemPath.replace(/\/+$/, "")}/EthernetInterfaces`;
+      const systemGot = get(http, origin, systemPath, basic);
+      const nicGuess = get(http, origin, nicGuessPath, basic);
+      // The NIC members follow as soon as the system and the collection are in.
+      const nicsGot = Promise.all([systemGot, nicGuess]).then(([system, guess]) => {
+        if (system.kind === "failed") return [];
+        const nicPath = odataId(system.body.EthernetInterfaces);
+        const fetched = nicPath && samePath(nicPath, nicGuessPath, origin) ? guess : undefined;
+        return hostNicMacs(http, origin, basic, nicPath, fetched);
+      });
+      const [system, nicMacs, passwordChangeRequired] = await Promise.all([
+        systemGot,
+        nicsGot,
         accountNeedsNewPassword(http, origin, basic, rootBody, username),
       ]);
+      if (system.kind === "failed") return classify(system, where, username);
       return {
         outcome: "ok",
         vendor: vendorOf(rootBody, system.body),
@@ -210,10 +237,12 @@ async function hostNicMacs(
   origin: string,
   basic: string,
   collectionPath: string | undefined,
+  /** The collection when it was already fetched (at the standard path). */
+  fetched?: Got,
 ): Promise<string[]> {
   // Best effort: some BMCs only list host NICs while the host is powered on.
   if (!collectionPath) return [];
-  const collection = await get(http, origin, collectionPath, basic);
+  const collection = fetched ?? await get(http, origin, collectionPath, basic);
   if (collection.kind === "failed") return [];
   const paths = membersOf(collection.body);
   const nics = await Promise.all(paths.map((p) => get(http, origin, p, basic)));
@@ -234,19 +263,29 @@ async function accountNeedsNewPassword(
   root: Json,
   username: string,
 ): Promise<boolean> {
-  // Best effort: AccountService → Accounts → the account with our UserName.
+  // Best effort: AccountService → Accounts → the account with our UserName. The Accounts
+  // collection is asked for at its standard path alongside the service; the link decides.
   const servicePath = odataId(root.AccountService) ?? "/redfish/v1/AccountService";
-  const service = await get(http, origin, servicePath, basic);
+  const guessPath = `${servicePath.replace(/\/+$/, "")}/Accounts`;
+  const [service, guess] = await Promise.all([
+    get(http, origin, servicePath, basic),
+    get(http, origin, guessPath, basic),
+  ]);
   if (service.kind === "failed") return false;
   const accountsPath = odataId(service.body.Accounts);
   if (!accountsPath) return false;
-  const accounts = await get(http, origin, accountsPath, basic);
+  const accounts = samePath(accountsPath, guessPath, origin)
+    ? guess
+    : await get(http, origin, accountsPath, basic);
   if (accounts.kind === "failed") return false;
-  for (const path of membersOf(accounts.body)) {
-    const account = await get(http, origin, path, basic);
-    if (account.kind === "ok" && account.body.UserName === username) {
-      return account.body.PasswordChangeRequired === true;
-    }
+  // A few accounts at a time, in order, stopping at ours: BMCs serve few requests at once.
+  const paths = membersOf(accounts.body);
+  for (let i = 0; i < paths.length; i += ACCOUNTS_AT_ONCE) {
+    const batch = await Promise.all(
+      paths.slice(i, i + ACCOUNTS_AT_ONCE).map((p) => get(http, origin, p, basic)),
+    );
+    const mine = batch.find((a) => a.kind === "ok" && a.body.UserName === username);
+    if (mine?.kind === "ok") return mine.body.PasswordChangeRequired === true;
   }
   return false;
 }
@@ -265,6 +304,19 @@ function isServiceRoot(body: Json): boolean {
 function vendorOf(root: Json, system: Json): string {
   const oem = root.Oem && typeof root.Oem === "object" ? Object.keys(root.Oem)[0] : undefined;
   return str(system.Manufacturer) || str(root.Vendor) || oem || "";
+}
+
+/** Same resource on the BMC: paths (or URLs) compared without a trailing slash. */
+function samePath(a: string, b: string, origin: string): boolean {
+  const norm = (p: string) => {
+    try {
+      const u = new URL(p, origin);
+      return `${u.origin}${u.pathname.replace(/\/+$/, "")}`;
+    } catch {
+      return p;
+    }
+  };
+  return norm(a) === norm(b);
 }
 
 function odataId(link: unknown): string | undefined {

@@ -88,6 +88,94 @@ Deno.test("checkBmc() reads vendor, model, serial, system and NIC MACs", async (
   });
 });
 
+/** Runs `fn` with a fetch that answers after `ms`; returns the longest chain of calls in which each
+ * starts after the previous one ended (sequential round trips) and the calls made. */
+async function roundTrips(handler: Handler, fn: (f: typeof fetch) => Promise<unknown>, ms = 5) {
+  const calls: { path: string; auth: boolean; start: number; end: number }[] = [];
+  await fn(asFetch(async (req) => {
+    const call = {
+      path: new URL(req.url).pathname,
+      auth: req.headers.has("authorization"),
+      start: performance.now(),
+      end: Infinity,
+    };
+    calls.push(call);
+    await new Promise((r) => setTimeout(r, ms));
+    try {
+      return await handler(req);
+    } finally {
+      call.end = performance.now();
+    }
+  }));
+  const depth = new Map<typeof calls[number], number>();
+  for (const c of calls.toSorted((a, b) => a.end - b.end)) {
+    const before = calls.filter((o) => o.end <= c.start).map((o) => depth.get(o) ?? 0);
+    depth.set(c, 1 + Math.max(0, ...before));
+  }
+  return { rounds: Math.max(...depth.values()), calls };
+}
+
+Deno.test("checkBmc() asks independent questions side by side", async (t) => {
+  await t.step("a standard BMC takes three round trips", async () => {
+    const fake = createFakeRedfish({ username: "ADMIN", password: PASSWORD, vendor: "Dell" });
+    let check: BmcCheck | undefined;
+    const { rounds, calls } = await roundTrips(fake.handler, async (f) => {
+      check = await createRedfishClient({ fetch: f }).checkBmc(creds);
+    });
+    assert.equal(check?.outcome === "ok" && check.nicMacs.length, 2);
+    assert.equal(check?.outcome === "ok" && check.passwordChangeRequired, false);
+    // ServiceRoot ∥ Systems; system ∥ NIC collection ∥ AccountService ∥ Accounts; NICs ∥ accounts.
+    assert.equal(rounds, 3, JSON.stringify(calls.map((c) => c.path)));
+    assert.equal(calls.length, 10);
+  });
+
+  await t.step("a wrong password is sent once, with nothing else alongside", async () => {
+    const fake = createFakeRedfish({ username: "ADMIN", password: "the-real-one" });
+    const { calls } = await roundTrips(fake.handler, async (f) => {
+      failed(await createRedfishClient({ fetch: f }).checkBmc(creds), "wrong-password");
+    });
+    assert.deepEqual(calls.filter((c) => c.auth).map((c) => c.path), ["/redfish/v1/Systems"]);
+    assert.equal(fake.state.authFailures, 1);
+  });
+
+  await t.step("links at non-standard paths are followed, the guesses ignored", async () => {
+    const fake = createFakeRedfish({ username: "ADMIN", password: PASSWORD });
+    const moved: Handler = async (req) => {
+      const url = new URL(req.url);
+      const at = (path: string) => fake.handler(new Request(new URL(path, url), req));
+      const rewrite = async (res: Response, from: string, to: string) =>
+        Response.json(JSON.parse((await res.text()).replaceAll(`"${from}"`, `"${to}"`)));
+      switch (url.pathname) {
+        case "/redfish/v1/":
+          return rewrite(await at(url.pathname), "/redfish/v1/Systems", "/redfish/v1/Hosts");
+        case "/redfish/v1/Hosts":
+          return at("/redfish/v1/Systems");
+        case "/redfish/v1/Systems":
+        case "/redfish/v1/Systems/1/EthernetInterfaces":
+          return Response.json({ error: { code: "Base.1.19.ResourceMissingAtURI" } }, {
+            status: 404,
+          });
+        case "/redfish/v1/Systems/1":
+          return rewrite(
+            await at(url.pathname),
+            "/redfish/v1/Systems/1/EthernetInterfaces",
+            "/redfish/v1/Systems/1/Nics",
+          );
+        case "/redfish/v1/Systems/1/Nics":
+          return at("/redfish/v1/Systems/1/EthernetInterfaces");
+        default:
+          return fake.handler(req);
+      }
+    };
+    const check = await createRedfishClient({ fetch: asFetch(moved) }).checkBmc(creds);
+    assert.equal(check.outcome === "ok" && check.systemPath, "/redfish/v1/Systems/1");
+    assert.deepEqual(check.outcome === "ok" && check.nicMacs, [
+      "3c:ec:ef:a1:9c:ea",
+      "3c:ec:ef:a1:9c:eb",
+    ]);
+  });
+});
+
 Deno.test("checkBmc() reports a password that must be changed", async (t) => {
   await t.step("DSP0266: 403 PasswordChangeRequired on Systems → ok, flagged", async () => {
     const { client } = setup({ vendor: "Lenovo", passwordChangeRequired: true });
@@ -149,7 +237,13 @@ Deno.test("checkBmc() classifies failures", async (t) => {
     const { fake, client } = setup();
     fake.faults.add({ drop: true });
     failed(await client.checkBmc(creds), "unreachable");
-    assert.equal(fake.state.requests.length, 2);
+    // The probe and the credential check, each tried twice.
+    assert.deepEqual(fake.state.requests.toSorted(), [
+      "GET /redfish/v1/",
+      "GET /redfish/v1/",
+      "GET /redfish/v1/Systems",
+      "GET /redfish/v1/Systems",
+    ]);
   });
 
   await t.step("a 503 then success → ok (one retry)", async () => {
@@ -166,7 +260,7 @@ Deno.test("checkBmc() classifies failures", async (t) => {
 
   await t.step("no answer within timeoutMs → unreachable", async () => {
     const { fake, client } = setup({}, 40);
-    fake.faults.add({ delayMs: 120, times: 2 });
+    fake.faults.add({ delayMs: 120, times: 4 }); // probe and credential check, twice each
     assert.match(failed(await client.checkBmc(creds), "unreachable"), /no answer within 40 ms/);
     await new Promise((r) => setTimeout(r, 150)); // let the fake's delayed handlers finish
   });
@@ -220,7 +314,7 @@ Deno.test("checkBmc() over a real socket", async (t) => {
   });
 
   await t.step("connections dropped every time → unreachable", async () => {
-    fake.faults.add({ match: "GET /redfish/v1/", drop: true, times: 2 });
+    fake.faults.add({ match: "GET /redfish/v1/", drop: true, times: 4 });
     failed(await client.checkBmc(local), "unreachable");
   });
 
