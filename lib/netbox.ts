@@ -142,6 +142,8 @@ export interface NetboxClient {
 /** The interface name the BMC gets on every registered device. */
 export const BMC_INTERFACE_NAME = "bmc";
 const PAGE_SIZE = 1000;
+/** How long what `ensureBmcInterface` saw of an interface may stand in for reading it again. */
+const INTERFACE_HINT_MS = 30_000;
 
 // Shapes of the Netbox JSON we read (only the fields used).
 interface Nested {
@@ -383,6 +385,27 @@ export function createNetboxClient(settings: NetboxSettings): NetboxClient {
 
   let statusCache: Promise<{ version: string; macObjects: boolean }> | null = null;
 
+  /**
+   * The interface as `ensureBmcInterface` just received it (with `created` when this client made
+   * it), so that `setInterfaceMac` right after does not read it again. Used once, for a short
+   * time; every `ensureBmcInterface` call replaces it.
+   */
+  const interfaceHints = new Map<number, { at: number; iface: ApiInterface; created: boolean }>();
+
+  function rememberInterface(iface: ApiInterface, created: boolean): void {
+    const at = Date.now();
+    for (const [id, h] of interfaceHints) {
+      if (at - h.at > INTERFACE_HINT_MS) interfaceHints.delete(id);
+    }
+    interfaceHints.set(iface.id, { at, iface, created });
+  }
+
+  function takeInterfaceHint(id: number): { iface: ApiInterface; created: boolean } | null {
+    const hint = interfaceHints.get(id);
+    interfaceHints.delete(id);
+    return hint && Date.now() - hint.at <= INTERFACE_HINT_MS ? hint : null;
+  }
+
   async function fetchStatus(): Promise<{ version: string; macObjects: boolean }> {
     const body = await get<Record<string, unknown>>("status", "status");
     const version = String(body["netbox-version"] ?? "");
@@ -571,24 +594,37 @@ export function createNetboxClient(settings: NetboxSettings): NetboxClient {
           device_id: deviceId,
           name: BMC_INTERFACE_NAME,
         });
-        return found[0] ? { id: found[0].id } : null;
+        return found[0] ?? null;
       };
-      const existing = await find();
-      if (existing) return existing;
-      const { value } = await createChecked<{ id: number }>(
-        "create BMC interface",
-        "dcim/interfaces",
-        { device: deviceId, name: BMC_INTERFACE_NAME, type: "1000base-t", mgmt_only: true },
-        find,
-      );
-      return { id: value.id };
+      // Create first: a new device (the usual case) has no BMC interface, so one call does. An
+      // existing one (a re-run, or a device type whose template has it) makes Netbox answer 400
+      // for the duplicate device + name, and then it is looked up.
+      let created: { created: boolean; value: ApiInterface };
+      try {
+        created = await createChecked<ApiInterface>(
+          "create BMC interface",
+          "dcim/interfaces",
+          { device: deviceId, name: BMC_INTERFACE_NAME, type: "1000base-t", mgmt_only: true },
+          find,
+        );
+      } catch (e) {
+        if (!(e instanceof IntegrationError) || e.status !== 400) throw e;
+        const existing = await find();
+        if (!existing) throw e;
+        created = { created: false, value: existing };
+      }
+      rememberInterface(created.value, created.created);
+      return { id: created.value.id };
     },
 
     async setInterfaceMac(interfaceId, mac) {
       const canonical = canonicalMac(mac);
       if (!canonical) throw new RangeError(`Not a usable MAC address: "${mac}"`);
-      const { macObjects } = await status();
-      const iface = await get<ApiInterface>("get interface", `dcim/interfaces/${interfaceId}`);
+      const hint = takeInterfaceHint(interfaceId);
+      const [{ macObjects }, iface] = await Promise.all([
+        status(),
+        hint?.iface ?? get<ApiInterface>("get interface", `dcim/interfaces/${interfaceId}`),
+      ]);
       if (!macObjects) {
         if (!sameMac(iface.mac_address, canonical)) {
           await send("set interface MAC", "PATCH", `dcim/interfaces/${interfaceId}`, {
@@ -600,7 +636,8 @@ export function createNetboxClient(settings: NetboxSettings): NetboxClient {
       const previous = iface.primary_mac_address ?? null;
       if (previous && sameMac(previous.mac_address, canonical)) return { macId: previous.id };
       const find = async () => (await findMacObjects(interfaceId, canonical))[0] ?? null;
-      let macObject = await find();
+      // An interface this client created moments ago has no MAC objects yet: nothing to reuse.
+      let macObject = hint?.created ? null : await find();
       if (!macObject) {
         macObject = (await createChecked<ApiMac>("create MAC address", "dcim/mac-addresses", {
           mac_address: canonical,
@@ -619,11 +656,15 @@ export function createNetboxClient(settings: NetboxSettings): NetboxClient {
     interfaceIps,
 
     async allocateIp(prefixId, interfaceId, opts = {}) {
-      const prefix = await get<ApiPrefix>("get prefix", `ipam/prefixes/${prefixId}`);
-      const inPrefix = async () =>
-        (await interfaceIps(interfaceId)).find((ip) =>
-          ipInPrefix(ip.address.split("/")[0], prefix.prefix)
-        ) ?? null;
+      // The prefix itself is only needed when the interface already has addresses to sort out.
+      let prefix: Promise<ApiPrefix> | undefined;
+      const inPrefix = async () => {
+        const ips = await interfaceIps(interfaceId);
+        if (!ips.length) return null;
+        prefix ??= get<ApiPrefix>("get prefix", `ipam/prefixes/${prefixId}`);
+        const cidr = (await prefix).prefix;
+        return ips.find((ip) => ipInPrefix(ip.address.split("/")[0], cidr)) ?? null;
+      };
       const existing = await inPrefix();
       if (existing) return existing;
       const body: Record<string, unknown> = {

@@ -165,6 +165,90 @@ Deno.test("createNetboxClient() registers a device with BMC interface, MAC objec
   });
 });
 
+Deno.test("createNetboxClient() registers a new device's BMC with one call per write", async (t) => {
+  const { fake, nb } = setup();
+  const prefixId = fake.seedIds!.bmcPrefixId;
+  await nb.status();
+  /** The requests made by `fn`, without the query string. */
+  const calls = async (fn: () => Promise<unknown>) => {
+    fake.requestLog.length = 0;
+    await fn();
+    return fake.requestLog.map((r) => r.split("?")[0]);
+  };
+
+  await t.step(
+    "new interface: create it, its MAC and primary, then check IPs and allocate",
+    async () => {
+      const device = await registerDevice(nb, "dcoa-rb06u35", 35);
+      let iface = { id: 0 };
+      const made = await calls(async () => {
+        iface = await nb.ensureBmcInterface(device.id);
+        await nb.setInterfaceMac(iface.id, MAC);
+        await nb.allocateIp(prefixId, iface.id);
+      });
+      assertEquals(made, [
+        "POST /api/dcim/interfaces/",
+        "POST /api/dcim/mac-addresses/",
+        `PATCH /api/dcim/interfaces/${iface.id}/`,
+        "GET /api/ipam/ip-addresses/",
+        `POST /api/ipam/prefixes/${prefixId}/available-ips/`,
+      ]);
+      assertEquals(fake.interfaces.get(iface.id)!.mgmt_only, true);
+      const primary = fake.interfaces.get(iface.id)!.primary_mac_address_id!;
+      assertEquals(fake.macAddresses.get(primary)!.mac_address, MAC);
+      assertEquals((await nb.interfaceIps(iface.id)).length, 1);
+    },
+  );
+
+  await t.step("existing interface (e.g. from a device type template) is looked up", async () => {
+    const device = await registerDevice(nb, "dcoa-rb06u36", 36);
+    const templated = fake.addInterface({ deviceId: device.id, name: "bmc", mgmtOnly: true });
+    // A MAC object already on it, not yet primary (a run stopped between the two calls).
+    const res = await fake.handler(
+      new Request(`${BASE}/api/dcim/mac-addresses/`, {
+        method: "POST",
+        headers: { authorization: `Token ${fake.token}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          mac_address: "3c:ec:ef:a1:9c:e9",
+          assigned_object_type: "dcim.interface",
+          assigned_object_id: templated.id,
+        }),
+      }),
+    );
+    assertEquals(res.status, 201);
+    const macs = fake.macAddresses.size;
+    const made = await calls(async () => {
+      assertEquals(await nb.ensureBmcInterface(device.id), { id: templated.id });
+      await nb.setInterfaceMac(templated.id, "3c:ec:ef:a1:9c:e9");
+    });
+    assertEquals(made, [
+      "POST /api/dcim/interfaces/", // 400: device and name must be unique
+      "GET /api/dcim/interfaces/",
+      "GET /api/dcim/mac-addresses/",
+      `PATCH /api/dcim/interfaces/${templated.id}/`,
+    ]);
+    assertEquals(fake.macAddresses.size, macs, "the MAC object found is reused");
+  });
+
+  await t.step(
+    "an interface with an IP: the prefix is read to match it, nothing posted",
+    async () => {
+      const device = await registerDevice(nb, "dcoa-rb06u37", 37);
+      const iface = await nb.ensureBmcInterface(device.id);
+      const ip = await nb.allocateIp(prefixId, iface.id);
+      const made = await calls(async () =>
+        assertEquals(await nb.allocateIp(prefixId, iface.id), ip)
+      );
+      assertEquals(made, ["GET /api/ipam/ip-addresses/", `GET /api/ipam/prefixes/${prefixId}/`]);
+    },
+  );
+
+  await t.step("a 400 that is not a duplicate still fails", async () => {
+    const e = await expectIntegrationError(() => nb.ensureBmcInterface(999_999));
+    assertEquals(e.status, 400);
+  });
+});
+
 Deno.test("createNetboxClient() uses the interface mac_address field before Netbox 4.2", async (t) => {
   const { fake, nb } = setup({ version: "4.1.0" });
   const device = await registerDevice(nb);
@@ -263,7 +347,9 @@ Deno.test("createNetboxClient() raises typed errors that never contain the token
   });
 
   await t.step("404 for an unknown prefix", async () => {
-    const e = await expectIntegrationError(() => nb.allocateIp(4242, 1));
+    const device = await registerDevice(nb, "dcoa-rb06u33", 33);
+    const iface = await nb.ensureBmcInterface(device.id);
+    const e = await expectIntegrationError(() => nb.allocateIp(4242, iface.id));
     assertEquals(e.status, 404);
     assert(e.message.includes("Not found."), e.message);
     errors.push(e);
