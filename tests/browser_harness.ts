@@ -123,7 +123,7 @@ export interface LabelCode {
 let writerReady: Promise<unknown> | null = null;
 
 /** PNG of one barcode, rendered by ZXing's writer (the WASM read from the npm cache). */
-async function barcodePng(code: LabelCode): Promise<Uint8Array> {
+export async function barcodePng(code: LabelCode): Promise<Uint8Array> {
   const { prepareZXingModule, writeBarcode } = await import("zxing-wasm/writer");
   writerReady ??= (async () => {
     const info = await new Deno.Command(Deno.execPath(), {
