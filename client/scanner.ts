@@ -5,8 +5,14 @@
 
 export const FORMATS = ["code_128", "code_39", "qr_code", "data_matrix"];
 
+/** One decoded barcode. */
+export interface DetectedCode {
+  rawValue: string;
+  format: string;
+}
+
 interface Detector {
-  detect(source: CanvasImageSource | Blob): Promise<{ rawValue: string; format: string }[]>;
+  detect(source: CanvasImageSource | OffscreenCanvas | Blob): Promise<DetectedCode[]>;
 }
 
 let detectorPromise: Promise<Detector> | null = null;
@@ -34,6 +40,127 @@ export function loadDetector(wasmUrl: string): Promise<Detector> {
   return detectorPromise;
 }
 
+/**
+ * Longest side of the whole-frame pass. ZXing's time grows with the pixel count: a 1280×720 frame
+ * takes it about 55 ms for a Code 128, the same frame at 640×360 about a quarter of that.
+ */
+export const MAX_FRAME_SIDE = 640;
+/** Pixel budget of the reticle pass (640×480): its region is drawn 1:1 when it fits. */
+export const MAX_CENTRE_PIXELS = 640 * 480;
+/** The camera box's shape and the reticle's inset in it (`.camera`, `.camera .reticle` in
+ * static/app.css): the video is shown `object-fit: cover`, so the frame is cropped to 4:3. */
+const VIEW_ASPECT = 4 / 3;
+const RETICLE_INSET = { x: 0.1, y: 0.25 };
+
+/** `frame`: the whole frame, scaled down; `centre`: the region under the reticle, at full
+ * resolution (small codes that the scaled frame blurs away). */
+export type FramePass = "frame" | "centre";
+
+/** The source rectangle of a frame to decode and the size it is drawn at. */
+export interface FrameRegion {
+  sx: number;
+  sy: number;
+  sw: number;
+  sh: number;
+  dw: number;
+  dh: number;
+}
+
+/** What part of a `width`×`height` frame a pass decodes, and at what size (aspect kept). */
+export function frameRegion(width: number, height: number, pass: FramePass): FrameRegion {
+  let sx = 0, sy = 0, sw = width, sh = height, scale: number;
+  if (pass === "frame") {
+    scale = Math.min(1, MAX_FRAME_SIDE / Math.max(width, height));
+  } else {
+    // The part of the frame the camera box shows, then the reticle inside it.
+    const viewW = Math.min(width, height * VIEW_ASPECT);
+    const viewH = Math.min(height, width / VIEW_ASPECT);
+    sw = Math.round(viewW * (1 - 2 * RETICLE_INSET.x));
+    sh = Math.round(viewH * (1 - 2 * RETICLE_INSET.y));
+    sx = Math.round((width - sw) / 2);
+    sy = Math.round((height - sh) / 2);
+    scale = Math.min(1, Math.sqrt(MAX_CENTRE_PIXELS / (sw * sh)));
+  }
+  return {
+    sx,
+    sy,
+    sw,
+    sh,
+    dw: Math.max(1, Math.round(sw * scale)),
+    dh: Math.max(1, Math.round(sh * scale)),
+  };
+}
+
+type Canvas2D = {
+  canvas: OffscreenCanvas | HTMLCanvasElement;
+  ctx: OffscreenCanvasRenderingContext2D | CanvasRenderingContext2D;
+};
+
+function newCanvas(): Canvas2D {
+  const canvas = typeof OffscreenCanvas === "function"
+    ? new OffscreenCanvas(1, 1)
+    : document.createElement("canvas");
+  // Read back every frame by the WASM decoder: keep the pixels in CPU memory.
+  const ctx = canvas.getContext("2d", { willReadFrequently: true }) as Canvas2D["ctx"] | null;
+  if (!ctx) throw new Error("No 2D canvas to decode camera frames");
+  return { canvas, ctx };
+}
+
+/** Decodes camera frames through a small canvas, never the full-size frame. */
+export interface FrameReader {
+  /** Decodes one pass of the current frame of `source` (a video, canvas or bitmap). */
+  read(source: FrameSource, pass: FramePass): Promise<DetectedCode[]>;
+  /** What the scanner calls every tick: the whole frame, scaled down, and — when the frame is
+   * larger than that — the reticle region at full resolution on every other tick. */
+  next(source: FrameSource): Promise<DetectedCode[]>;
+}
+
+/** What a frame can come from: the camera's video, or a picture (the bench, tests). */
+export type FrameSource =
+  | HTMLVideoElement
+  | HTMLCanvasElement
+  | OffscreenCanvas
+  | ImageBitmap
+  | HTMLImageElement;
+
+function sourceSize(source: FrameSource): { width: number; height: number } {
+  return "videoWidth" in source
+    ? { width: source.videoWidth, height: source.videoHeight }
+    : { width: source.width, height: source.height };
+}
+
+/** A frame reader over `detector`, with its own canvases (one per pass, so none is resized per
+ * frame). */
+export function createFrameReader(detector: Detector): FrameReader {
+  const canvases: Partial<Record<FramePass, Canvas2D>> = {};
+  let tick = 0;
+  const read = async (source: FrameSource, pass: FramePass) => {
+    const { width, height } = sourceSize(source);
+    if (!width || !height) return [];
+    const r = frameRegion(width, height, pass);
+    const c = canvases[pass] ??= newCanvas();
+    if (c.canvas.width !== r.dw || c.canvas.height !== r.dh) {
+      c.canvas.width = r.dw;
+      c.canvas.height = r.dh;
+    }
+    if (r.dw !== r.sw) {
+      // Filtered (not nearest-pixel) so thin bars blend rather than vanish when a frame shrinks.
+      c.ctx.imageSmoothingEnabled = true;
+      c.ctx.imageSmoothingQuality = "medium";
+    } else c.ctx.imageSmoothingEnabled = false;
+    c.ctx.drawImage(source, r.sx, r.sy, r.sw, r.sh, 0, 0, r.dw, r.dh);
+    return await detector.detect(c.canvas);
+  };
+  return {
+    read,
+    next(source) {
+      const { width, height } = sourceSize(source);
+      const small = Math.max(width, height) <= MAX_FRAME_SIDE;
+      return read(source, small || tick++ % 2 === 0 ? "frame" : "centre");
+    },
+  };
+}
+
 /** A running camera scan. */
 export interface Scanner {
   stop(): void;
@@ -50,7 +177,7 @@ export async function startScanner(
   video: HTMLVideoElement,
   options: { wasmUrl: string; onCode: (value: string, format: string) => boolean | void },
 ): Promise<Scanner> {
-  const detector = await loadDetector(options.wasmUrl);
+  const reader = createFrameReader(await loadDetector(options.wasmUrl));
   let stream: MediaStream | null = null;
   let stopped = false;
   let deviceIndex = -1;
@@ -83,7 +210,7 @@ export async function startScanner(
     try {
       if (video.readyState >= 2) {
         // The first accepted code of a frame wins; the others in the same frame are not offered.
-        for (const code of await detector.detect(video)) {
+        for (const code of await reader.next(video)) {
           if (options.onCode(code.rawValue, code.format) === true) break;
         }
       }

@@ -585,8 +585,9 @@ async function barcodePng(text: string, format: "Code128" | "QRCode"): Promise<U
 const DECODE_PAGE =
   `<!doctype html><meta charset=utf-8><title>decode bench</title><canvas></canvas>`;
 
-/** Times `detect()` on 1280×720 (what the scanner asks the camera for) and 640×480 frames
- * holding each label, in headless Chromium. */
+/** Times one scanner tick (`createFrameReader().read()`, i.e. drawing the frame into the
+ * decode canvas plus `detect()`) on 1280×720 (what the scanner asks the camera for) and 640×480
+ * frames holding each label, in headless Chromium. */
 async function decodeTimes(manifest: AssetManifest, scanner: string, frames: number) {
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
     const path = new URL(req.url).pathname;
@@ -653,25 +654,37 @@ async function decodeTimes(manifest: AssetManifest, scanner: string, frames: num
           ctx.fillRect(0, 0, width, height);
           ctx.imageSmoothingEnabled = false;
           ctx.drawImage(bitmap, (width - bitmap.width) >> 1, (height - bitmap.height) >> 1);
-          const times: number[] = [];
-          let first = 0;
-          let decoded = "";
-          for (let i = 0; i <= frames; i++) {
-            const started = performance.now();
-            const codes = await detector.detect(canvas);
-            const ms = performance.now() - started;
-            if (i === 0) first = ms; // the very first includes compiling the WASM
-            else times.push(ms);
-            decoded = codes[0]?.rawValue ?? "";
+          // The scanner's own path: each tick decodes one pass of the frame through its
+          // canvas, the whole frame scaled down or (large frames) the reticle region 1:1.
+          const passes = Math.max(width, height) > mod.MAX_FRAME_SIDE
+            ? ["frame", "centre"]
+            : ["frame"];
+          for (const pass of passes) {
+            const reader = mod.createFrameReader(detector);
+            const r = mod.frameRegion(width, height, pass);
+            const times: number[] = [];
+            let first = 0;
+            let decoded = "";
+            for (let i = 0; i <= frames; i++) {
+              const started = performance.now();
+              const codes = await reader.read(canvas, pass);
+              const ms = performance.now() - started;
+              if (i === 0) first = ms; // the very first includes compiling the WASM
+              else times.push(ms);
+              decoded = codes[0]?.rawValue ?? "";
+            }
+            perLabel.push({
+              name: label.name,
+              frame: `${width}×${height}`,
+              pass: pass === "frame"
+                ? (r.dw === width ? "whole frame" : `whole frame at ${r.dw}×${r.dh}`)
+                : `reticle ${r.sw}×${r.sh}${r.dw === r.sw ? "" : ` at ${r.dw}×${r.dh}`}`,
+              ok: decoded === label.text,
+              decoded,
+              first,
+              times,
+            });
           }
-          perLabel.push({
-            name: label.name,
-            frame: `${width}×${height}`,
-            ok: decoded === label.text,
-            decoded,
-            first,
-            times,
-          });
         }
       }
       return { native, loadMs, perLabel };
@@ -746,12 +759,24 @@ async function benchPwa() {
   });
   for (const l of decode.perLabel) {
     const m = median(l.times);
+    // The scanner alternates the passes of a large frame, so a label that one pass cannot read
+    // (too small once scaled down) is still read when another pass of the same frame reads it.
+    const readByAPass = decode.perLabel.some((o) =>
+      o.name === l.name && o.frame === l.frame && o.ok
+    );
+    const outcome = l.ok
+      ? ""
+      : l.decoded
+      ? `, WRONG: "${l.decoded}"`
+      : readByAPass
+      ? ", not read at this scale (the other pass reads it)"
+      : ", NOT READ";
     row({
       section,
-      measure: `decode ${l.name}, ${l.frame} frame: median of ${l.times.length} (first)`,
-      value: `${fmtMs(m)} (${fmtMs(l.first)})${l.ok ? "" : `, WRONG: "${l.decoded}"`}`,
+      measure: `decode ${l.name}, ${l.frame} frame, ${l.pass}: median of ${l.times.length} (first)`,
+      value: `${fmtMs(m)} (${fmtMs(l.first)})${outcome}`,
       target: "≤ 50 ms",
-      met: l.ok && m <= 50,
+      met: readByAPass && !(l.decoded && !l.ok) && m <= 50,
     });
   }
 }

@@ -6,6 +6,7 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import type { Page } from "playwright-core";
 import {
+  barcodePng,
   chromiumAvailable,
   fakeCameraArgs,
   launchChromium,
@@ -244,5 +245,60 @@ Deno.test({
   } finally {
     await browser.close();
     await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test({
+  name: "createFrameReader() reads small codes on a 1280×720 frame: scaled frame, then reticle",
+  ignore: !chromiumAvailable(),
+  sanitizeResources: false,
+  sanitizeOps: false,
+}, async () => {
+  const manifest = JSON.parse(await Deno.readTextFile("static/build/manifest.json")) as {
+    files: string[];
+    wasm: string;
+  };
+  const scannerUrl = manifest.files.find((f) => /\/scanner-[^/]+\.js$/.test(f));
+  assert(scannerUrl, "no scanner chunk in static/build: run deno task build");
+  // Once a 1280×720 frame is halved, ZXing reads 3 px modules (1.5 px) but not 2 px ones (1 px
+  // bars straddling pixel pairs): those are read only at full resolution, under the reticle.
+  const b64 = async (text: string, format: "Code128" | "QRCode", scale: number) =>
+    btoa(String.fromCharCode(...await barcodePng({ text, format, x: 0, y: 0, scale })));
+  const codes = { mac: await b64(MAC, "Code128", 3), qr: await b64(PASSWORD, "QRCode", 2) };
+
+  await using served = await serveApp();
+  const browser = await launchChromium();
+  try {
+    const page = await browser.newPage();
+    await page.goto(`${served.url}/`);
+    const read = await page.evaluate(async ({ scannerUrl, wasmUrl, codes }) => {
+      const mod = await import(scannerUrl);
+      const reader = mod.createFrameReader(await mod.loadDetector(wasmUrl));
+      const canvas = document.createElement("canvas");
+      canvas.width = 1280;
+      canvas.height = 720;
+      const ctx = canvas.getContext("2d")!;
+      ctx.fillStyle = "#fff";
+      ctx.fillRect(0, 0, 1280, 720);
+      ctx.imageSmoothingEnabled = false;
+      const bitmap = (data: string) =>
+        createImageBitmap(
+          new Blob([Uint8Array.from(atob(data), (c) => c.charCodeAt(0))], { type: "image/png" }),
+        );
+      // Odd offsets, as a camera would not line bars up with pixel pairs. The MAC's barcode lies
+      // outside the reticle (x < 256), the small QR in its middle.
+      ctx.drawImage(await bitmap(codes.mac), 41, 37);
+      ctx.drawImage(await bitmap(codes.qr), 611, 331);
+      const values = (found: { rawValue: string }[]) => found.map((c) => c.rawValue).sort();
+      const frame = values(await reader.read(canvas, "frame"));
+      const centre = values(await reader.read(canvas, "centre"));
+      const ticks = [...values(await reader.next(canvas)), ...values(await reader.next(canvas))];
+      return { frame, centre, ticks: [...new Set(ticks)].sort() };
+    }, { scannerUrl, wasmUrl: manifest.wasm, codes });
+    assertEquals(read.frame, [MAC]);
+    assertEquals(read.centre, [PASSWORD]);
+    assertEquals(read.ticks, [MAC, PASSWORD].sort());
+  } finally {
+    await browser.close();
   }
 });
