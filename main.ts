@@ -44,8 +44,9 @@ export interface AppDeps {
   authEnabled: boolean;
   /** A prepared OIDC client (tests); built from the config when absent and auth is enabled. */
   auth?: Auth;
-  /** Demo mode: simulators behind the clients; a banner says so. */
-  demo?: boolean;
+  /** Demo mode: simulators behind the clients; a banner says so (a string says which, e.g.
+   * "simulated Netbox, OpenBao and Metal3, real Kea 2.2"). */
+  demo?: boolean | string;
 }
 
 /** Wires store, events, engine and reference data around the given clients. */
@@ -55,7 +56,7 @@ export async function createServices(options: {
   integrations: Integrations;
   log?: Logger;
   metrics?: Metrics;
-  demo?: boolean;
+  demo?: boolean | string;
 }): Promise<AppDeps> {
   const { config, kv, integrations } = options;
   const log = options.log ?? silentLogger;
@@ -160,9 +161,14 @@ async function start(env: Record<string, string | undefined>, demo: boolean) {
   const log = createLogger({ level: config.LOG_LEVEL });
   const metrics = new Metrics();
   let integrations: Integrations;
+  let demoBanner: boolean | string = demo;
   if (demo) {
     const { demoIntegrations } = await import("./lib/sim/world.ts");
-    integrations = demoIntegrations(metrics).integrations;
+    // Kea is real when installed: it must be stopped with the demo.
+    const sim = await demoIntegrations(metrics, { env, log });
+    sim.closeOnExit();
+    integrations = sim.integrations;
+    demoBanner = sim.description;
     // The simulated Netbox is seeded with this BMC prefix.
     config = { ...config, BMC_PREFIX: config.BMC_PREFIX ?? "10.16.28.0/24" };
   } else {
@@ -181,7 +187,7 @@ async function start(env: Record<string, string | undefined>, demo: boolean) {
     await Deno.mkdir(kvPath.replace(/\/[^/]*$/, ""), { recursive: true });
   }
   const kv = await Deno.openKv(kvPath);
-  const deps = await createServices({ config, kv, integrations, log, metrics, demo });
+  const deps = await createServices({ config, kv, integrations, log, metrics, demo: demoBanner });
   const app = createApp(deps);
   await deps.engine.startWorker();
   const stop = new AbortController();

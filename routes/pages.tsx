@@ -31,7 +31,10 @@ export function pageRoutes(deps: AppDeps, options: PageOptions = {}): Hono {
   }
   const banners: { kind: "demo" | "warn"; text: string }[] = [];
   if (deps.demo) {
-    banners.push({ kind: "demo", text: "Demo mode: simulated Netbox, OpenBao, Kea and Metal3" });
+    const what = typeof deps.demo === "string"
+      ? deps.demo
+      : "simulated Netbox, OpenBao, Kea and Metal3";
+    banners.push({ kind: "demo", text: `Demo mode: ${what}` });
   }
   if (!deps.config.OIDC_ISSUER) {
     banners.push({ kind: "warn", text: "Authentication is disabled" });

@@ -6,6 +6,7 @@ import type { RetryPolicy } from "../http.ts";
 import type { Integrations } from "../integrations.ts";
 import { createKeaClient } from "../kea.ts";
 import { createKubernetesClient } from "../kubernetes.ts";
+import { type Logger, silentLogger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import { createNetboxClient } from "../netbox.ts";
 import { createOpenBaoClient } from "../openbao.ts";
@@ -16,6 +17,13 @@ import { createFakeKubernetes, type FakeKubernetes } from "./kubernetes.ts";
 import { createFakeNetbox, type FakeNetbox } from "./netbox.ts";
 import { seedNetbox } from "./netbox_seed.ts";
 import { createFakeOpenBao, type FakeOpenBao } from "./openbao.ts";
+import {
+  freeUdpPort,
+  keaVersion,
+  type LocalKeaWithDatabase,
+  missingKeaDependency,
+  startKeaWithDatabase,
+} from "./real_kea.ts";
 import { createFakeRedfish, type FakeRedfish } from "./redfish.ts";
 
 export const SIM_URLS = {
@@ -144,10 +152,147 @@ export function createSimWorld(options: {
   };
 }
 
-/** The demo: a simulated world with operator progress and BMCs that answer, for `deno task demo`. */
-export function demoIntegrations(
+/** The running demo: simulated systems, with a real Kea when one is installed. */
+export interface Demo {
+  world: SimWorld;
+  integrations: Integrations;
+  /** What runs behind the clients, for the demo banner. */
+  description: string;
+  /** The real Kea the kea client talks to, or null when the simulated Kea serves. */
+  realKea: RealDemoKea | null;
+  /** Stops the real Kea and its PostgreSQL (nothing to do for the simulators). */
+  close(): Promise<void>;
+  /** Stops them on SIGINT/SIGTERM (then exits) and when the process exits otherwise. */
+  closeOnExit(): void;
+}
+
+/** Where the demo's real Kea listens. */
+export interface RealDemoKea {
+  version: string;
+  /** kea-dhcp4's UDP port on 127.0.0.1. */
+  dhcpPort: number;
+  /** The giaddr that selects the BMC subnet 10.16.28.0/24 (id 1). */
+  relay: string;
+  ctrlUrl: string;
+}
+
+const DEMO_KEA_SUBNET = { id: 1, subnet: "10.16.28.0/24" };
+
+/** Why the demo cannot run a real Kea here, or null when it can try. */
+function realKeaUnavailable(env: Record<string, string | undefined>): string | null {
+  if (env.ONBOARDING_DEMO_KEA === "simulated") return "ONBOARDING_DEMO_KEA=simulated";
+  const missing = missingKeaDependency();
+  if (missing) return `${missing} is not installed`;
+  // Asked, not requested: a run without these permissions keeps the simulator and never prompts.
+  const tmp = env.TMPDIR || "/tmp";
+  const needs: [Deno.PermissionDescriptor, string][] = [
+    [{ name: "run" }, "--allow-run"],
+    [{ name: "sys", kind: "uid" }, "--allow-sys=uid"],
+    [{ name: "write", path: tmp }, `--allow-write=${tmp}`],
+  ];
+  for (const [descriptor, flag] of needs) {
+    if (Deno.permissions.querySync(descriptor).state !== "granted") return `${flag} is not granted`;
+  }
+  return null;
+}
+
+function demoKeaSettings(env: Record<string, string | undefined>) {
+  const port = env.ONBOARDING_DEMO_KEA_DHCP_PORT;
+  const dhcpPort = port ? Number(port) : freeUdpPort();
+  if (!Number.isInteger(dhcpPort) || dhcpPort < 1 || dhcpPort > 65535) {
+    throw new RangeError(`ONBOARDING_DEMO_KEA_DHCP_PORT must be a port number, not ${port}`);
+  }
+  const relay = env.ONBOARDING_DEMO_KEA_RELAY || "127.0.0.1";
+  if (!/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(relay)) {
+    throw new RangeError(`ONBOARDING_DEMO_KEA_RELAY must be a 127.x.y.z address, not ${relay}`);
+  }
+  return { dhcpPort, relay };
+}
+
+/**
+ * The demo (`deno task demo`): a simulated world with operator progress and BMCs that answer.
+ * When kea-dhcp4, kea-ctrl-agent, kea-admin and PostgreSQL are installed, reservations go to a real
+ * Kea on loopback (subnet 10.16.28.0/24 id 1, PostgreSQL host database, UDP port
+ * ONBOARDING_DEMO_KEA_DHCP_PORT or a free one, relay ONBOARDING_DEMO_KEA_RELAY or 127.0.0.1);
+ * otherwise, or when it fails to start, the simulated Kea serves. Logs which Kea runs.
+ */
+export async function demoIntegrations(
   metrics: Metrics,
-): { world: SimWorld; integrations: Integrations } {
+  options: { env?: Record<string, string | undefined>; log?: Logger } = {},
+): Promise<Demo> {
+  const env = options.env ?? {};
+  const log = options.log ?? silentLogger;
   const world = createSimWorld({ provisioningStepMs: 4000, autoBmcs: true });
-  return { world, integrations: world.integrations({ metrics }) };
+  const integrations = world.integrations({ metrics });
+  const simulated = (): Demo => ({
+    world,
+    integrations,
+    description: "simulated Netbox, OpenBao and Metal3, simulated Kea",
+    realKea: null,
+    close: () => Promise.resolve(),
+    closeOnExit() {},
+  });
+  const unavailable = realKeaUnavailable(env);
+  if (unavailable) {
+    log.info(`Demo uses the simulated Kea (${unavailable})`, { kea: "simulated" });
+    return simulated();
+  }
+  const { dhcpPort, relay } = demoKeaSettings(env);
+  let running: LocalKeaWithDatabase;
+  let version: string;
+  try {
+    version = await keaVersion();
+    running = await startKeaWithDatabase({
+      subnets: [{ ...DEMO_KEA_SUBNET, relay }],
+      database: "kea_demo",
+      dhcpPort,
+    });
+  } catch (e) {
+    log.warn("Real Kea did not start: the demo uses the simulated Kea", { error: e });
+    return simulated();
+  }
+  const { kea, dbUrl } = running;
+  integrations.kea = createKeaClient({
+    mode: "auto",
+    servers: [kea.ctrlUrl],
+    port: 0,
+    dbUrl,
+    metrics,
+  });
+  const minor = version.split(".").slice(0, 2).join(".");
+  log.info(
+    `Demo uses real Kea ${version}: kea-dhcp4 on 127.0.0.1 UDP port ${dhcpPort}, subnet ` +
+      `${DEMO_KEA_SUBNET.subnet} relayed via ${relay}, reservations in its PostgreSQL host database`,
+    {
+      kea: "real",
+      version,
+      dhcpPort,
+      relay,
+      ctrlUrl: kea.ctrlUrl,
+      check: `a relayed DISCOVER (giaddr ${relay}) from a registered BMC MAC is offered its ` +
+        `reserved IP; as root: deno eval 'import { discover } from "./tests/dhcp_client.ts"; ` +
+        `console.log(await discover({ port: ${dhcpPort}, giaddr: "${relay}", mac: "3c:ec:ef:a1:9c:e8" }))'`,
+    },
+  );
+  let closing: Promise<void> | undefined;
+  const close = () => closing ??= running.stop();
+  return {
+    world,
+    integrations,
+    description: `simulated Netbox, OpenBao and Metal3, real Kea ${minor}`,
+    realKea: { version, dhcpPort, relay, ctrlUrl: kea.ctrlUrl },
+    close,
+    closeOnExit() {
+      for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+        Deno.addSignalListener(signal, () => {
+          log.info("Stopping the demo's Kea and PostgreSQL", { signal });
+          close().finally(() => Deno.exit(code));
+        });
+      }
+      // Any other exit (e.g. the port is taken): no event loop left, so stop synchronously.
+      globalThis.addEventListener("unload", () => {
+        if (!closing) running.stopSync();
+      });
+    },
+  };
 }
