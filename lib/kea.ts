@@ -31,7 +31,12 @@ export interface KeaSettings {
   timeoutMs?: number;
   retry?: Partial<RetryPolicy>;
   metrics?: Metrics;
+  /** Clock in ms for the subnet cache; tests pass their own. Default `Date.now`. */
+  now?: () => number;
 }
+
+/** How long the subnets read with `config-get` answer `subnetFor` without asking Kea again. */
+export const KEA_SUBNETS_TTL_MS = 60_000;
 
 /** What happened on one server (or the database, in pgsql mode). */
 export interface ServerResult {
@@ -104,7 +109,19 @@ export function createKeaClient(settings: KeaSettings): KeaClient {
     return pg ??= createPgsqlBackend(settings.dbUrl, { timeoutMs: settings.timeoutMs });
   };
   let resolved: Promise<"api" | "pgsql"> | undefined;
-  let kea4Subnets: { id: number; subnet: string }[] | undefined;
+  const now = settings.now ?? (() => Date.now());
+  /** Kea's subnets from `config-get`, shared by concurrent callers while in flight. */
+  let kea4Subnets: { at: number; list: Promise<{ id: number; subnet: string }[]> } | undefined;
+
+  /** Fetches Kea's subnets afresh; a failed fetch is forgotten so the next call asks again. */
+  function refreshSubnets(): Promise<{ id: number; subnet: string }[]> {
+    const entry = { at: now(), list: subnetsFromKea() };
+    kea4Subnets = entry;
+    entry.list.catch(() => {
+      if (kea4Subnets === entry) kea4Subnets = undefined;
+    });
+    return entry.list;
+  }
 
   async function command(server: string, name: string, args?: Record<string, unknown>) {
     const url = keaServerUrl(server, settings.port);
@@ -301,11 +318,13 @@ export function createKeaClient(settings: KeaSettings): KeaClient {
       let id = fromList(settings.subnets);
       if (id !== undefined) return id;
       if (servers.length) {
-        id = fromList(kea4Subnets);
-        if (id === undefined) {
-          kea4Subnets = await subnetsFromKea();
-          id = fromList(kea4Subnets);
-        }
+        // One config-get per minute, not per registration; an IP outside the cached subnets
+        // asks again at once (a subnet may just have been added).
+        const cached = kea4Subnets && now() - kea4Subnets.at < KEA_SUBNETS_TTL_MS
+          ? kea4Subnets.list
+          : undefined;
+        if (cached) id = fromList(await cached);
+        if (id === undefined) id = fromList(await refreshSubnets());
       } else if (settings.dbUrl) {
         id = await pgsql().subnetFor(ip) ?? undefined;
       }

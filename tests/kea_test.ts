@@ -1,7 +1,12 @@
 /** Kea client against the control-agent fake: api mode, idempotency, per-server results, result
  * codes, backend auto-selection, subnet discovery, retries and timeouts. */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { createKeaClient, type KeaSettings, ReservationConflict } from "../lib/kea.ts";
+import {
+  createKeaClient,
+  KEA_SUBNETS_TTL_MS,
+  type KeaSettings,
+  ReservationConflict,
+} from "../lib/kea.ts";
 import { createFakeKea, type FakeKea } from "../lib/sim/kea.ts";
 import { asFetch } from "../lib/sim/faults.ts";
 import { IntegrationError } from "../lib/http.ts";
@@ -254,6 +259,39 @@ Deno.test("createKeaClient() picks its backend and subnet", async (t) => {
     const out = await c.reserve({ mac: "aa:bb:cc:00:00:33", ip: "172.16.0.33" });
     assertEquals(out.subnetId, 2);
     assertEquals(kea.hosts[0]["subnet-id"], 2);
+  });
+
+  await t.step("subnets: one config-get for concurrent callers, again after the TTL", async () => {
+    const subnets = [...SUBNETS];
+    const kea = createFakeKea({ subnets });
+    let clock = 1_000_000;
+    const c = client({ kea1: kea }, { now: () => clock });
+    const configGets = () => kea.commands.filter((x) => x.command === "config-get").length;
+    assertEquals(
+      await Promise.all(["10.16.28.7", "172.16.0.9", "10.16.28.8"].map((ip) => c.subnetFor(ip))),
+      [1, 2, 1],
+    );
+    assertEquals(configGets(), 1);
+    clock += KEA_SUBNETS_TTL_MS - 1;
+    assertEquals(await c.subnetFor("10.16.28.9"), 1);
+    assertEquals(configGets(), 1, "cached within the TTL");
+    // Renumbered in Kea: seen once the TTL is over.
+    subnets[0] = { id: 11, subnet: "10.16.28.0/24" };
+    clock += 1;
+    assertEquals(await c.subnetFor("10.16.28.9"), 11);
+    assertEquals(configGets(), 2);
+    // A subnet added in Kea is found at once: a miss asks again.
+    subnets.push({ id: 3, subnet: "192.168.7.0/24" });
+    assertEquals(await c.subnetFor("192.168.7.20"), 3);
+    assertEquals(configGets(), 3);
+  });
+
+  await t.step("subnets: a failed config-get is not cached", async () => {
+    const kea = createFakeKea({ subnets: SUBNETS });
+    const c = client({ kea1: kea });
+    kea.faults.add({ status: 503, times: 1 });
+    await assertRejects(() => c.subnetFor("10.16.28.7"), IntegrationError);
+    assertEquals(await c.subnetFor("10.16.28.7"), 1);
   });
 
   await t.step("KEA_SUBNET_ID wins over discovery", async () => {
