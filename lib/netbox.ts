@@ -144,6 +144,8 @@ export const BMC_INTERFACE_NAME = "bmc";
 const PAGE_SIZE = 1000;
 /** How long what `ensureBmcInterface` saw of an interface may stand in for reading it again. */
 const INTERFACE_HINT_MS = 30_000;
+/** How long a device type's height, once seen, stands in for asking again in `rackDevices`. */
+const TYPE_HEIGHT_MS = 60_000;
 
 // Shapes of the Netbox JSON we read (only the fields used).
 interface Nested {
@@ -392,6 +394,23 @@ export function createNetboxClient(settings: NetboxSettings): NetboxClient {
    */
   const interfaceHints = new Map<number, { at: number; iface: ApiInterface; created: boolean }>();
 
+  /**
+   * Device type heights seen lately (by id), for the occupancy check: registrations into the same
+   * racks need not ask for the same types each time. Advisory only: Netbox itself refuses a
+   * device on occupied units when it is created.
+   */
+  const typeHeights = new Map<number, { at: number; uHeight: number }>();
+
+  function rememberTypes(types: ApiDeviceType[]): void {
+    const at = Date.now();
+    for (const t of types) typeHeights.set(t.id, { at, uHeight: Number(t.u_height) });
+  }
+
+  function knownHeight(typeId: number): number | undefined {
+    const h = typeHeights.get(typeId);
+    return h && Date.now() - h.at <= TYPE_HEIGHT_MS ? h.uHeight : undefined;
+  }
+
   function rememberInterface(iface: ApiInterface, created: boolean): void {
     const at = Date.now();
     for (const [id, h] of interfaceHints) {
@@ -464,9 +483,9 @@ export function createNetboxClient(settings: NetboxSettings): NetboxClient {
       return racks.map(toRack);
     },
     async listDeviceTypes() {
-      return (await list<ApiDeviceType>("list device types", "dcim/device-types")).map(
-        toDeviceType,
-      );
+      const types = await list<ApiDeviceType>("list device types", "dcim/device-types");
+      rememberTypes(types);
+      return types.map(toDeviceType);
     },
     async listDeviceRoles() {
       return (await list<ApiNamed>("list device roles", "dcim/device-roles")).map(toRef);
@@ -510,6 +529,7 @@ export function createNetboxClient(settings: NetboxSettings): NetboxClient {
         {},
         "model",
       );
+      if (o) rememberTypes([o]);
       return o && toDeviceType(o);
     },
     async findDeviceRole(ref) {
@@ -532,8 +552,13 @@ export function createNetboxClient(settings: NetboxSettings): NetboxClient {
       const devices = await list<ApiDevice>("list rack devices", "dcim/devices", {
         rack_id: rackId,
       });
-      const typeIds = [...new Set(devices.map((d) => d.device_type.id))];
       const heights = new Map<number, number>();
+      const typeIds: number[] = [];
+      for (const id of new Set(devices.map((d) => d.device_type.id))) {
+        const known = knownHeight(id);
+        if (known === undefined) typeIds.push(id);
+        else heights.set(id, known);
+      }
       // One call for all the types (?id=1&id=2), a page of 1000 at most.
       for (let i = 0; i < typeIds.length; i += PAGE_SIZE) {
         const chunk = typeIds.slice(i, i + PAGE_SIZE);
@@ -542,6 +567,7 @@ export function createNetboxClient(settings: NetboxSettings): NetboxClient {
           headers,
           query: { limit: PAGE_SIZE },
         });
+        rememberTypes(page.body.results);
         for (const t of page.body.results) heights.set(t.id, Number(t.u_height));
       }
       return devices.map((d) => ({

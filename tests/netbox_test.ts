@@ -151,6 +151,27 @@ Deno.test("createNetboxClient() registers a device with BMC interface, MAC objec
     assertEquals(byName["dcoa-rb06u1"], [1, 2]);
   });
 
+  await t.step(
+    "rackDevices() asks for device types only when their height is not known",
+    async () => {
+      const calls = () =>
+        fake.requestLog.filter((r) => r.startsWith("GET /api/dcim/device-types/"));
+      fake.requestLog.length = 0;
+      await nb.rackDevices(device.rack_id!);
+      assertEquals(calls().length, 0, "heights seen a moment ago (findDeviceType, rackDevices)");
+      // A new client knows no heights yet: one call for all the rack's types.
+      const fresh = createNetboxClient({
+        url: BASE,
+        token: fake.token,
+        fetch: asFetch(fake.handler),
+      });
+      fake.requestLog.length = 0;
+      const occupants = await fresh.rackDevices(device.rack_id!);
+      assertEquals(calls().length, 1);
+      assertEquals(occupants.find((d) => d.name === "dcoa-rb06u1")?.u_height, 2);
+    },
+  );
+
   await t.step("deleteDevice() removes the device with its interface, MAC and IP", async () => {
     await nb.deleteDevice(device.id);
     assertEquals(fake.devices.has(device.id), false);
