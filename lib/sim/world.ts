@@ -248,7 +248,10 @@ export async function demoIntegrations(
       dhcpPort,
     });
   } catch (e) {
-    log.warn("Real Kea did not start: the demo uses the simulated Kea", { error: e });
+    log.warn("Real Kea did not start: the demo uses the simulated Kea", {
+      kea: "simulated",
+      error: e,
+    });
     return simulated();
   }
   const { kea, dbUrl } = running;
