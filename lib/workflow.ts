@@ -245,7 +245,9 @@ export class Engine {
     const secret = this.#storeSecret(record, input.bmc_password);
     this.#secretWrites.set(record.id, secret);
     try {
+      // The queue message makes the work durable; starting it here saves the queue's latency.
       await this.#enqueue(record.id);
+      this.#startNow(record.id);
       await secret;
     } finally {
       this.#secretWrites.delete(record.id);
@@ -286,6 +288,7 @@ export class Engine {
     });
     await this.#storeSecret(updated, input.bmc_password);
     await this.#enqueue(existing.id);
+    this.#startNow(existing.id);
     return (await store.get(existing.id))!;
   }
 
@@ -358,6 +361,12 @@ export class Engine {
     await Promise.allSettled([...this.#running.values()]);
   }
 
+  /** Starts a run in this process without waiting for the queue to deliver its message. */
+  #startNow(id: string): void {
+    if (this.#closed) return;
+    this.run(id).catch((e) => this.#d.log.error("registration run crashed", { id, error: e }));
+  }
+
   /** Runs the pending steps of a registration once at a time per id, bounded overall. */
   run(id: string): Promise<void> {
     const current = this.#running.get(id);
@@ -370,10 +379,8 @@ export class Engine {
   async #run(id: string): Promise<void> {
     const { store, log } = this.#d;
     const record = await store.get(id);
-    if (!record || TERMINAL.includes(record.status) && record.status !== "failed") return;
-    if (
-      record.status === "failed" && !Object.values(record.steps).some((s) => s.status === "pending")
-    ) return;
+    // Only queued work (or work a crash interrupted) runs; a late duplicate message is a no-op.
+    if (!record || (record.status !== "queued" && record.status !== "running")) return;
     await store.update(id, (r) => {
       r.status = "running";
     });
@@ -382,7 +389,10 @@ export class Engine {
     // Phase 1: Netbox (the IP comes from there); OpenBao normally finished during submit.
     await Promise.all([
       this.#step(id, "netbox", (r) => this.#netboxStep(r)),
-      this.#step(id, "openbao", (r) => this.#retryOpenbao(r)),
+      // Wait for submit's own write first: the step is then usually done already and skipped.
+      (this.#secretWrites.get(id) ?? Promise.resolve()).then(() =>
+        this.#step(id, "openbao", (r) => this.#retryOpenbao(r))
+      ),
     ]);
     // Phase 2: Kea and Metal3 only need the IP, so they run side by side.
     const afterNetbox = await store.mustGet(id);
@@ -477,13 +487,6 @@ export class Engine {
   }
 
   async #retryOpenbao(r: Registration): Promise<string | void> {
-    const inFlight = this.#secretWrites.get(r.id);
-    if (inFlight) {
-      await inFlight;
-      const after = await this.#d.store.mustGet(r.id);
-      if (after.steps.openbao.status !== "done") throw new Error(after.steps.openbao.message);
-      return after.steps.openbao.message;
-    }
     const password = this.#passwords.get(r.id);
     if (!this.#d.openbao) throw new StepEnd("skipped", "OpenBao is not configured");
     if (!password) {
@@ -695,6 +698,7 @@ export class Engine {
     await store.audit(id, { at: new Date().toISOString(), actor, action: "retry" });
     if (input.bmc_password) await this.#storeSecret(r, input.bmc_password);
     await this.#enqueue(id);
+    this.#startNow(id);
     return await store.mustGet(id);
   }
 
