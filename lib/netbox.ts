@@ -401,6 +401,12 @@ export function createNetboxClient(settings: NetboxSettings): NetboxClient {
    */
   const typeHeights = new Map<number, { at: number; uHeight: number }>();
 
+  /**
+   * Interfaces this client created a moment ago: they hold no IP yet, so the first `allocateIp`
+   * on one posts straight away (a lost answer is still re-checked before posting again).
+   */
+  const freshInterfaces = new Map<number, number>();
+
   function rememberTypes(types: ApiDeviceType[]): void {
     const at = Date.now();
     for (const t of types) typeHeights.set(t.id, { at, uHeight: Number(t.u_height) });
@@ -640,6 +646,13 @@ export function createNetboxClient(settings: NetboxSettings): NetboxClient {
         created = { created: false, value: existing };
       }
       rememberInterface(created.value, created.created);
+      if (created.created) {
+        const now = Date.now();
+        for (const [id, at] of freshInterfaces) {
+          if (now - at > INTERFACE_HINT_MS) freshInterfaces.delete(id);
+        }
+        freshInterfaces.set(created.value.id, now);
+      }
       return { id: created.value.id };
     },
 
@@ -691,7 +704,10 @@ export function createNetboxClient(settings: NetboxSettings): NetboxClient {
         const cidr = (await prefix).prefix;
         return ips.find((ip) => ipInPrefix(ip.address.split("/")[0], cidr)) ?? null;
       };
-      const existing = await inPrefix();
+      const createdAt = freshInterfaces.get(interfaceId);
+      freshInterfaces.delete(interfaceId);
+      const fresh = createdAt !== undefined && Date.now() - createdAt <= INTERFACE_HINT_MS;
+      const existing = fresh ? null : await inPrefix();
       if (existing) return existing;
       const body: Record<string, unknown> = {
         status: "active",
