@@ -386,22 +386,27 @@ export class Engine {
     });
     this.#publish(await store.mustGet(id));
 
-    // Phase 1: Netbox (the IP comes from there); OpenBao normally finished during submit.
-    await Promise.all([
-      this.#step(id, "netbox", (r) => this.#netboxStep(r)),
-      // Wait for submit's own write first: the step is then usually done already and skipped.
-      (this.#secretWrites.get(id) ?? Promise.resolve()).then(() =>
-        this.#step(id, "openbao", (r) => this.#retryOpenbao(r))
-      ),
-    ]);
-    // Phase 2: Kea and Metal3 only need the IP, so they run side by side.
-    const afterNetbox = await store.mustGet(id);
-    if (afterNetbox.steps.netbox.status !== "failed") {
-      await Promise.all([
+    // Netbox and OpenBao first; Kea and Metal3 start as soon as the BMC IP is known (while the
+    // Netbox step still sets the OOB IP), because they need nothing else from Netbox.
+    const ipKnown = Promise.withResolvers<void>();
+    const netbox = this.#step(id, "netbox", (r) => this.#netboxStep(r, ipKnown.resolve))
+      .finally(ipKnown.resolve);
+    // Submit's own write is awaited first: the step is then usually done already and skipped.
+    const openbao = (this.#secretWrites.get(id) ?? Promise.resolve()).then(() =>
+      this.#step(id, "openbao", (r) => this.#retryOpenbao(r))
+    );
+    // The Metal3 step reads the password back from OpenBao; fetch it while Netbox works.
+    const password = openbao.then(() => this.#password(id));
+    password.catch(() => {}); // surfaced by the Metal3 step
+    await ipKnown.promise;
+    const later: Promise<void>[] = [];
+    if ((await store.mustGet(id)).steps.netbox.status !== "failed") {
+      later.push(
         this.#step(id, "kea", (r) => this.#keaStep(r)),
-        this.#step(id, "metal3", (r) => this.#metal3Step(r)),
-      ]);
+        openbao.then(() => this.#step(id, "metal3", (r) => this.#metal3Step(r, password))),
+      );
     }
+    await Promise.all([netbox, openbao, ...later]);
     const final = await store.update(id, (r) => {
       const statuses = Object.values(r.steps).map((s) => s.status);
       r.status = statuses.includes("failed")
@@ -500,7 +505,8 @@ export class Engine {
     return after.steps.openbao.message;
   }
 
-  async #netboxStep(r: Registration): Promise<string> {
+  /** Device, BMC interface, MAC and IP in Netbox; calls `ipKnown` once the BMC IP is recorded. */
+  async #netboxStep(r: Registration, ipKnown: () => void): Promise<string> {
     const nb = this.#d.netbox;
     if (!r.resolved || !nb) {
       throw new StepEnd(
@@ -524,19 +530,21 @@ export class Engine {
       });
     }
     const iface = await nb.ensureBmcInterface(deviceId);
-    const mac = await nb.setInterfaceMac(iface.id, r.bmc_mac);
-    await store.update(r.id, (x) => {
-      x.created.netbox_interface_id = iface.id;
-      x.created.netbox_mac_id = mac.macId;
-    });
+    await store.update(r.id, (x) => x.created.netbox_interface_id = iface.id);
+    // The MAC and the IP hang off the interface independently: set both at once.
+    const macWrite = nb.setInterfaceMac(iface.id, r.bmc_mac).then((mac) =>
+      store.update(r.id, (x) => x.created.netbox_mac_id = mac.macId)
+    );
+    macWrite.catch(() => {}); // awaited below
     const ip = r.request.bmc_ip
       ? await nb.assignIp(r.request.bmc_ip, iface.id)
       : await nb.allocateIp(ref.prefixId!, iface.id, { description: `BMC of ${r.device_name}` });
-    await nb.setOobIp(deviceId, ip.id);
     await store.update(r.id, (x) => {
       x.created.netbox_ip_id = ip.id;
       x.bmc_ip = bare(ip.address);
     });
+    ipKnown();
+    await Promise.all([macWrite, nb.setOobIp(deviceId, ip.id)]);
     return `Device ${deviceId}, BMC ${bare(ip.address)}`;
   }
 
@@ -598,13 +606,13 @@ export class Engine {
     }`;
   }
 
-  async #metal3Step(r: Registration): Promise<string> {
+  async #metal3Step(r: Registration, passwordRead: Promise<string>): Promise<string> {
     const { kubernetes, config, store } = this.#d;
     if (!r.bmc_ip) throw new StepEnd("skipped", "Metal3 step skipped: no BMC IP is known");
     if (!kubernetes) {
       throw new StepEnd("skipped", "Kubernetes is not configured: no BareMetalHost was created");
     }
-    const password = await this.#password(r);
+    const password = await passwordRead;
     let bootMac = r.boot_mac;
     let systemPath: string | undefined;
     if (this.#d.redfish) {
@@ -664,15 +672,25 @@ export class Engine {
     return `BareMetalHost ${ns}/${r.device_name} and Secret ${secretName} applied`;
   }
 
-  /** The password for the Metal3 Secret: from OpenBao, else from memory. */
-  async #password(r: Registration): Promise<string> {
-    const mem = this.#passwords.get(r.id);
-    if (this.#d.openbao && r.steps.openbao.status === "done") {
-      const secret = await this.#d.openbao.readSecret(secretPath(r.device_name));
+  /** The password for the Metal3 Secret: read back from OpenBao (memory only without OpenBao). */
+  async #password(id: string): Promise<string> {
+    const r = await this.#d.store.mustGet(id);
+    const { openbao } = this.#d;
+    if (openbao) {
+      if (r.steps.openbao.status !== "done") {
+        throw new Error(
+          "The BMC password must be in OpenBao first: Retry once OpenBao is reachable",
+        );
+      }
+      const secret = await openbao.readSecret(secretPath(r.device_name));
       if (secret?.data.password) return secret.data.password;
+      throw new Error(
+        `OpenBao has no password at ${secretPath(r.device_name)}: retry with the password`,
+      );
     }
+    const mem = this.#passwords.get(id);
     if (mem) return mem;
-    throw new Error("The BMC password is not available (not in OpenBao): retry with the password");
+    throw new Error("The BMC password is no longer held by the service: retry with the password");
   }
 
   /** Resumes from the failed steps; a new password or boot MAC may be supplied. */
