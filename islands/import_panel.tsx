@@ -3,9 +3,32 @@
  * with the same code as `deno task merge-import`; per-row validation; live per-server progress.
  */
 import { useState } from "preact/hooks";
-import { fieldErrors, importItemSchema } from "../lib/schemas.ts";
-import { mergeImport } from "../lib/merge_import.ts";
 import { socketUrl } from "../client/api.ts";
+
+type Schemas = typeof import("../lib/schemas.ts");
+type Merge = typeof import("../lib/merge_import.ts");
+
+// Loaded on demand, each in its own chunk, so the page itself stays small: the validation (zod
+// and the import-item schema) from the first focus in the panel, the YAML parser and the Kea
+// merge only on the YAML + Kea path. A failed load is forgotten, so Preview can try again.
+let schemas: Promise<Schemas> | null = null;
+let merge: Promise<Merge> | null = null;
+function loadSchemas(): Promise<Schemas> {
+  return schemas ??= import("../lib/schemas.ts").catch((e) => {
+    schemas = null;
+    throw e;
+  });
+}
+function loadMerge(): Promise<Merge> {
+  return merge ??= import("../lib/merge_import.ts").catch((e) => {
+    merge = null;
+    throw e;
+  });
+}
+/** Starts a load early (on intent); Preview awaits the same promise and reports failures. */
+function prefetch(load: () => Promise<unknown>): void {
+  load().catch(() => {});
+}
 
 interface Row {
   index: number;
@@ -18,7 +41,7 @@ interface Row {
   message?: string;
 }
 
-function validate(items: unknown[]): Row[] {
+function validate(items: unknown[], { importItemSchema, fieldErrors }: Schemas): Row[] {
   return items.map((item, index) => {
     const parsed = importItemSchema.safeParse(item);
     const name = (item as { device_name?: unknown })?.device_name;
@@ -47,23 +70,38 @@ export default function ImportPanel(_props: Record<string, unknown>) {
   const [problems, setProblems] = useState<string[]>([]);
   const [summary, setSummary] = useState("");
   const [running, setRunning] = useState(false);
+  const [loading, setLoading] = useState(false);
 
-  const preview = () => {
+  const preview = async () => {
     setSummary("");
+    let data: unknown[] = [];
     if (mode === "json") {
       try {
-        const data = JSON.parse(json);
+        data = JSON.parse(json);
         if (!Array.isArray(data)) throw new Error("The JSON must be an array of servers");
-        setProblems([]);
-        setRows(validate(data));
       } catch (e) {
         setRows([]);
         setProblems([(e as Error).message]);
+        return;
       }
-    } else {
-      const result = mergeImport(yaml, kea);
-      setProblems(result.problems.map((p) => `${p.severity}: ${p.message}`));
-      setRows(validate(result.items));
+    }
+    setLoading(true);
+    try {
+      if (mode === "json") {
+        const validation = await loadSchemas();
+        setProblems([]);
+        setRows(validate(data, validation));
+      } else {
+        const [{ mergeImport }, validation] = await Promise.all([loadMerge(), loadSchemas()]);
+        const result = mergeImport(yaml, kea);
+        setProblems(result.problems.map((p) => `${p.severity}: ${p.message}`));
+        setRows(validate(result.items, validation));
+      }
+    } catch (e) {
+      setRows([]);
+      setProblems([`The validator cannot load (${(e as Error).message}): check the connection.`]);
+    } finally {
+      setLoading(false);
     }
   };
 
@@ -106,7 +144,11 @@ export default function ImportPanel(_props: Record<string, unknown>) {
 
   const invalid = rows.filter((r) => !r.valid).length;
   return (
-    <section class="card" aria-labelledby="import-title">
+    <section
+      class="card"
+      aria-labelledby="import-title"
+      onFocusIn={() => prefetch(loadSchemas)}
+    >
       <h1 id="import-title">Import</h1>
       <div class="row" role="radiogroup" aria-label="Input format">
         <button
@@ -121,7 +163,10 @@ export default function ImportPanel(_props: Record<string, unknown>) {
           type="button"
           aria-pressed={mode === "merge"}
           class={mode === "merge" ? "primary" : ""}
-          onClick={() => setMode("merge")}
+          onClick={() => {
+            prefetch(loadMerge);
+            setMode("merge");
+          }}
         >
           YAML + Kea
         </button>
@@ -171,7 +216,7 @@ export default function ImportPanel(_props: Record<string, unknown>) {
           </>
         )}
       <div class="actions">
-        <button type="button" onClick={preview}>Preview</button>
+        <button type="button" disabled={loading} onClick={preview}>Preview</button>
         <button
           type="button"
           class="primary"
@@ -181,6 +226,7 @@ export default function ImportPanel(_props: Record<string, unknown>) {
           Import {rows.filter((r) => r.valid).length || ""}
         </button>
       </div>
+      {loading && <p class="hint" role="status">Loading the validator…</p>}
       {problems.map((p) => <p key={p} class={p.startsWith("warning") ? "hint" : "error"}>{p}</p>)}
       {rows.length > 0 && (
         <p class="hint">{rows.length} rows, {invalid} invalid{invalid ? " (skipped)" : ""}</p>

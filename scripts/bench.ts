@@ -558,7 +558,26 @@ async function pageWeights(manifest: AssetManifest) {
     js: await gz(decoderChunks.filter((c) => !bootChunks.includes(c))),
     wasm: await gz([file(manifest.wasm)]),
   };
-  return { pages, onCamera, scanner, islandBase: islandFileBase("ScanFlow") };
+  // The import page's lazy chunks: validation (zod) from the first focus in the panel, then the
+  // YAML parser and the Kea merge on the YAML + Kea path, each without what is already loaded.
+  const importEager = new Set([
+    ...bootChunks,
+    ...(manifest.islands.ImportPanel ?? []).map(file),
+  ]);
+  const lazyClosure = async (prefix: string, loaded: Set<string>) => {
+    const start = manifest.files.map(file).find((f) => f.startsWith(prefix));
+    return start ? (await closure(start)).filter((c) => !loaded.has(c)) : [];
+  };
+  const validationChunks = await lazyClosure("schemas-", importEager);
+  const mergeChunks = await lazyClosure(
+    "merge_import-",
+    new Set([...importEager, ...validationChunks]),
+  );
+  const importOnDemand = {
+    validation: await gz(validationChunks),
+    merge: await gz(mergeChunks),
+  };
+  return { pages, onCamera, importOnDemand, scanner, islandBase: islandFileBase("ScanFlow") };
 }
 
 /** PNG of a barcode drawn by ZXing's writer (its WASM read from the npm cache). */
@@ -733,6 +752,13 @@ async function benchPwa() {
   }
   row({
     section,
+    measure: "/import: fetched on demand (validation; then YAML + Kea merge)",
+    value: `${fmtKb(weights.importOnDemand.validation)} JS on first focus; ${
+      fmtKb(weights.importOnDemand.merge)
+    } JS more for YAML + Kea (gzip)`,
+  });
+  row({
+    section,
     measure: "decoder, fetched when the camera opens",
     value: `${fmtKb(weights.onCamera.js)} JS + ${fmtKb(weights.onCamera.wasm)} WASM (gzip)`,
   });
@@ -776,7 +802,8 @@ async function benchPwa() {
       measure: `decode ${l.name}, ${l.frame} frame, ${l.pass}: median of ${l.times.length} (first)`,
       value: `${fmtMs(m)} (${fmtMs(l.first)})${outcome}`,
       target: "≤ 50 ms",
-      met: readByAPass && !(l.decoded && !l.ok) && m <= 50,
+      // A pass that does not read the label (another does) is shown, not counted.
+      met: l.ok ? m <= 50 : readByAPass && !l.decoded ? null : false,
     });
   }
 }

@@ -136,7 +136,14 @@ Deno.test({
 
     await t.step("the service worker precached the shell and the decoder", async () => {
       const cached = await page.evaluate(async () => {
-        await navigator.serviceWorker.ready;
+        // `ready` never settles when the install failed (e.g. static/build was rebuilt meanwhile
+        // and a precached file is gone): fail the step instead of hanging the run.
+        await Promise.race([
+          navigator.serviceWorker.ready,
+          new Promise((_, fail) =>
+            setTimeout(() => fail(new Error("no active service worker after 20 s")), 20_000)
+          ),
+        ]);
         const keys = await caches.keys();
         const urls: string[] = [];
         for (const k of keys) {
@@ -207,6 +214,9 @@ Deno.test({
     await t.step("import: paste JSON, preview per row, live progress", async () => {
       await page.getByRole("link", { name: "Import" }).click();
       await page.waitForSelector("[data-island=ImportPanel][data-hydrated=true]");
+      const lazy = (chunk: string) =>
+        requested.some((u) => new RegExp(`/static/build/${chunk}-[0-9A-Z]+\\.js$`).test(u));
+      assert(!lazy("schemas"), "the validation chunk loaded before the panel was used");
       await page.getByLabel("or paste JSON").fill(JSON.stringify([
         {
           device_name: "dcoa-rb07u30",
@@ -219,6 +229,8 @@ Deno.test({
       ]));
       await page.getByRole("button", { name: "Preview" }).click();
       await page.locator("tr[data-valid=false]").waitFor();
+      assert(lazy("schemas"), "Preview ran without loading the validation chunk");
+      assert(!lazy("merge_import"), "the YAML + Kea merge code loaded on the JSON path");
       await shot(page, "8-import-preview");
       await page.getByRole("button", { name: /^Import/ }).click();
       await page.getByTestId("import-summary").filter({ hasText: "1 ok, 0 failed" }).waitFor({
@@ -226,6 +238,30 @@ Deno.test({
       });
       await shot(page, "9-import-done");
     });
+
+    await t.step(
+      "import: YAML + Kea loads the merge code on demand and previews merged rows",
+      async () => {
+        await page.getByRole("button", { name: "YAML + Kea" }).click();
+        await page.getByRole("textbox", { name: "YAML device list" }).fill(
+          "- {device_name: dcoa-rb07u31, bmc_password: IMPORTPW02}\n- {device_name: dcoa-rb07u32}\n",
+        );
+        await page.getByRole("textbox", { name: "Kea reservations JSON" }).fill(JSON.stringify([
+          {
+            "hw-address": "3c:ec:ef:12:35:11",
+            "ip-address": "10.16.28.151",
+            hostname: "dcoa-rb07u31",
+          },
+        ]));
+        await page.getByRole("button", { name: "Preview" }).click();
+        await page.locator("tr[data-valid=true]", { hasText: "dcoa-rb07u31" }).waitFor();
+        assert(
+          requested.some((u) => /\/static\/build\/merge_import-[0-9A-Z]+\.js$/.test(u)),
+          "the merge code did not load as its own chunk",
+        );
+        assertEquals(await page.locator("tr[data-valid=true]").count(), 1);
+      },
+    );
     await t.step("decommission from the detail page", async () => {
       await page.goto("/servers");
       await page.getByRole("link", { name: /dcoa-rb06u12/ }).click();
