@@ -801,9 +801,8 @@ async function benchPwa() {
       section,
       measure: `decode ${l.name}, ${l.frame} frame, ${l.pass}: median of ${l.times.length} (first)`,
       value: `${fmtMs(m)} (${fmtMs(l.first)})${outcome}`,
-      target: "≤ 50 ms",
-      // A pass that does not read the label (another does) is shown, not counted.
-      met: l.ok ? m <= 50 : readByAPass && !l.decoded ? null : false,
+      // A pass that does not read the label (another pass does) is shown, not counted.
+      ...(!l.ok && readByAPass && !l.decoded ? {} : { target: "≤ 50 ms", met: l.ok && m <= 50 }),
     });
   }
 }
