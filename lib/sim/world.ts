@@ -177,6 +177,14 @@ export interface RealDemoKea {
 }
 
 const DEMO_KEA_SUBNET = { id: 1, subnet: "10.16.28.0/24" };
+/** The PXE subnet too, as in the simulated world and SPEC §9, selected by the next relay address. */
+const DEMO_PXE_SUBNET = { id: 2, subnet: "172.16.0.0/22" };
+
+function nextAddress(ip: string): string {
+  const parts = ip.split(".").map(Number);
+  parts[3] = (parts[3] % 254) + 1;
+  return parts.join(".");
+}
 
 /** Why the demo cannot run a real Kea here, or null when it can try. */
 function realKeaUnavailable(env: Record<string, string | undefined>): string | null {
@@ -212,7 +220,7 @@ function demoKeaSettings(env: Record<string, string | undefined>) {
 /**
  * The demo (`deno task demo`): a simulated world with operator progress and BMCs that answer.
  * When kea-dhcp4, kea-ctrl-agent, kea-admin and PostgreSQL are installed, reservations go to a real
- * Kea on loopback (subnet 10.16.28.0/24 id 1, PostgreSQL host database, UDP port
+ * Kea on loopback (subnets 10.16.28.0/24 id 1 and 172.16.0.0/22 id 2, PostgreSQL host database, UDP port
  * ONBOARDING_DEMO_KEA_DHCP_PORT or a free one, relay ONBOARDING_DEMO_KEA_RELAY or 127.0.0.1);
  * otherwise, or when it fails to start, the simulated Kea serves. Logs which Kea runs.
  */
@@ -243,7 +251,7 @@ export async function demoIntegrations(
   try {
     version = await keaVersion();
     running = await startKeaWithDatabase({
-      subnets: [{ ...DEMO_KEA_SUBNET, relay }],
+      subnets: [{ ...DEMO_KEA_SUBNET, relay }, { ...DEMO_PXE_SUBNET, relay: nextAddress(relay) }],
       database: "kea_demo",
       dhcpPort,
     });
