@@ -241,17 +241,7 @@ export class Engine {
       action: "register",
       detail: `${name} ${input.bmc_mac}`,
     });
-    // The secret is written while the queued steps start: the Netbox step does not need it.
-    const secret = this.#storeSecret(record, input.bmc_password);
-    this.#secretWrites.set(record.id, secret);
-    try {
-      // The queue message makes the work durable; starting it here saves the queue's latency.
-      await this.#enqueue(record.id);
-      this.#startNow(record.id);
-      await secret;
-    } finally {
-      this.#secretWrites.delete(record.id);
-    }
+    await this.#queue(record, input.bmc_password);
     return (await store.get(record.id))!;
   }
 
@@ -273,6 +263,8 @@ export class Engine {
       }
       return existing;
     }
+    // Held before the status says queued, so even a late queue message finds it.
+    this.#passwords.set(existing.id, input.bmc_password);
     const updated = await store.update(existing.id, (r) => {
       r.status = "queued";
       r.steps = pendingSteps();
@@ -286,9 +278,7 @@ export class Engine {
       actor: ctx.actor,
       action: "resubmit",
     });
-    await this.#storeSecret(updated, input.bmc_password);
-    await this.#enqueue(existing.id);
-    this.#startNow(existing.id);
+    await this.#queue(updated, input.bmc_password);
     return (await store.get(existing.id))!;
   }
 
@@ -332,6 +322,22 @@ export class Engine {
       await this.#setStep(record.id, "openbao", "failed", actionable("openbao", e));
     } finally {
       this.#d.metrics.stepDuration("openbao", "run", performance.now() - started);
+    }
+  }
+
+  /**
+   * Queues the run durably and starts it here; a password given is written to OpenBao meanwhile
+   * (the Netbox step does not need it, and the run's first phase waits for that write).
+   */
+  async #queue(record: Registration, password?: string): Promise<void> {
+    const secret = password === undefined ? undefined : this.#storeSecret(record, password);
+    if (secret) this.#secretWrites.set(record.id, secret);
+    try {
+      await this.#enqueue(record.id);
+      this.#startNow(record.id);
+      await secret;
+    } finally {
+      if (secret) this.#secretWrites.delete(record.id);
     }
   }
 
@@ -705,7 +711,8 @@ export class Engine {
       throw new Conflict(`${r.device_name} was decommissioned; register it again instead`);
     }
     if (r.status === "queued" || r.status === "running") return r;
-    await store.update(id, (x) => {
+    if (input.bmc_password) this.#passwords.set(id, input.bmc_password);
+    const updated = await store.update(id, (x) => {
       if (input.boot_mac) x.boot_mac = input.boot_mac;
       for (const s of Object.values(x.steps)) {
         if (s.status === "failed" || s.status === "blocked") s.status = "pending";
@@ -714,9 +721,7 @@ export class Engine {
       x.error = undefined;
     });
     await store.audit(id, { at: new Date().toISOString(), actor, action: "retry" });
-    if (input.bmc_password) await this.#storeSecret(r, input.bmc_password);
-    await this.#enqueue(id);
-    this.#startNow(id);
+    await this.#queue(updated, input.bmc_password);
     return await store.mustGet(id);
   }
 
