@@ -321,7 +321,8 @@ export function createFakeOpenBao(options: FakeOpenBaoOptions = {}): FakeOpenBao
     return null;
   }
 
-  function storeVersion(path: string, data: Record<string, unknown>): FakeSecretVersion {
+  /** The key's metadata record, created empty on first use. */
+  function keyRecord(path: string): KeyRecord {
     let rec = state.keys.get(path);
     if (!rec) {
       rec = {
@@ -336,6 +337,11 @@ export function createFakeOpenBao(options: FakeOpenBaoOptions = {}): FakeOpenBao
       };
       state.keys.set(path, rec);
     }
+    return rec;
+  }
+
+  function storeVersion(path: string, data: Record<string, unknown>): FakeSecretVersion {
+    const rec = keyRecord(path);
     const v: FakeSecretVersion = {
       version: rec.currentVersion + 1,
       data: structuredClone(data),
@@ -454,20 +460,7 @@ export function createFakeOpenBao(options: FakeOpenBaoOptions = {}): FakeOpenBao
   async function writeMetadata(req: Request, path: string): Promise<Response> {
     const body = await readJson(req);
     if (!body) return errors(400, "failed to parse JSON input");
-    let rec = state.keys.get(path);
-    if (!rec) {
-      rec = {
-        versions: new Map(),
-        currentVersion: 0,
-        oldestVersion: 0,
-        maxVersions: 0,
-        casRequired: false,
-        customMetadata: null,
-        createdTime: iso(),
-        updatedTime: iso(),
-      };
-      state.keys.set(path, rec);
-    }
+    const rec = keyRecord(path);
     if (typeof body.max_versions === "number") rec.maxVersions = body.max_versions;
     if (typeof body.cas_required === "boolean") rec.casRequired = body.cas_required;
     if (body.custom_metadata && typeof body.custom_metadata === "object") {
