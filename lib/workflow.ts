@@ -373,11 +373,16 @@ export class Engine {
     this.run(id).catch((e) => this.#d.log.error("registration run crashed", { id, error: e }));
   }
 
-  /** Runs the pending steps of a registration once at a time per id, bounded overall. */
+  /**
+   * Runs the pending steps of a registration, once at a time per id. Imports share a bounded
+   * number of slots; a technician's registration never waits behind a bulk import.
+   */
   run(id: string): Promise<void> {
     const current = this.#running.get(id);
     if (current) return current;
-    const p = this.#slots.run(() => this.#run(id)).finally(() => this.#running.delete(id));
+    const p = this.#d.store.get(id)
+      .then((r) => r?.source === "import" ? this.#slots.run(() => this.#run(id)) : this.#run(id))
+      .finally(() => this.#running.delete(id));
     this.#running.set(id, p);
     return p;
   }

@@ -446,3 +446,32 @@ Deno.test("the BMC password appears nowhere but OpenBao and the Metal3 Secret", 
     for (const p of passwords) assert(!text.includes(p), `password found in ${where}`);
   }
 });
+
+Deno.test("a technician's registration does not wait behind a bulk import", async () => {
+  await using app = await startTestApp({ env: { IMPORT_CONCURRENCY: "1" } });
+  app.world.kubernetes.faults.add({ match: "baremetalhosts/imp-", delayMs: 300 });
+  const items = Array.from({ length: 6 }, (_, i) => ({
+    device_name: `imp-${i}`,
+    bmc_mac: `3c:ec:ef:30:00:0${i}`,
+    bmc_password: `pw-imp-${i}`,
+    bmc_ip: `10.16.28.${60 + i}`,
+  }));
+  const bulk = app.call("POST", "/api/v1/servers/import", items);
+  await new Promise((r) => setTimeout(r, 200));
+  const reg = await app.call("POST", "/api/v1/servers/register?wait=10", {
+    bmc_mac: "3c:ec:ef:30:00:99",
+    bmc_password: "pw-technician",
+    site: "dcoa",
+    location: "hall-a",
+    rack: "RB06",
+    position: 15,
+    device_type: "sys-1029u",
+    device_role: "server",
+  });
+  assertEquals(reg.status, 201, reg.text);
+  const unfinished = (await app.deps.store.list({ limit: 50 })).items
+    .filter((r) => r.source === "import" && r.status !== "ok");
+  assert(unfinished.length > 0, "the import was still running");
+  const results = (await bulk).body;
+  assert(results.every((r: { status: string }) => r.status === "ok"));
+});
