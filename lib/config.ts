@@ -91,6 +91,7 @@ export const configSchema = z.object({
       DEFAULT_NAME_TEMPLATE,
     ),
   ),
+  /** Imported servers whose steps run at once; single registrations are not limited by it. */
   IMPORT_CONCURRENCY: z.preprocess(
     emptyToUndefined,
     z.coerce.number().int().min(1).max(64).default(8),
