@@ -449,8 +449,8 @@ Deno.test("the BMC password appears nowhere but OpenBao and the Metal3 Secret", 
 
 Deno.test("a technician's registration does not wait behind a bulk import", async () => {
   await using app = await startTestApp({ env: { IMPORT_CONCURRENCY: "1" } });
-  app.world.kubernetes.faults.add({ match: "baremetalhosts/imp-", delayMs: 300 });
-  const items = Array.from({ length: 6 }, (_, i) => ({
+  app.world.kubernetes.faults.add({ match: "baremetalhosts/imp-", delayMs: 500 });
+  const items = Array.from({ length: 8 }, (_, i) => ({
     device_name: `imp-${i}`,
     bmc_mac: `3c:ec:ef:30:00:0${i}`,
     bmc_password: `pw-imp-${i}`,
