@@ -6,14 +6,8 @@ import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/stric
 import { createKeaClient } from "../lib/kea.ts";
 import { FULL_ITEM, MINIMAL_ITEM, startTestApp } from "./app_harness.ts";
 import { discover } from "./dhcp_client.ts";
-import {
-  createDatabase,
-  keaAvailable,
-  keaDbInit,
-  startKea,
-  startPostgres,
-  type TestKea,
-} from "./kea_harness.ts";
+import { startKeaWithDatabase } from "../lib/sim/real_kea.ts";
+import { keaAvailable } from "./kea_harness.ts";
 
 const ready = keaAvailable("tests/registration_kea_test.ts");
 
@@ -21,16 +15,13 @@ Deno.test({
   name: "POST /servers/import reserves the BMC IP in real Kea: the BMC gets an OFFER for it",
   ignore: !ready,
   async fn() {
-    const pg = await startPostgres();
-    let kea: TestKea | undefined;
+    const running = await startKeaWithDatabase({
+      database: "registration_kea_test",
+      relayPrefix: "127.0.4.",
+      subnets: [{ id: 1, subnet: "10.16.28.0/24", pools: ["10.16.28.200 - 10.16.28.210"] }],
+    });
     try {
-      const dbUrl = await createDatabase(pg.url, "registration_kea_test");
-      await keaDbInit(dbUrl);
-      kea = await startKea({
-        dbUrl,
-        relayPrefix: "127.0.4.",
-        subnets: [{ id: 1, subnet: "10.16.28.0/24", pools: ["10.16.28.200 - 10.16.28.210"] }],
-      });
+      const { kea, dbUrl } = running;
       const ctrl = kea.ctrlUrl;
       await using app = await startTestApp({
         integrations: (_world, base) => ({
@@ -59,8 +50,7 @@ Deno.test({
       const after = await offer("3c:ec:ef:a1:9c:e8");
       assert(after?.yiaddr !== full.bmc_ip, "no longer offered the reserved IP");
     } finally {
-      await kea?.stop();
-      await pg.stop();
+      await running.stop();
     }
   },
 });
