@@ -50,3 +50,8 @@ export class BootMacRequired extends Error {
 export class Conflict extends Error {
   override name = "Conflict";
 }
+
+/** The request is larger than the service accepts (e.g. an import over 5,000 servers): 413. */
+export class PayloadTooLarge extends Error {
+  override name = "PayloadTooLarge";
+}

@@ -1,6 +1,7 @@
 /** Bulk import: validate each item on its own, submit with bounded concurrency, report in input order. */
 import {
   MacAlreadyRegistered,
+  PayloadTooLarge,
   RackSlotTaken,
   UnknownReference,
   ValidationFailed,
@@ -10,7 +11,6 @@ import { actionable, type Engine } from "./workflow.ts";
 import type { StepName } from "./model.ts";
 import { fieldErrors, IMPORT_MAX_ITEMS, importItemSchema } from "./schemas.ts";
 import type { Registration } from "./store.ts";
-import { HTTPException } from "hono/http-exception";
 
 type StepReport = "done" | "skipped" | "failed" | "pending";
 
@@ -91,9 +91,9 @@ export async function runImport(
 ): Promise<ImportResult[]> {
   if (!Array.isArray(items)) throw new ValidationFailed({ body: "Send a JSON array of servers" });
   if (items.length > IMPORT_MAX_ITEMS) {
-    throw new HTTPException(413, {
-      message: `At most ${IMPORT_MAX_ITEMS} servers per import (got ${items.length})`,
-    });
+    throw new PayloadTooLarge(
+      `At most ${IMPORT_MAX_ITEMS} servers per import (got ${items.length})`,
+    );
   }
   const results: ImportResult[] = new Array(items.length);
   // By name, because the first step (OpenBao) runs before submit returns the registration id.

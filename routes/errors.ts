@@ -7,6 +7,7 @@ import {
   Conflict,
   MacAlreadyRegistered,
   NotFound,
+  PayloadTooLarge,
   RackSlotTaken,
   UnknownReference,
   ValidationFailed,
@@ -33,6 +34,7 @@ export function describeError(err: unknown): { status: number; body: ErrorBody }
   if (err instanceof Conflict) return out(409, "conflict", err.message);
   if (err instanceof BootMacRequired) return out(409, "boot_mac_required", err.message);
   if (err instanceof NotFound) return out(404, "not_found", err.message);
+  if (err instanceof PayloadTooLarge) return out(413, "payload_too_large", err.message);
   if (err instanceof IntegrationError) {
     return out(
       err.status === 0 || err.status >= 500 ? 503 : 502,
