@@ -134,6 +134,9 @@ Deno.test("a server killed mid-import resumes after restart: all ok, nothing dup
         1,
         `${item.device_name}: one secret version`,
       );
+      // Whether held since submit or read back from OpenBao after the restart: the right one.
+      const secret = world.kubernetes.state.secret("metal3", `${item.device_name}-bmc-secret`);
+      assertEquals(atob(secret?.data?.password ?? ""), item.bmc_password);
     }
     assertEquals(world.kubernetes.state.bareMetalHosts("metal3").length, COUNT);
     assertEquals(world.kubernetes.state.secrets("metal3").length, COUNT);
