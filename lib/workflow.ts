@@ -1,7 +1,7 @@
 /**
  * The registration engine: pre-flight checks, durable step execution through Deno KV queues,
- * retry, and decommission. The BMC password only ever lives in OpenBao (or, when OpenBao is not
- * configured, in this process's memory until the Metal3 Secret is written).
+ * retry, and decommission. The BMC password is persisted only in OpenBao and the Metal3 Secret;
+ * this process holds it in memory while its run needs it (or until OpenBao has it), never in KV.
  */
 import type { Config } from "./config.ts";
 import {
