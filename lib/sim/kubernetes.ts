@@ -1340,7 +1340,13 @@ export function createFakeKubernetes(options: FakeKubernetesOptions = {}): FakeK
     const text = await req.text();
     if (!text.trim()) throw badRequest("the request body is empty");
     try {
-      return yamlOk ? parseYaml(text) : JSON.parse(text);
+      // JSON is YAML: try the fast parser first, as clients mostly send JSON apply patches.
+      if (!yamlOk) return JSON.parse(text);
+      try {
+        return JSON.parse(text);
+      } catch {
+        return parseYaml(text);
+      }
     } catch (e) {
       throw badRequest(`error decoding ${yamlOk ? "YAML" : "JSON"}: ${(e as Error).message}`);
     }
