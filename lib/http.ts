@@ -223,7 +223,13 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     }
     if (!headers.has("accept")) headers.set("accept", "application/json");
     const full = withQuery(url, opts.query);
-    const timeout = AbortSignal.timeout(opts.timeoutMs ?? timeoutMs);
+    const limit = opts.timeoutMs ?? timeoutMs;
+    // A stream lives under its timeout; any other call clears its timer once the body is in, so a
+    // finished call is not kept alive (with its request and response) until the timeout would fire.
+    const own = opts.stream ? undefined : new AbortController();
+    const timer = own &&
+      setTimeout(() => own.abort(new DOMException("The call timed out", "TimeoutError")), limit);
+    const timeout = own?.signal ?? AbortSignal.timeout(limit);
     const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
     const started = performance.now();
     try {
@@ -252,6 +258,8 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
           timedOut ? "" : `: ${redactText(String((cause as Error)?.message ?? cause), secrets())}`
         }`,
       });
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -70,13 +70,20 @@ export function asFetch(handler: Handler): typeof fetch {
         throw e;
       }
     })();
-    if (!init?.signal) return pending;
-    return await Promise.race([
-      pending,
-      new Promise<never>((_, reject) =>
-        init.signal!.addEventListener("abort", () => reject(init.signal!.reason), { once: true })
-      ),
-    ]);
+    const signal = init?.signal;
+    if (!signal) return pending;
+    let onAbort = () => {};
+    try {
+      return await Promise.race([
+        pending,
+        new Promise<never>((_, reject) => {
+          onAbort = () => reject(signal.reason);
+          signal.addEventListener("abort", onAbort, { once: true });
+        }),
+      ]);
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+    }
   };
 }
 
