@@ -645,6 +645,10 @@ export class Engine {
     if (!kubernetes) {
       throw new StepEnd("skipped", "Kubernetes is not configured: no BareMetalHost was created");
     }
+    // OpenBao is the record of the credentials: the Secret is only written from what it holds.
+    if (this.#d.openbao && r.steps.openbao.status !== "done") {
+      throw new Error("The BMC password must be in OpenBao first: Retry once OpenBao is reachable");
+    }
     const password = await passwordRead;
     let bootMac = r.boot_mac;
     let systemPath: string | undefined;

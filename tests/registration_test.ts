@@ -331,6 +331,11 @@ Deno.test("an injected failure fails only the affected servers; retry completes 
       assertEquals(full.steps[c.step], "failed");
       assert(/Retry|retry/.test(full.error), `actionable: ${full.error}`);
       if (c.step === "netbox") assertEquals(minimal.status, "ok", JSON.stringify(minimal));
+      if (c.step === "openbao") {
+        // No Metal3 Secret from a password OpenBao does not hold.
+        assertEquals(full.steps.metal3, "failed");
+        assertEquals(app.world.kubernetes.state.secret("metal3", "dcoa-rb06u31-bmc-secret"), null);
+      }
       app.world.netbox.faults.clear();
       app.world.openbao.faults.clear();
       app.world.kea.forEach((k) => k.faults.clear());
