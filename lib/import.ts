@@ -9,6 +9,7 @@ import {
 import type { EventBus } from "./events.ts";
 import { actionable, type Engine } from "./workflow.ts";
 import type { StepName } from "./model.ts";
+import type { ReferenceMemo } from "./preflight.ts";
 import { fieldErrors, IMPORT_MAX_ITEMS, importItemSchema } from "./schemas.ts";
 import type { Registration } from "./store.ts";
 
@@ -118,6 +119,7 @@ export async function runImport(
     }
   });
   const waiting: Promise<void>[] = [];
+  const references: ReferenceMemo = new Map();
   try {
     await pool(
       items.length,
@@ -146,6 +148,7 @@ export async function runImport(
           const record = await deps.engine.submit(parsed.data, {
             actor: options.actor,
             source: "import",
+            references,
           });
           waiting.push(
             deps.engine.waitFor(record.id, IMPORT_WAIT_MS).then((r) => finish(resultOf(index, r))),

@@ -28,8 +28,52 @@ export interface PreflightInput {
   position?: number;
 }
 
-/** Resolves every Netbox reference, concurrently where they do not depend on each other. */
+/**
+ * References already resolved within one bulk import, by the fields they come from: a thousand
+ * servers in twenty racks ask Netbox about twenty racks, not a thousand.
+ */
+export type ReferenceMemo = Map<string, Promise<ResolvedRefs>>;
+
+/**
+ * Resolves every Netbox reference (through `memo` when given) and checks that the device fits at
+ * its position in the rack.
+ */
 export async function resolveReferences(
+  nb: NetboxClient,
+  req: RegistrationRequest,
+  memo?: ReferenceMemo,
+): Promise<ResolvedRefs> {
+  let refs: ResolvedRefs;
+  if (memo) {
+    const key = JSON.stringify([
+      req.site,
+      req.location,
+      req.rack,
+      req.device_type,
+      req.device_role,
+      req.tenant,
+      req.bmc_ip ? null : req.bmc_prefix,
+    ]);
+    let found = memo.get(key);
+    if (!found) {
+      found = lookUpReferences(nb, req);
+      memo.set(key, found);
+      found.catch(() => memo.delete(key)); // the next item asks again
+    }
+    refs = { ...await found };
+  } else refs = await lookUpReferences(nb, req);
+  const position = req.position!;
+  if (position + refs.uHeight - 1 > refs.rackHeight) {
+    throw new ValidationFailed({
+      position:
+        `A ${refs.uHeight}U device at U${position} does not fit in ${refs.rackName} (${refs.rackHeight}U)`,
+    });
+  }
+  return refs;
+}
+
+/** Looks up every reference, concurrently where they do not depend on each other. */
+async function lookUpReferences(
   nb: NetboxClient,
   req: RegistrationRequest,
 ): Promise<ResolvedRefs> {
@@ -73,13 +117,6 @@ export async function resolveReferences(
       ? siteRack
       : null,
   );
-  const position = req.position!;
-  if (position + dt.u_height - 1 > rack.u_height) {
-    throw new ValidationFailed({
-      position:
-        `A ${dt.u_height}U device at U${position} does not fit in ${rack.name} (${rack.u_height}U)`,
-    });
-  }
   return {
     siteId: s.id,
     siteSlug: s.slug ?? s.name,

@@ -29,7 +29,12 @@ import {
   statusView,
 } from "./metal3.ts";
 import type { Metrics } from "./metrics.ts";
-import { checkPreflight, findMacOwners, resolveReferences } from "./preflight.ts";
+import {
+  checkPreflight,
+  findMacOwners,
+  type ReferenceMemo,
+  resolveReferences,
+} from "./preflight.ts";
 import type { RegistrationStatus, StepName, StepStatus } from "./model.ts";
 import { deviceName } from "./names.ts";
 import type { NetboxClient } from "./netbox.ts";
@@ -57,6 +62,8 @@ export interface SubmitContext {
   actor: string;
   source: "register" | "import";
   idempotencyKey?: string;
+  /** Shared by the items of one bulk import. */
+  references?: ReferenceMemo;
 }
 
 export interface EngineDeps {
@@ -161,7 +168,9 @@ export class Engine {
     // Who else holds this MAC does not depend on the references: ask while they resolve.
     const macOwners = findMacOwners(this.#d.netbox, this.#d.kea, input.bmc_mac);
     macOwners.catch(() => {}); // awaited (and thrown) in #preflight
-    const resolved = withNetbox ? await resolveReferences(this.#d.netbox!, request) : undefined;
+    const resolved = withNetbox
+      ? await resolveReferences(this.#d.netbox!, request, ctx.references)
+      : undefined;
     const name = input.device_name ?? (resolved
       ? deviceName(
         { site: resolved.siteSlug, rack: resolved.rackName, position: request.position! },

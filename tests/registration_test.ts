@@ -162,6 +162,36 @@ Deno.test("POST /servers/import three times leaves one of every object per serve
   assertEquals(list.body.items.length, 2);
 });
 
+Deno.test("POST /servers/import asks Netbox about each rack once per import, and every unit is checked", async () => {
+  await using app = await startTestApp();
+  const inRack = (i: number) => ({
+    ...FULL_ITEM,
+    device_name: `dcoa-rb07u${30 + i}`,
+    bmc_mac: `3c:ec:ef:30:00:${String(i).padStart(2, "0")}`,
+    rack: "RB07",
+    position: 30 + i,
+  });
+  const items = [0, 1, 2, 3, 4, 5].map(inRack);
+  // Unit 42 of 42 does not fit a 2U device; a rack that does not exist is named.
+  items.push({ ...inRack(6), device_name: "dcoa-rb07u42", position: 42, device_type: "r750" });
+  items.push({ ...inRack(7), device_name: "dcoa-rb99u1", rack: "RB99", position: 1 });
+  app.world.netbox.requestLog.length = 0;
+  const res = await app.call("POST", "/api/v1/servers/import", items);
+  assertEquals(
+    res.body.map((r: { status: string }) => r.status),
+    ["ok", "ok", "ok", "ok", "ok", "ok", "failed", "failed"],
+    JSON.stringify(res.body),
+  );
+  assert(/does not fit in RB07/.test(res.body[6].fields.position), JSON.stringify(res.body[6]));
+  assert(/RB99/.test(res.body[7].error), res.body[7].error);
+  const lookups = (path: string) =>
+    app.world.netbox.requestLog.filter((l) => l.startsWith(`GET /api/dcim/${path}/`)).length;
+  // One look-up per distinct reference set: RB07 with each device type, and RB99 (asked twice, as
+  // a failed look-up is not kept).
+  assert(lookups("sites") <= 4, `sites asked ${lookups("sites")} times`);
+  assert(lookups("racks") <= 5, `racks asked ${lookups("racks")} times`);
+});
+
 Deno.test("POST /servers/import: an invalid item fails with field errors, the others succeed, in input order", async () => {
   await using app = await startTestApp();
   const bad = { device_name: "Bad_Name!", bmc_mac: "01:00:5e:00:00:01", bmc_password: "" };
