@@ -1367,8 +1367,27 @@ export function createFakeNetbox(options: FakeNetboxOptions = {}): FakeNetbox {
     q: (o: T, v: string[]) => v.some((x) => o.name.toLowerCase().includes(x.toLowerCase())),
   });
 
-  const macOfDevice = (d: FakeDevice) =>
-    [...interfaces.values()].filter((i) => i.device_id === d.id).flatMap(interfaceMacs);
+  // The devices holding any of the MACs, found in one pass per query (as a database index would):
+  // the filter runs once per device with the same values array.
+  const devicesByMacs = new WeakMap<string[], Set<number>>();
+  const devicesWithMac = (values: string[]): Set<number> => {
+    let ids = devicesByMacs.get(values);
+    if (ids) return ids;
+    const wanted = new Set(values.map((x) => normalMac(x) ?? ""));
+    ids = new Set();
+    if (macObjects) {
+      for (const m of macAddresses.values()) {
+        const iface = wanted.has(m.mac_address) ? assignedInterface(m) : null;
+        if (iface) ids.add(iface.device_id);
+      }
+    } else {
+      for (const i of interfaces.values()) {
+        if (i.mac_address && wanted.has(i.mac_address)) ids.add(i.device_id);
+      }
+    }
+    devicesByMacs.set(values, ids);
+    return ids;
+  };
 
   const resources: Record<string, Resource> = {};
   interface Resource {
@@ -1510,10 +1529,7 @@ export function createFakeNetbox(options: FakeNetboxOptions = {}): FakeNetbox {
       device_type_id: fkFilter("device_type_id", deviceTypes, (o: FakeDevice) => o.device_type_id),
       status: (o: FakeDevice, v) => v.includes(o.status),
       position: (o: FakeDevice, v) => v.map(Number).includes(o.position ?? NaN),
-      mac_address: (o: FakeDevice, v) => {
-        const macs = macOfDevice(o);
-        return v.some((x) => macs.includes(normalMac(x) ?? ""));
-      },
+      mac_address: (o: FakeDevice, v) => devicesWithMac(v).has(o.id),
     },
     create: (b) => {
       const d = deviceFromBody(b, null);
