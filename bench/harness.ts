@@ -14,6 +14,7 @@ import { createNetboxClient } from "../lib/netbox.ts";
 import { createOpenBaoClient } from "../lib/openbao.ts";
 import { createRedfishClient } from "../lib/redfish.ts";
 import { asFetch, type Handler } from "../lib/sim/faults.ts";
+import { NETBOX_SEED } from "../lib/sim/netbox_seed.ts";
 import { createSimWorld, SIM_URLS, type SimWorld } from "../lib/sim/world.ts";
 import { type AppDeps, createApp, createServices } from "../main.ts";
 
@@ -162,9 +163,13 @@ export interface BenchApp extends AsyncDisposable {
 
 export async function startBenchApp(
   config: Config,
-  options: Omit<BenchIntegrationOptions, "recorder">,
+  options: Omit<BenchIntegrationOptions, "recorder"> & {
+    /** Add empty racks and a BMC prefix for this many servers (see `rackItems`). */
+    rackServers?: number;
+  },
 ): Promise<BenchApp> {
   const world = createSimWorld({ autoBmcs: true });
+  if (options.rackServers) addBenchRacks(world, options.rackServers);
   const recorder = new CallRecorder();
   const integrations = benchIntegrations(world, { ...options, recorder });
   const kv = await Deno.openKv(":memory:");
@@ -209,6 +214,46 @@ export function bmcIpItems(count: number, offset = 0): Record<string, string>[] 
       boot_mac: benchMac(i, "02:b1:00"),
     };
   });
+}
+
+const RACK_UNITS = 42;
+/** The BMC prefix of the bench racks in Netbox: Kea subnet 2 of the simulated world. */
+export const BENCH_BMC_PREFIX = "172.16.0.0/22";
+const benchRack = (n: number) => `RX${String(n + 1).padStart(2, "0")}`;
+
+/** Empty 42 U racks for `count` 1 U servers in the seeded site and hall, and their BMC prefix. */
+export function addBenchRacks(world: SimWorld, count: number): void {
+  const nb = world.netbox;
+  const site = [...nb.sites.values()].find((s) => s.slug === NETBOX_SEED.site.slug)!;
+  const location = [...nb.locations.values()].find((l) => l.slug === NETBOX_SEED.location.slug)!;
+  for (let r = 0; r < Math.ceil(count / RACK_UNITS); r++) {
+    nb.addRack({ name: benchRack(r), siteId: site.id, locationId: location.id, uHeight: 42 });
+  }
+  nb.addPrefix({ prefix: BENCH_BMC_PREFIX, description: "BMC (bench racks)" });
+}
+
+/**
+ * `count` scanned servers filling the racks of `addBenchRacks` from U1, the way a technician
+ * registers them: site, hall, rack, unit, type and role, the BMC IP allocated from the prefix in
+ * Netbox. Every step runs: Netbox, OpenBao, Kea, the Redfish check and Metal3.
+ */
+export function rackItems(count: number): Record<string, string | number>[] {
+  if (count > 1020) throw new RangeError(`${BENCH_BMC_PREFIX} holds at most 1020 BMC IPs here`);
+  return Array.from({ length: count }, (_, i) => ({
+    device_name: `${NETBOX_SEED.site.slug}-${benchRack(Math.floor(i / RACK_UNITS)).toLowerCase()}u${
+      (i % RACK_UNITS) + 1
+    }`,
+    bmc_mac: benchMac(i, "02:b2:00"),
+    bmc_password: `bench-pw-${i}`,
+    site: NETBOX_SEED.site.slug,
+    location: NETBOX_SEED.location.slug,
+    rack: benchRack(Math.floor(i / RACK_UNITS)),
+    position: (i % RACK_UNITS) + 1,
+    device_type: "sys-1029u",
+    device_role: "server",
+    bmc_prefix: BENCH_BMC_PREFIX,
+    boot_mac: benchMac(i, "02:b3:00"),
+  }));
 }
 
 export function median(values: number[]): number {

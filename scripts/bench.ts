@@ -18,6 +18,7 @@ import {
   bmcIpItems,
   median,
   percentile,
+  rackItems,
   sampleRss,
   startBenchApp,
 } from "../bench/harness.ts";
@@ -169,8 +170,8 @@ async function importRun(count: number, concurrency: number, serialise = false) 
     ...BENCH_CONFIG,
     ONBOARDING_IMPORT_CONCURRENCY: String(concurrency),
   });
-  await using b = await startBenchApp(config, { latencyMs: 10, serialise });
-  const items = bmcIpItems(count);
+  await using b = await startBenchApp(config, { latencyMs: 10, serialise, rackServers: count });
+  const items = rackItems(count);
   const rss = sampleRss();
   const started = performance.now();
   const res = await b.app.request("/api/v1/servers/import", {
