@@ -45,6 +45,15 @@ export async function api<T = unknown>(
   return { status: res.status, ok: res.ok, body: body as T };
 }
 
+/**
+ * The newer of two snapshots of one registration: an answer read before an event can arrive after
+ * it, and must not put an older state back on screen.
+ */
+export function newer<T extends { id: string; updated_at?: string }>(shown: T | null, next: T): T {
+  if (!shown || shown.id !== next.id || !shown.updated_at || !next.updated_at) return next;
+  return next.updated_at >= shown.updated_at ? next : shown;
+}
+
 /** `ws://` or `wss://` URL for a path on this origin. */
 export function socketUrl(path: string): string {
   return `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}${path}`;

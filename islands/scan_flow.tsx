@@ -6,8 +6,9 @@
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { MAC_MESSAGES, macProblem, macVendor } from "../lib/mac.ts";
 import { deviceName } from "../lib/names.ts";
-import { api, errorMessage, subscribeEvents } from "../client/api.ts";
+import { api, errorMessage, newer, subscribeEvents } from "../client/api.ts";
 import { Camera } from "../client/camera.tsx";
+import { RetryForm } from "../client/retry_form.tsx";
 import { scannedMac, scannedPassword } from "../client/scan_payload.ts";
 import {
   type Elevation,
@@ -62,6 +63,7 @@ interface Progress {
   status: string;
   error?: string;
   steps: Record<string, StepView>;
+  updated_at?: string;
 }
 
 const STEPS = ["netbox", "openbao", "kea", "metal3"];
@@ -136,14 +138,16 @@ export default function ScanFlow(props: ScanFlowProps) {
   const followId = progress?.id;
   useEffect(() => {
     if (!followId) return;
+    // Only while this registration is still the one on screen, and never an older snapshot.
+    const show = (r: Progress) => setProgress((p) => p?.id === r.id ? newer(p, r) : p);
     const reload = () =>
       api<Progress>("GET", `/api/v1/servers/${followId}`).then((a) => {
-        if (a.ok) setProgress(a.body);
+        if (a.ok) show(a.body);
       }).catch(() => {});
     return subscribeEvents((e) => {
       if (e.type === "registration") {
         const r = e.registration as Progress;
-        if (r.id === followId) setProgress(r);
+        if (r.id === followId) show(r);
       } else if (e.type === "step" && e.id === followId) {
         setProgress((p) =>
           p && {
@@ -284,13 +288,6 @@ export default function ScanFlow(props: ScanFlowProps) {
     } finally {
       setBusy(false);
     }
-  };
-
-  const retry = async () => {
-    if (!progress) return;
-    const answer = await api("POST", `/api/v1/servers/${progress.id}/retry`).catch(() => null);
-    if (answer && !answer.ok) setGoError(errorMessage(answer));
-    else setGoError("");
   };
 
   function resetForNext() {
@@ -521,10 +518,19 @@ export default function ScanFlow(props: ScanFlowProps) {
           </ul>
           {progress.error && <p class="error" role="alert">{progress.error}</p>}
           {goError && <p class="error" role="alert">{goError}</p>}
+          {(progress.status === "failed" || progress.status === "blocked") && (
+            <RetryForm
+              id={progress.id}
+              blocked={progress.status === "blocked"}
+              wasmUrl={props.wasmUrl}
+              onResult={(error) => {
+                setGoError(error);
+                // Accepted: show it queued at once; the live events take it from there.
+                if (!error) setProgress((p) => p && { ...p, status: "queued", error: undefined });
+              }}
+            />
+          )}
           <div class="actions">
-            {(progress.status === "failed" || progress.status === "blocked") && (
-              <button type="button" class="primary" onClick={retry}>Retry</button>
-            )}
             <a class="button" href={`/servers/${progress.id}`}>Details</a>
             {TERMINAL.has(progress.status) && (
               <button type="button" class="primary" onClick={resetForNext}>Next server</button>

@@ -1,6 +1,7 @@
 /** One server: steps, warnings, created objects, provisioning, audit; Retry and Decommission. */
 import { useEffect, useState } from "preact/hooks";
-import { api, errorMessage, subscribeEvents } from "../client/api.ts";
+import { api, errorMessage, newer, subscribeEvents } from "../client/api.ts";
+import { RetryForm } from "../client/retry_form.tsx";
 
 interface Detail {
   id: string;
@@ -22,18 +23,19 @@ interface Detail {
   request?: Record<string, unknown>;
   audit?: { at: string; actor: string; action: string; detail?: string }[];
   created_at?: string;
+  updated_at?: string;
 }
 
 /** The detail island; `id` comes from the URL. */
 export default function ServerDetail(
-  props: { id: string; canDecommission?: boolean; [key: string]: unknown },
+  props: { id: string; canDecommission?: boolean; wasmUrl?: string; [key: string]: unknown },
 ) {
   const [r, setR] = useState<Detail | null>(null);
   const [error, setError] = useState("");
   const [message, setMessage] = useState("");
   const load = () =>
     api<Detail>("GET", `/api/v1/servers/${props.id}`).then((a) => {
-      if (a.ok) setR(a.body);
+      if (a.ok) setR((shown) => newer(shown, a.body));
       else setError(errorMessage(a));
     }).catch(() => setError("Offline: the details will load when the network returns."));
   useEffect(() =>
@@ -146,16 +148,18 @@ export default function ServerDetail(
         )
         : null}
       {message && <p role="status" class="hint">{message}</p>}
+      {(r.status === "failed" || r.status === "blocked") && (
+        <RetryForm
+          id={r.id}
+          blocked={r.status === "blocked"}
+          wasmUrl={props.wasmUrl}
+          onResult={(e) => {
+            setMessage(e || "Retrying…");
+            load();
+          }}
+        />
+      )}
       <div class="actions">
-        {(r.status === "failed" || r.status === "blocked") && (
-          <button
-            type="button"
-            class="primary"
-            onClick={() => act("POST", `/api/v1/servers/${r.id}/retry`)}
-          >
-            Retry
-          </button>
-        )}
         {props.canDecommission && r.status !== "decommissioned" && (
           <button
             type="button"

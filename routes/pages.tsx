@@ -65,7 +65,11 @@ export function pageRoutes(deps: AppDeps, options: PageOptions = {}): Hono {
       "servers",
       <Island
         name="ServerDetail"
-        props={{ id: c.req.param("id"), canDecommission: canDecommission(c) }}
+        props={{
+          id: c.req.param("id"),
+          canDecommission: canDecommission(c),
+          wasmUrl: scanProps.wasmUrl,
+        }}
       />,
     ));
   app.get("/import", (c) => render(c, "Import", "import", <Island name="ImportPanel" />));

@@ -14,6 +14,7 @@ import {
   serveApp,
   writeLabelY4m,
 } from "./browser_harness.ts";
+import { createFakeRedfish } from "../lib/sim/redfish.ts";
 
 const MAC = "3CECEF123456";
 const PASSWORD = "RXYFTZXRQY";
@@ -281,6 +282,48 @@ Deno.test({
   } finally {
     await browser.close();
     await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test({
+  name: "PWA: a password the BMC rejects is rescanned in the Go step and the retry completes",
+  ignore: !chromiumAvailable(),
+  sanitizeResources: false,
+  sanitizeOps: false,
+}, async () => {
+  await using served = await serveApp({ world: true });
+  const world = served.world!;
+  // The BMC at the first free address of the prefix knows another password than the one typed.
+  world.bmcs.add("10.16.28.11", createFakeRedfish({ username: "ADMIN", password: "Right-pass-7" }));
+  const browser = await launchChromium();
+  try {
+    const context = await phoneContext(browser, served.url);
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto("/");
+    await page.waitForSelector("[data-island=ScanFlow][data-hydrated=true]");
+    await page.getByLabel("BMC MAC", { exact: true }).fill("3c:ec:ef:77:00:01");
+    await page.getByRole("button", { name: "Next" }).click();
+    await page.getByLabel("BMC password", { exact: true }).fill("Wrong-pass-1");
+    await page.getByRole("button", { name: "Next" }).click();
+    await fillLocation(page, "14");
+    await page.getByRole("button", { name: "Go" }).click();
+    await page.getByTestId("reg-status").filter({ hasText: /^failed$/ }).waitFor({
+      timeout: 30_000,
+    });
+    await page.getByRole("alert").filter({ hasText: "rejected" }).first().waitFor();
+
+    await page.getByLabel("New BMC password (only if the BMC rejected it)").fill("Right-pass-7");
+    await page.getByRole("button", { name: "Retry" }).click();
+    await page.getByTestId("reg-status").filter({ hasText: /^ok$/ }).waitFor({ timeout: 30_000 });
+    const secret = world.kubernetes.state.secret("metal3", "dcoa-rb06u14-bmc-secret");
+    assertEquals(atob(secret?.data?.password ?? ""), "Right-pass-7");
+    assertEquals(world.openbao.versions("bmc/dcoa-rb06u14").length, 2);
+    assertEquals(errors, []);
+    await context.close();
+  } finally {
+    await browser.close();
   }
 });
 
