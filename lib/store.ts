@@ -262,7 +262,11 @@ export class RegistrationStore {
     options: { limit?: number; cursor?: string; site?: string; status?: string; q?: string } = {},
   ): Promise<{ items: Registration[]; cursor: string | null }> {
     const limit = Math.min(Math.max(options.limit ?? 50, 1), 200);
-    const q = options.q?.toLowerCase();
+    const q = options.q?.trim().toLowerCase();
+    // A MAC as printed on a label (3CECEF…, 3c-ec-ef…, 3cec.ef…) also matches the stored colon form.
+    const hex = q?.replace(/[-:.\s]/g, "") ?? "";
+    const macForm = /^[0-9a-f]{4,12}$/.test(hex) ? hex.match(/.{1,2}/g)!.join(":") : undefined;
+    const site = options.site?.toLowerCase();
     if (!options.site && !options.status && !q) {
       const iter = this.kv.list<Registration>({ prefix: keys.registrations() }, {
         reverse: true,
@@ -288,8 +292,9 @@ export class RegistrationStore {
     const ids: string[] = [];
     let cursor: string | null = null;
     for await (const entry of iter) {
-      if (options.site && !entry.value.sites.includes(options.site)) continue;
-      if (q && !entry.value.text.includes(q)) continue;
+      if (site && !entry.value.sites.some((s) => s.toLowerCase() === site)) continue;
+      const text = entry.value.text;
+      if (q && !text.includes(q) && !(macForm && text.includes(macForm))) continue;
       ids.push(entry.key.at(-1) as string);
       if (ids.length === limit) {
         cursor = iter.cursor;

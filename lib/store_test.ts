@@ -57,6 +57,11 @@ Deno.test("RegistrationStore.list() pages newest first and filters through the i
     assertEquals((await store.list({ q: "10.16.28.7" })).items.map((r) => r.device_name), [
       "dcoa-rb06u7",
     ]);
+    // As printed on labels: no separators, dashes, Cisco dots, upper case.
+    for (const q of ["3CECEF00001E", "3c-ec-ef-00-00-1e", "3cec.ef00.001e", " 00001E "]) {
+      assertEquals((await store.list({ q })).items.map((r) => r.device_name), ["dcoa-rb06u30"], q);
+    }
+    assertEquals((await store.list({ site: "DCOA", limit: 50 })).items.length, 15);
     const odd = await store.list({ site: "dcoa", limit: 10 });
     assertEquals(odd.items.length, 10);
     const rest = await store.list({ site: "dcoa", limit: 10, cursor: odd.cursor! });
