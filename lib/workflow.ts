@@ -441,7 +441,9 @@ export class Engine {
       const bad = Object.entries(r.steps).find(([, s]) =>
         s.status === "failed" || s.status === "blocked"
       );
-      r.error = bad ? `${bad[0]}: ${bad[1].message}` : undefined;
+      // Named once: a message may already start with its step's name.
+      const said = bad?.[1].message ?? "";
+      r.error = bad ? (said.startsWith(`${bad[0]}:`) ? said : `${bad[0]}: ${said}`) : undefined;
     });
     if (
       final.status === "ok" && final.steps.netbox.status === "done" &&

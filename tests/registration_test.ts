@@ -360,6 +360,7 @@ Deno.test("an injected failure fails only the affected servers; retry completes 
       assertEquals(full.status, "failed", JSON.stringify(full));
       assertEquals(full.steps[c.step], "failed");
       assert(/Retry|retry/.test(full.error), `actionable: ${full.error}`);
+      assert(!/^(\w+): \1:/.test(full.error), `step named twice: ${full.error}`);
       if (c.step === "netbox") assertEquals(minimal.status, "ok", JSON.stringify(minimal));
       if (c.step === "openbao") {
         // No Metal3 Secret from a password OpenBao does not hold.
