@@ -40,8 +40,14 @@ export function pageRoutes(deps: AppDeps, options: PageOptions = {}): Hono {
     banners.push({ kind: "warn", text: "Authentication is disabled" });
   }
 
-  const render = (c: Context, title: string, active: NavKey | undefined, body: VNode) =>
-    c.html(renderPage(assets, { title, active, banners, body }), 200, {
+  const render = (
+    c: Context,
+    title: string,
+    active: NavKey | undefined,
+    body: VNode,
+    status: 200 | 404 = 200,
+  ) =>
+    c.html(renderPage(assets, { title, active, banners, body }), status, {
       "cache-control": "no-cache",
     });
 
@@ -73,6 +79,26 @@ export function pageRoutes(deps: AppDeps, options: PageOptions = {}): Hono {
       />,
     ));
   app.get("/import", (c) => render(c, "Import", "import", <Island name="ImportPanel" />));
+  // A mistyped page in the browser gets a page back; API clients keep the JSON 404.
+  app.get("*", (c) => {
+    if (c.req.path.startsWith("/api/") || !c.req.header("accept")?.includes("text/html")) {
+      return c.notFound();
+    }
+    return render(
+      c,
+      "Not found",
+      undefined,
+      <section class="card">
+        <h1>Not found</h1>
+        <p>
+          There is no page at <span class="value">{c.req.path}</span>. <a href="/">Scan a server</a>
+          {" "}
+          or <a href="/servers">see the servers</a>.
+        </p>
+      </section>,
+      404,
+    );
+  });
   return app;
 }
 

@@ -92,6 +92,16 @@ Deno.test("pageRoutes() renders islands with their props and boot script", async
         await r.body?.cancel();
       }
     });
+    await t.step("an unknown page is an HTML 404 for browsers, JSON for API clients", async () => {
+      const page = await app.request("/nope", { headers: { accept: "text/html" } });
+      assertEquals(page.status, 404);
+      const html = await page.text();
+      assert(html.startsWith("<!doctype html>") && html.includes("There is no page at"), html);
+      const api = await app.request("/api/v1/nope", { headers: { accept: "text/html" } });
+      assertEquals([api.status, (await api.json()).error.code], [404, "not_found"]);
+      const plain = await app.request("/nope");
+      assertEquals([plain.status, (await plain.json()).error.code], [404, "not_found"]);
+    });
     await t.step("paths that leave the static folder are refused", async () => {
       for (
         const path of [
