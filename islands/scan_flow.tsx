@@ -3,7 +3,7 @@
  * password, picks the rack slot on an elevation drawing, registers and follows the steps live;
  * offline, the registration is queued in the outbox with its password encrypted.
  */
-import { useEffect, useMemo, useState } from "preact/hooks";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { MAC_MESSAGES, macProblem, macVendor } from "../lib/mac.ts";
 import { deviceName } from "../lib/names.ts";
 import { api, errorMessage, newer, subscribeEvents } from "../client/api.ts";
@@ -187,7 +187,8 @@ export default function ScanFlow(props: ScanFlowProps) {
   const rack = racks.find((r) => String(r.id) === loc.rack);
   const type = types.find((t) => String(t.id) === loc.device_type);
   const height = type?.u_height ?? 1;
-  const position = Number(loc.position) || 0;
+  const position = /^\d+$/.test(loc.position.trim()) ? Number(loc.position) : 0;
+  const positionIssue = loc.position.trim() !== "" && position < 1;
   const conflicts = elevation && position ? slotConflicts(elevation, position, height) : [];
   const overTop = rack && position ? position + height - 1 > (rack.u_height ?? 0) : false;
   const preview = site && rack && position
@@ -301,6 +302,25 @@ export default function ScanFlow(props: ScanFlowProps) {
 
   const indicator = useMemo(() => ["mac", "password", "location", "go"].indexOf(step), [step]);
 
+  // After a step change, focus its heading: screen readers announce it, keyboards start there.
+  const shownStep = useRef(step);
+  useEffect(() => {
+    if (shownStep.current === step) return;
+    shownStep.current = step;
+    document.querySelector<HTMLElement>(`[data-step-title=${step}]`)?.focus();
+  }, [step]);
+  const macReady = Boolean(mac) && !macIssue;
+  const passwordReady = Boolean(password.trim()) && password.length <= 128 && !bootIssue;
+  // Enter (or a barcode scanner's trailing Enter) moves on when the step is complete.
+  const submit = (ready: boolean, next: () => void) => (e: Event) => {
+    e.preventDefault();
+    if (ready) next();
+  };
+  const macNext = () => {
+    setMac(scannedMac(mac) ?? mac);
+    setStep("password");
+  };
+
   return (
     <div class="stack">
       <div class="steps-indicator" aria-hidden="true">
@@ -309,8 +329,8 @@ export default function ScanFlow(props: ScanFlowProps) {
       {notice && <p class="hint" role="status" data-testid="notice">{notice}</p>}
 
       {step === "mac" && (
-        <section class="card" aria-labelledby="mac-title">
-          <h1 id="mac-title">1 · BMC MAC</h1>
+        <form class="card" aria-labelledby="mac-title" onSubmit={submit(macReady, macNext)}>
+          <h1 id="mac-title" tabIndex={-1} data-step-title="mac">1 · BMC MAC</h1>
           <Camera wasmUrl={props.wasmUrl ?? ""} label="BMC MAC label" onCode={onMacCode} />
           <label for="bmc-mac">BMC MAC</label>
           <input
@@ -322,7 +342,8 @@ export default function ScanFlow(props: ScanFlowProps) {
             value={mac}
             aria-invalid={macIssue ? "true" : "false"}
             aria-describedby="mac-help"
-            onInput={(e) => setMac(e.currentTarget.value)}
+            onInput={(e) =>
+              setMac(e.currentTarget.value)}
           />
           <p id="mac-help" class={macIssue ? "error" : "hint"} data-testid="mac-result">
             {macIssue
@@ -332,24 +353,18 @@ export default function ScanFlow(props: ScanFlowProps) {
               : "Scan the BMC/IPMI MAC label or type it."}
           </p>
           <div class="actions">
-            <button
-              type="button"
-              class="primary"
-              disabled={!mac || Boolean(macIssue)}
-              onClick={() => {
-                setMac(scannedMac(mac) ?? mac);
-                setStep("password");
-              }}
-            >
-              Next
-            </button>
+            <button type="submit" class="primary" disabled={!macReady}>Next</button>
           </div>
-        </section>
+        </form>
       )}
 
       {step === "password" && (
-        <section class="card" aria-labelledby="pw-title">
-          <h1 id="pw-title">2 · BMC password</h1>
+        <form
+          class="card"
+          aria-labelledby="pw-title"
+          onSubmit={submit(passwordReady, () => setStep("location"))}
+        >
+          <h1 id="pw-title" tabIndex={-1} data-step-title="password">2 · BMC password</h1>
           <p class="hint">
             MAC <span class="value">{mac}</span> {vendor && `· ${vendor}`}
           </p>
@@ -385,21 +400,14 @@ export default function ScanFlow(props: ScanFlowProps) {
           )}
           <div class="actions">
             <button type="button" onClick={() => setStep("mac")}>Back</button>
-            <button
-              type="button"
-              class="primary"
-              disabled={!password || password.length > 128 || Boolean(bootIssue)}
-              onClick={() => setStep("location")}
-            >
-              Next
-            </button>
+            <button type="submit" class="primary" disabled={!passwordReady}>Next</button>
           </div>
-        </section>
+        </form>
       )}
 
       {step === "location" && (
         <section class="card" aria-labelledby="loc-title">
-          <h1 id="loc-title">3 · Location</h1>
+          <h1 id="loc-title" tabIndex={-1} data-step-title="location">3 · Location</h1>
           <div class="grid2">
             <Select
               label="Site"
@@ -476,6 +484,9 @@ export default function ScanFlow(props: ScanFlowProps) {
               {conflicts.join(", ")}: pick a free unit.
             </p>
           )}
+          {positionIssue && (
+            <p class="error" role="alert">The U position is a whole number from 1.</p>
+          )}
           {overTop && <p class="error" role="alert">The device does not fit below the rack top.</p>}
           {elevation && (
             <RackElevation
@@ -497,7 +508,7 @@ export default function ScanFlow(props: ScanFlowProps) {
 
       {step === "go" && progress && (
         <section class="card" aria-labelledby="go-title">
-          <h1 id="go-title">4 · {progress.device_name}</h1>
+          <h1 id="go-title" tabIndex={-1} data-step-title="go">4 · {progress.device_name}</h1>
           <p>
             Status:{" "}
             <span class={`pill st-${progress.status}`} data-testid="reg-status">
