@@ -162,7 +162,7 @@ export async function runImport(
             status: "failed",
             steps: { ...NO_STEPS },
             warnings: [],
-            error: known ? (e as Error).message : actionable("pre-flight", e),
+            error: known ? (e as Error).message : `pre-flight: ${actionable(e)}`,
             ...(e instanceof ValidationFailed ? { fields: e.fields } : {}),
           });
         }

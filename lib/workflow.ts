@@ -327,7 +327,7 @@ export class Engine {
       );
     } catch (e) {
       // Still in memory, so a retry from this process can store it without a rescan.
-      await this.#setStep(record.id, "openbao", "failed", actionable("openbao", e));
+      await this.#setStep(record.id, "openbao", "failed", actionable(e));
     } finally {
       this.#d.metrics.stepDuration("openbao", "run", performance.now() - started);
     }
@@ -441,9 +441,7 @@ export class Engine {
       const bad = Object.entries(r.steps).find(([, s]) =>
         s.status === "failed" || s.status === "blocked"
       );
-      // Named once: a message may already start with its step's name.
-      const said = bad?.[1].message ?? "";
-      r.error = bad ? (said.startsWith(`${bad[0]}:`) ? said : `${bad[0]}: ${said}`) : undefined;
+      r.error = bad ? `${bad[0]}: ${bad[1].message}` : undefined;
     });
     if (
       final.status === "ok" && final.steps.netbox.status === "done" &&
@@ -491,7 +489,7 @@ export class Engine {
         message = e.message;
       } else {
         status = "failed";
-        message = actionable(step, e);
+        message = actionable(e);
         this.#d.log.warn("step failed", { id, device: record.device_name, step, error: e });
       }
     }
@@ -881,7 +879,7 @@ export class Engine {
 }
 
 /** Turns an error into a message that tells the technician what to do next; never a secret. */
-export function actionable(step: string, e: unknown): string {
+export function actionable(e: unknown): string {
   if (e instanceof IntegrationError) {
     const what = e.status === 0
       ? `${e.integration} did not answer`
@@ -903,5 +901,5 @@ export function actionable(step: string, e: unknown): string {
   ) {
     return e.message;
   }
-  return `${step}: ${(e as Error)?.message ?? String(e)}`;
+  return (e as Error)?.message ?? String(e);
 }

@@ -313,6 +313,8 @@ Deno.test({
       timeout: 30_000,
     });
     await page.getByRole("alert").filter({ hasText: "rejected" }).first().waitFor();
+    await page.getByTestId("retry-form").scrollIntoViewIfNeeded();
+    await shot(page, "4-go-retry");
 
     await page.getByLabel("New BMC password (only if the BMC rejected it)").fill("Right-pass-7");
     await page.getByRole("button", { name: "Retry" }).click();
