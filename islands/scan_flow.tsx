@@ -215,7 +215,7 @@ export default function ScanFlow(props: ScanFlowProps) {
     setMac(m);
     setNotice(`Scanned MAC ${m}`);
     confirm();
-    setStep("password");
+    forward("password");
     return true;
   };
   const onPasswordCode = (value: string) => {
@@ -283,6 +283,7 @@ export default function ScanFlow(props: ScanFlowProps) {
         status: answer.body.status,
         steps: Object.fromEntries(STEPS.map((s) => [s, { status: "pending" }])),
       });
+      history.replaceState({ step: "go" }, "");
       setStep("go");
     } catch {
       await queue();
@@ -297,8 +298,31 @@ export default function ScanFlow(props: ScanFlowProps) {
     setBootMac("");
     setProgress(null);
     setLoc((l) => ({ ...l, position: "" }));
+    history.replaceState({ step: "mac" }, "");
     setStep("mac");
   }
+
+  // The phone's back gesture walks back through the steps as the Back buttons do: each step
+  // forward is a history entry. Going back from the results of Go starts the next server.
+  const forward = (next: "password" | "location") => {
+    history.pushState({ step: next }, "");
+    setStep(next);
+  };
+  const entered = useRef({ mac, password, step });
+  entered.current = { mac, password, step };
+  useEffect(() => {
+    history.replaceState({ step: "mac" }, "");
+    const onPop = (e: PopStateEvent) => {
+      if (entered.current.step === "go") return resetForNext();
+      let target = (e.state as { step?: Step } | null)?.step ?? "mac";
+      if (target === "go") target = "location";
+      if (target === "location" && !entered.current.password) target = "password";
+      if (target !== "mac" && !entered.current.mac) target = "mac";
+      setStep(target);
+    };
+    addEventListener("popstate", onPop);
+    return () => removeEventListener("popstate", onPop);
+  }, []);
 
   const indicator = useMemo(() => ["mac", "password", "location", "go"].indexOf(step), [step]);
 
@@ -318,7 +342,7 @@ export default function ScanFlow(props: ScanFlowProps) {
   };
   const macNext = () => {
     setMac(scannedMac(mac) ?? mac);
-    setStep("password");
+    forward("password");
   };
 
   return (
@@ -362,7 +386,7 @@ export default function ScanFlow(props: ScanFlowProps) {
         <form
           class="card"
           aria-labelledby="pw-title"
-          onSubmit={submit(passwordReady, () => setStep("location"))}
+          onSubmit={submit(passwordReady, () => forward("location"))}
         >
           <h1 id="pw-title" tabIndex={-1} data-step-title="password">2 · BMC password</h1>
           <p class="hint">
@@ -399,7 +423,7 @@ export default function ScanFlow(props: ScanFlowProps) {
             </details>
           )}
           <div class="actions">
-            <button type="button" onClick={() => setStep("mac")}>Back</button>
+            <button type="button" onClick={() => history.back()}>Back</button>
             <button type="submit" class="primary" disabled={!passwordReady}>Next</button>
           </div>
         </form>
@@ -498,7 +522,7 @@ export default function ScanFlow(props: ScanFlowProps) {
           )}
           {goError && <p class="error" role="alert" data-testid="go-error">{goError}</p>}
           <div class="actions">
-            <button type="button" onClick={() => setStep("password")}>Back</button>
+            <button type="button" onClick={() => history.back()}>Back</button>
             <button type="button" class="primary" disabled={!locationReady || busy} onClick={go}>
               Go
             </button>

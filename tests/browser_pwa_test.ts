@@ -286,7 +286,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "PWA: a password the BMC rejects is rescanned in the Go step and the retry completes",
+  name:
+    "PWA: the back gesture walks the steps; a password the BMC rejects is rescanned and retried",
   ignore: !chromiumAvailable(),
   sanitizeResources: false,
   sanitizeOps: false,
@@ -305,8 +306,21 @@ Deno.test({
     await page.waitForSelector("[data-island=ScanFlow][data-hydrated=true]");
     await page.getByLabel("BMC MAC", { exact: true }).fill("3c:ec:ef:77:00:01");
     await page.getByRole("button", { name: "Next" }).click();
-    await page.getByLabel("BMC password", { exact: true }).fill("Wrong-pass-1");
-    await page.getByRole("button", { name: "Next" }).click();
+    await page.getByLabel("BMC password", { exact: true }).click();
+    await page.keyboard.type("Wrong-pass-1");
+    await page.keyboard.press("Enter"); // as a scanner's trailing Enter
+    await page.getByRole("heading", { name: "3 · Location" }).waitFor();
+    // Back and forward through the browser's history keep what was entered.
+    await page.goBack();
+    await page.getByRole("heading", { name: "2 · BMC password" }).waitFor();
+    await page.goBack();
+    await page.getByRole("heading", { name: "1 · BMC MAC" }).waitFor();
+    assertEquals(
+      await page.getByLabel("BMC MAC", { exact: true }).inputValue(),
+      "3c:ec:ef:77:00:01",
+    );
+    await page.goForward();
+    await page.goForward();
     await fillLocation(page, "14");
     await page.getByRole("button", { name: "Go" }).click();
     await page.getByTestId("reg-status").filter({ hasText: /^failed$/ }).waitFor({
