@@ -21,9 +21,43 @@ interface Detail {
     errorMessage: string;
   };
   request?: Record<string, unknown>;
+  resolved?: { siteSlug?: string; rackName?: string };
   audit?: { at: string; actor: string; action: string; detail?: string }[];
   created_at?: string;
   updated_at?: string;
+}
+
+/** What each step created, in words (ids are Netbox's). */
+function createdRows(c: Record<string, unknown>): [string, string][] {
+  const rows: [string, string][] = [];
+  const add = (label: string, value: unknown) => {
+    if (value !== undefined && value !== null) rows.push([label, String(value)]);
+  };
+  add(
+    "Netbox device",
+    c.netbox_device_id === undefined
+      ? undefined
+      : `#${c.netbox_device_id}${c.netbox_device_preexisting ? " (existed before)" : ""}`,
+  );
+  add("Netbox interface", c.netbox_interface_id && `#${c.netbox_interface_id}`);
+  add("Netbox MAC", c.netbox_mac_id && `#${c.netbox_mac_id}`);
+  add("Netbox IP", c.netbox_ip_id && `#${c.netbox_ip_id}`);
+  add(
+    "OpenBao secret",
+    c.openbao_path && `${c.openbao_path} (version ${c.openbao_version ?? "?"})`,
+  );
+  const kea = c.kea_servers as { server: string; outcome: string }[] | undefined;
+  add(
+    "Kea reservation",
+    c.kea_subnet_id === undefined
+      ? undefined
+      : `subnet ${c.kea_subnet_id}${
+        kea?.length ? `: ${kea.map((k) => `${k.server} ${k.outcome}`).join(", ")}` : ""
+      }`,
+  );
+  add("Metal3 Secret", c.metal3_secret);
+  add("BareMetalHost", c.metal3_bmh);
+  return rows;
 }
 
 /** The detail island; `id` comes from the URL. */
@@ -70,6 +104,15 @@ export default function ServerDetail(
         <span class={`pill st-${r.status}`} data-testid="detail-status">{r.status}</span>
       </p>
       <dl class="kv">
+        {(r.resolved?.rackName || r.request?.rack !== undefined) && (
+          <>
+            <dt>Location</dt>
+            <dd>
+              {r.resolved?.siteSlug ?? String(r.request?.site ?? "")} · rack{" "}
+              {r.resolved?.rackName ?? String(r.request?.rack)} · U{String(r.request?.position)}
+            </dd>
+          </>
+        )}
         <dt>BMC MAC</dt>
         <dd>{r.bmc_mac}</dd>
         <dt>BMC IP</dt>
@@ -99,7 +142,7 @@ export default function ServerDetail(
           </>
         )}
       </dl>
-      <h2>Steps</h2>
+      <h2>{r.status === "decommissioned" ? "Steps (since undone)" : "Steps"}</h2>
       <ul class="steplist">
         {Object.entries(r.steps ?? {}).map(([name, s]) => (
           <li key={name} data-step={name} data-status={s.status}>
@@ -122,10 +165,10 @@ export default function ServerDetail(
         <>
           <h2>Created objects</h2>
           <dl class="kv">
-            {Object.entries(r.created).map(([k, v]) => (
+            {createdRows(r.created).map(([k, v]) => (
               <>
                 <dt key={`k${k}`}>{k}</dt>
-                <dd key={`v${k}`}>{typeof v === "object" ? JSON.stringify(v) : String(v)}</dd>
+                <dd key={`v${k}`}>{v}</dd>
               </>
             ))}
           </dl>
