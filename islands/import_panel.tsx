@@ -150,7 +150,7 @@ export default function ImportPanel(_props: Record<string, unknown>) {
       onFocusIn={() => prefetch(loadSchemas)}
     >
       <h1 id="import-title">Import</h1>
-      <div class="row" role="radiogroup" aria-label="Input format">
+      <div class="row" role="group" aria-label="Input format">
         <button
           type="button"
           aria-pressed={mode === "json"}

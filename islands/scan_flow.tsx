@@ -163,6 +163,10 @@ export default function ScanFlow(props: ScanFlowProps) {
   }, [followId]);
 
   const sites = useList(step === "location" ? "/api/v1/reference/sites" : null);
+  // One site (the usual case for a technician's datacenter): chosen already.
+  useEffect(() => {
+    if (sites.length === 1 && !loc.site) setField("site", String(sites[0].id));
+  }, [sites]);
   const locations = useList(
     step === "location" && loc.site ? `/api/v1/reference/locations?site=${loc.site}` : null,
   );
@@ -181,6 +185,25 @@ export default function ScanFlow(props: ScanFlowProps) {
   }, [loc.rack, step, progress?.status]);
 
   const macIssue = mac ? macProblem(mac) : null;
+  // A MAC this service already registered is named at once, not only after Go.
+  const [macOwner, setMacOwner] = useState<Progress | null>(null);
+  const canonical = mac && !macIssue ? scannedMac(mac) : null;
+  useEffect(() => {
+    setMacOwner(null);
+    if (!canonical) return;
+    let live = true;
+    api<{ items: (Progress & { bmc_mac: string })[] }>(
+      "GET",
+      `/api/v1/servers?q=${encodeURIComponent(canonical)}&limit=5`,
+    ).then((a) => {
+      const found = a.ok &&
+        a.body.items.find((r) => r.bmc_mac === canonical && r.status !== "decommissioned");
+      if (live && found) setMacOwner(found);
+    }).catch(() => {});
+    return () => {
+      live = false;
+    };
+  }, [canonical]);
   const bootIssue = bootMac ? macProblem(bootMac) : null;
   const vendor = mac && !macIssue ? macVendor(mac) : null;
   const site = sites.find((s) => String(s.id) === loc.site);
@@ -350,6 +373,7 @@ export default function ScanFlow(props: ScanFlowProps) {
       <div class="steps-indicator" aria-hidden="true">
         {[0, 1, 2, 3].map((i) => <span key={i} class={i <= indicator ? "on" : ""} />)}
       </div>
+      <p class="sr-only">Step {indicator + 1} of 4</p>
       {notice && <p class="hint" role="status" data-testid="notice">{notice}</p>}
 
       {step === "mac" && (
@@ -376,6 +400,13 @@ export default function ScanFlow(props: ScanFlowProps) {
               ? `${scannedMac(mac)} · ${vendor ?? "unknown vendor"}`
               : "Scan the BMC/IPMI MAC label or type it."}
           </p>
+          {macOwner && (
+            <p class="hint" data-testid="mac-owner">
+              Already registered as <a href={`/servers/${macOwner.id}`}>{macOwner.device_name}</a>
+              {" "}
+              ({macOwner.status}).
+            </p>
+          )}
           <div class="actions">
             <button type="submit" class="primary" disabled={!macReady}>Next</button>
           </div>

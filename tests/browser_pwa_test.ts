@@ -336,6 +336,11 @@ Deno.test({
     const secret = world.kubernetes.state.secret("metal3", "dcoa-rb06u14-bmc-secret");
     assertEquals(atob(secret?.data?.password ?? ""), "Right-pass-7");
     assertEquals(world.openbao.versions("bmc/dcoa-rb06u14").length, 2);
+
+    // Scanning that MAC again names its registration at once.
+    await page.getByRole("button", { name: "Next server" }).click();
+    await page.getByLabel("BMC MAC", { exact: true }).fill("3C-EC-EF-77-00-01");
+    await page.getByTestId("mac-owner").filter({ hasText: "dcoa-rb06u14" }).waitFor();
     assertEquals(errors, []);
     await context.close();
   } finally {
