@@ -163,10 +163,6 @@ export default function ScanFlow(props: ScanFlowProps) {
   }, [followId]);
 
   const sites = useList(step === "location" ? "/api/v1/reference/sites" : null);
-  // One site (the usual case for a technician's datacenter): chosen already.
-  useEffect(() => {
-    if (sites.length === 1 && !loc.site) setField("site", String(sites[0].id));
-  }, [sites]);
   const locations = useList(
     step === "location" && loc.site ? `/api/v1/reference/locations?site=${loc.site}` : null,
   );
@@ -177,6 +173,13 @@ export default function ScanFlow(props: ScanFlowProps) {
   const roles = useList(step === "location" ? "/api/v1/reference/device-roles" : null);
   const prefixes = useList(step === "location" ? "/api/v1/reference/prefixes" : null);
   const tenants = useList(step === "location" ? "/api/v1/reference/tenants" : null);
+  // One site, or one hall in it (the usual case on a datacenter floor): chosen already.
+  useEffect(() => {
+    if (sites.length === 1 && !loc.site) setField("site", String(sites[0].id));
+  }, [sites]);
+  useEffect(() => {
+    if (locations.length === 1 && !loc.location) setField("location", String(locations[0].id));
+  }, [locations]);
 
   useEffect(() => {
     if (!loc.rack || step !== "location") return setElevation(null);
