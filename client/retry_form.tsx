@@ -57,7 +57,7 @@ export function RetryForm(
           {bootIssue && <p class="error">{MAC_MESSAGES[bootIssue]}</p>}
         </>
       )}
-      <label for="retry-password">New BMC password (only if the BMC rejected it)</label>
+      <label for="retry-password">BMC password (empty: keep the stored one)</label>
       <input
         id="retry-password"
         type="password"

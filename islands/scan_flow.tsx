@@ -585,7 +585,6 @@ export default function ScanFlow(props: ScanFlowProps) {
               );
             })}
           </ul>
-          {progress.error && <p class="error" role="alert">{progress.error}</p>}
           {goError && <p class="error" role="alert">{goError}</p>}
           {(progress.status === "failed" || progress.status === "blocked") && (
             <RetryForm
@@ -594,8 +593,12 @@ export default function ScanFlow(props: ScanFlowProps) {
               wasmUrl={props.wasmUrl}
               onResult={(error) => {
                 setGoError(error);
-                // Accepted: show it queued at once; the live events take it from there.
-                if (!error) setProgress((p) => p && { ...p, status: "queued", error: undefined });
+                if (error) return;
+                // Re-read: the retried run may already be over (its events came before this
+                // answer), so only a newer snapshot replaces what is shown.
+                api<Progress>("GET", `/api/v1/servers/${progress.id}`).then((a) => {
+                  if (a.ok) setProgress((p) => p?.id === a.body.id ? newer(p, a.body) : p);
+                }).catch(() => {});
               }}
             />
           )}
