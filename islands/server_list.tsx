@@ -1,6 +1,6 @@
 /** Servers: live list of registrations with provisioning state, filters and search. */
 import { useEffect, useState } from "preact/hooks";
-import { api, subscribeEvents } from "../client/api.ts";
+import { api, newer, subscribeEvents } from "../client/api.ts";
 
 interface Row {
   id: string;
@@ -53,20 +53,36 @@ export default function ServerList(_props: Record<string, unknown>) {
     return () => clearTimeout(t);
   }, [q, status, site]);
 
-  const matches = (r: Row) =>
-    (!status || r.status === status) &&
-    (!q ||
-      `${r.device_name} ${r.bmc_mac} ${r.bmc_ip ?? ""}`.toLowerCase().includes(q.toLowerCase()));
-  useEffect(() =>
-    subscribeEvents((e) => {
+  // Rows change live. A new one joins an unfiltered list at once; under a search or site filter
+  // (which the server matches) the list is read again, at most every second.
+  useEffect(() => {
+    let again: ReturnType<typeof setTimeout> | undefined;
+    const reloadSoon = () => again ??= setTimeout(() => (again = undefined, load()), 1000);
+    const off = subscribeEvents((e) => {
       if (e.type !== "registration") return;
       const r = e.registration as Row;
       setItems((old) => {
-        const i = old.findIndex((x) => x.id === r.id);
-        if (i >= 0) return old.map((x) => x.id === r.id ? { ...x, ...r } : x);
-        return matches(r) ? [r, ...old] : old;
+        if (old.some((x) => x.id === r.id)) return old.map((x) => x.id === r.id ? newer(x, r) : x);
+        if (q || site) reloadSoon();
+        else if (!status || r.status === status) return [r, ...old];
+        return old;
       });
-    }), [q, status, site]);
+    }, () => load()); // every (re)connect: what happened while offline
+    return () => {
+      off();
+      clearTimeout(again);
+    };
+  }, [q, status, site]);
+
+  // Registrations queued offline on this phone are sent from here too when the network returns.
+  useEffect(() => {
+    const send = () =>
+      navigator.onLine &&
+      import("../client/outbox.ts").then((m) => m.replayOutbox()).catch(() => {});
+    send();
+    addEventListener("online", send);
+    return () => removeEventListener("online", send);
+  }, []);
 
   return (
     <section class="card" aria-labelledby="servers-title">
