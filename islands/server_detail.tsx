@@ -60,6 +60,16 @@ function createdRows(c: Record<string, unknown>): [string, string][] {
   return rows;
 }
 
+/** A decommission's report is JSON (`{"secret": "deleted", …}`): shown as "secret deleted, …". */
+function auditDetail(detail?: string): string {
+  if (!detail?.startsWith("{")) return detail ?? "";
+  try {
+    return Object.entries(JSON.parse(detail)).map(([k, v]) => `${k} ${v}`).join(", ");
+  } catch {
+    return detail;
+  }
+}
+
 /** The detail island; `id` comes from the URL. */
 export default function ServerDetail(
   props: { id: string; canDecommission?: boolean; wasmUrl?: string; [key: string]: unknown },
@@ -152,7 +162,6 @@ export default function ServerDetail(
           </li>
         ))}
       </ul>
-      {r.error && <p class="error" role="alert">{r.error}</p>}
       {r.warnings?.length
         ? (
           <>
@@ -183,7 +192,7 @@ export default function ServerDetail(
                 <li key={i}>
                   <span>{a.action}</span>
                   <span class="hint">{a.actor}</span>
-                  <span class="msg">{new Date(a.at).toLocaleString()} {a.detail ?? ""}</span>
+                  <span class="msg">{new Date(a.at).toLocaleString()} {auditDetail(a.detail)}</span>
                 </li>
               ))}
             </ul>
@@ -197,7 +206,7 @@ export default function ServerDetail(
           blocked={r.status === "blocked"}
           wasmUrl={props.wasmUrl}
           onResult={(e) => {
-            setMessage(e || "Retrying…");
+            setMessage(e);
             load();
           }}
         />

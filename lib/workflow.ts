@@ -818,6 +818,7 @@ export class Engine {
     const updated = await store.update(id, (x) => {
       x.status = "decommissioned";
       x.created = {};
+      x.provisioning = undefined; // the host is gone; the watch ignores decommissioned records
     });
     await store.releaseClaims(updated);
     await store.audit(id, {
