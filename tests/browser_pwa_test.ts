@@ -354,6 +354,22 @@ Deno.test({
     await page.getByRole("button", { name: "Next server" }).click();
     await page.getByLabel("BMC MAC", { exact: true }).fill("3C-EC-EF-77-00-01");
     await page.getByTestId("mac-owner").filter({ hasText: "dcoa-rb06u14" }).waitFor();
+
+    // A BMC that does not answer and no boot MAC: Metal3 is blocked until the boot MAC is given.
+    await page.getByLabel("BMC MAC", { exact: true }).fill("3c:ec:ef:77:00:02");
+    await page.keyboard.press("Enter");
+    await page.getByLabel("BMC password", { exact: true }).fill("Pass-2");
+    await page.keyboard.press("Enter");
+    await fillLocation(page, "16");
+    await page.getByRole("button", { name: "Go" }).click();
+    await page.getByTestId("reg-status").filter({ hasText: /^blocked$/ }).waitFor({
+      timeout: 30_000,
+    });
+    await page.getByLabel("Boot NIC MAC", { exact: true }).fill("0C-C4-7A-77-00-02");
+    await page.getByRole("button", { name: "Retry" }).click();
+    await page.getByTestId("reg-status").filter({ hasText: /^ok$/ }).waitFor({ timeout: 30_000 });
+    const host = world.kubernetes.state.bareMetalHost("metal3", "dcoa-rb06u16");
+    assertEquals(host?.spec?.bootMACAddress, "0c:c4:7a:77:00:02");
     assertEquals(errors, []);
     await context.close();
   } finally {
