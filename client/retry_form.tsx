@@ -1,6 +1,7 @@
 /**
  * Retry of a failed or blocked registration, with what the failure may ask for: a rescanned BMC
- * password (the BMC rejected the one given) or, when Metal3 is blocked, the boot NIC MAC.
+ * password (the BMC rejected the one given) or, when Metal3 is blocked, the boot NIC MAC; either
+ * typed or scanned.
  */
 import { useState } from "preact/hooks";
 import { MAC_MESSAGES, macProblem } from "../lib/mac.ts";
@@ -42,37 +43,43 @@ export function RetryForm(
     }
   };
 
+  // Blocked asks for the boot NIC MAC; any other failure may be a password the BMC rejected.
   return (
     <div class="retry" data-testid="retry-form">
-      {props.blocked && (
-        <>
-          <label for="retry-boot-mac">Boot NIC MAC</label>
-          <input
-            id="retry-boot-mac"
-            autoComplete="off"
-            value={bootMac}
-            aria-invalid={bootIssue ? "true" : "false"}
-            onInput={(e) => setBootMac(e.currentTarget.value)}
-          />
-          {bootIssue && <p class="error">{MAC_MESSAGES[bootIssue]}</p>}
-        </>
-      )}
-      <label for="retry-password">BMC password (empty: keep the stored one)</label>
-      <input
-        id="retry-password"
-        type="password"
-        autoComplete="off"
-        value={password}
-        onInput={(e) => setPassword(e.currentTarget.value)}
-      />
+      {props.blocked
+        ? (
+          <>
+            <label for="retry-boot-mac">Boot NIC MAC</label>
+            <input
+              id="retry-boot-mac"
+              autoComplete="off"
+              value={bootMac}
+              aria-invalid={bootIssue ? "true" : "false"}
+              onInput={(e) => setBootMac(e.currentTarget.value)}
+            />
+            {bootIssue && <p class="error">{MAC_MESSAGES[bootIssue]}</p>}
+          </>
+        )
+        : (
+          <>
+            <label for="retry-password">BMC password (empty: keep the stored one)</label>
+            <input
+              id="retry-password"
+              type="password"
+              autoComplete="off"
+              value={password}
+              onInput={(e) => setPassword(e.currentTarget.value)}
+            />
+          </>
+        )}
       {props.wasmUrl && (
         <Camera
           wasmUrl={props.wasmUrl}
-          label="BMC password label"
+          label={props.blocked ? "boot NIC MAC label" : "BMC password label"}
           onCode={(value) => {
-            const p = scannedPassword(value);
-            if (!p) return false;
-            setPassword(p);
+            const found = props.blocked ? scannedMac(value) : scannedPassword(value);
+            if (!found) return false;
+            (props.blocked ? setBootMac : setPassword)(found);
             return true;
           }}
         />
