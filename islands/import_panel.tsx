@@ -220,7 +220,8 @@ export default function ImportPanel(_props: Record<string, unknown>) {
         <button
           type="button"
           class="primary"
-          disabled={running || !rows.some((r) => r.valid)}
+          // Done once per preview: Preview again to import the list again.
+          disabled={running || Boolean(summary) || !rows.some((r) => r.valid)}
           onClick={run}
         >
           Import {rows.filter((r) => r.valid).length || ""}

@@ -237,6 +237,7 @@ Deno.test({
       await page.getByTestId("import-summary").filter({ hasText: "1 ok, 0 failed" }).waitFor({
         timeout: 30_000,
       });
+      assert(await page.getByRole("button", { name: /^Import/ }).isDisabled(), "imported twice?");
       await shot(page, "9-import-done");
     });
 
