@@ -21,7 +21,7 @@ interface Detail {
     errorMessage: string;
   };
   request?: Record<string, unknown>;
-  resolved?: { siteSlug?: string; rackName?: string };
+  resolved?: { siteSlug?: string; siteName?: string; locationName?: string; rackName?: string };
   audit?: { at: string; actor: string; action: string; detail?: string }[];
   created_at?: string;
   updated_at?: string;
@@ -118,8 +118,12 @@ export default function ServerDetail(
           <>
             <dt>Location</dt>
             <dd>
-              {r.resolved?.siteSlug ?? String(r.request?.site ?? "")} · rack{" "}
-              {r.resolved?.rackName ?? String(r.request?.rack)} · U{String(r.request?.position)}
+              {[
+                r.resolved?.siteName ?? r.resolved?.siteSlug ?? r.request?.site,
+                r.resolved?.locationName ?? r.request?.location,
+                `rack ${r.resolved?.rackName ?? r.request?.rack}`,
+                `U${r.request?.position}`,
+              ].filter((v) => v !== undefined).join(" · ")}
             </dd>
           </>
         )}

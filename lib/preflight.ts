@@ -120,7 +120,9 @@ async function lookUpReferences(
   return {
     siteId: s.id,
     siteSlug: s.slug ?? s.name,
+    siteName: s.name,
     locationId: location.id,
+    locationName: location.name,
     rackId: rack.id,
     rackName: rack.name,
     rackHeight: rack.u_height,

@@ -20,7 +20,9 @@ export interface RegistrationRequest {
 export interface ResolvedRefs {
   siteId: number;
   siteSlug: string;
+  siteName?: string;
   locationId: number;
+  locationName?: string;
   rackId: number;
   rackName: string;
   rackHeight: number;
