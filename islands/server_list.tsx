@@ -29,11 +29,15 @@ export default function ServerList(_props: Record<string, unknown>) {
   const [site, setSite] = useState("");
   const [error, setError] = useState("");
 
-  const query = (more?: string | null) => {
+  const filters = () => {
     const p = new URLSearchParams();
     if (q) p.set("q", q);
     if (status) p.set("status", status);
     if (site) p.set("site", site);
+    return p;
+  };
+  const query = (more?: string | null) => {
+    const p = filters();
     if (more) p.set("cursor", more);
     return `/api/v1/servers?${p}`;
   };
@@ -48,10 +52,22 @@ export default function ServerList(_props: Record<string, unknown>) {
       setError("Offline: the list will refresh when the network returns.");
     }
   };
+  // The filters live in the address too, so a reload or a shared link shows the same list.
+  const [fromUrl, setFromUrl] = useState(false);
   useEffect(() => {
+    const p = new URLSearchParams(location.search);
+    setQ(p.get("q") ?? "");
+    setStatus(p.get("status") ?? "");
+    setSite(p.get("site") ?? "");
+    setFromUrl(true);
+  }, []);
+  useEffect(() => {
+    if (!fromUrl) return;
+    const p = filters();
+    history.replaceState(null, "", p.size ? `?${p}` : location.pathname);
     const t = setTimeout(() => load(), 250);
     return () => clearTimeout(t);
-  }, [q, status, site]);
+  }, [q, status, site, fromUrl]);
 
   // Rows change live. A new one joins an unfiltered list at once; under a search or site filter
   // (which the server matches) the list is read again, at most every second.

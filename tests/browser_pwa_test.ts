@@ -371,6 +371,13 @@ Deno.test({
     await page.getByTestId("reg-status").filter({ hasText: /^ok$/ }).waitFor({ timeout: 30_000 });
     const host = world.kubernetes.state.bareMetalHost("metal3", "dcoa-rb06u16");
     assertEquals(host?.spec?.bootMACAddress, "0c:c4:7a:77:00:02");
+
+    // A search in the address (a reload, a shared link) is the list's search; a label's MAC works.
+    await page.goto("/servers?q=3CEC.EF77.0002");
+    await page.waitForSelector("[data-island=ServerList][data-hydrated=true]");
+    assertEquals(await page.getByLabel("Search").inputValue(), "3CEC.EF77.0002");
+    await page.locator("[data-testid=server-list] li", { hasText: "dcoa-rb06u16" }).waitFor();
+    assertEquals(await page.locator("[data-testid=server-list] li").count(), 1);
     assertEquals(errors, []);
     await context.close();
   } finally {
