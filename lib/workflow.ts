@@ -1,7 +1,7 @@
 /**
  * The registration engine: pre-flight checks, durable step execution through Deno KV queues,
- * retry, and decommission. The BMC password is persisted only in OpenBao and the Metal3 Secret;
- * this process holds it in memory while its run needs it (or until OpenBao has it), never in KV.
+ * retry, and decommission. The BMC password only ever lives in OpenBao (or, when OpenBao is not
+ * configured, in this process's memory until the Metal3 Secret is written).
  */
 import type { Config } from "./config.ts";
 import {
@@ -39,7 +39,7 @@ import type { RegistrationStatus, StepName, StepStatus } from "./model.ts";
 import { deviceName } from "./names.ts";
 import type { NetboxClient } from "./netbox.ts";
 import type { OpenBaoClient } from "./openbao.ts";
-import type { BmcCheck, RedfishClient } from "./redfish.ts";
+import type { RedfishClient } from "./redfish.ts";
 import {
   newRegistrationId,
   pendingSteps,
@@ -294,9 +294,8 @@ export class Engine {
   /** The openbao step, run while the request is still open so the password is never queued. */
   async #storeSecret(record: Registration, password: string): Promise<void> {
     const { openbao } = this.#d;
-    // Held for this process's run (the BMC check and the Metal3 Secret) until it ends.
-    this.#passwords.set(record.id, password);
     if (!openbao) {
+      this.#passwords.set(record.id, password);
       await this.#setStep(
         record.id,
         "openbao",
@@ -325,8 +324,10 @@ export class Engine {
         "done",
         res.changed ? `Stored as version ${res.version}` : `Unchanged (version ${res.version})`,
       );
+      this.#passwords.delete(record.id);
     } catch (e) {
-      // Still in memory, so a retry from this process can store it without a rescan.
+      // Keep it in memory so a retry from this process can store it without a rescan.
+      this.#passwords.set(record.id, password);
       await this.#setStep(record.id, "openbao", "failed", actionable(e));
     } finally {
       this.#d.metrics.stepDuration("openbao", "run", performance.now() - started);
@@ -414,18 +415,15 @@ export class Engine {
     const openbao = (this.#secretWrites.get(id) ?? Promise.resolve()).then(() =>
       this.#step(id, "openbao", (r) => this.#retryOpenbao(r))
     );
-    // The password as submitted, or after a restart read back from OpenBao while Netbox works.
-    const password = this.#password(id, openbao);
+    // The Metal3 step reads the password back from OpenBao; fetch it while Netbox works.
+    const password = openbao.then(() => this.#password(id));
     password.catch(() => {}); // surfaced by the Metal3 step
     await ipKnown.promise;
     const later: Promise<void>[] = [];
     if ((await store.mustGet(id)).steps.netbox.status !== "failed") {
-      // The BMC check needs only the IP and the password: it runs beside OpenBao and Kea.
-      const check = this.#checkBmc(id, password);
-      check.catch(() => {}); // surfaced by the Metal3 step
       later.push(
         this.#step(id, "kea", (r) => this.#keaStep(r)),
-        openbao.then(() => this.#step(id, "metal3", (r) => this.#metal3Step(r, password, check))),
+        openbao.then(() => this.#step(id, "metal3", (r) => this.#metal3Step(r, password))),
       );
     }
     await Promise.all([netbox, openbao, ...later]);
@@ -456,10 +454,7 @@ export class Engine {
         );
       }
     }
-    // Kept only while OpenBao lacks it (or, without OpenBao, until the Secret is written).
-    if (final.status === "ok" || final.steps.openbao.status === "done") {
-      this.#passwords.delete(id);
-    }
+    if (final.status === "ok") this.#passwords.delete(id);
     this.#d.metrics.registration(final.status);
     log.info("registration finished", { id, device: final.device_name, status: final.status });
     this.#publish(await store.mustGet(id));
@@ -631,38 +626,21 @@ export class Engine {
     }`;
   }
 
-  /** Asks the BMC over Redfish whether it answers to these credentials (when configured). */
-  async #checkBmc(id: string, password: Promise<string>): Promise<BmcCheck | undefined> {
-    const { redfish, kubernetes } = this.#d;
-    const r = await this.#d.store.mustGet(id);
-    const pending = r.steps.metal3.status !== "done" && r.steps.metal3.status !== "skipped";
-    if (!redfish || !kubernetes || !r.bmc_ip || !pending) return undefined;
-    return await redfish.checkBmc({
-      host: r.bmc_ip,
-      username: r.bmc_username,
-      password: await password,
-    });
-  }
-
-  async #metal3Step(
-    r: Registration,
-    passwordRead: Promise<string>,
-    bmcCheck: Promise<BmcCheck | undefined>,
-  ): Promise<string> {
+  async #metal3Step(r: Registration, passwordRead: Promise<string>): Promise<string> {
     const { kubernetes, config, store } = this.#d;
     if (!r.bmc_ip) throw new StepEnd("skipped", "Metal3 step skipped: no BMC IP is known");
     if (!kubernetes) {
       throw new StepEnd("skipped", "Kubernetes is not configured: no BareMetalHost was created");
     }
-    // OpenBao is the record of the credentials: the Secret is only written from what it holds.
-    if (this.#d.openbao && r.steps.openbao.status !== "done") {
-      throw new Error("The BMC password must be in OpenBao first: Retry once OpenBao is reachable");
-    }
     const password = await passwordRead;
     let bootMac = r.boot_mac;
     let systemPath: string | undefined;
-    const check = await bmcCheck;
-    if (check) {
+    if (this.#d.redfish) {
+      const check = await this.#d.redfish.checkBmc({
+        host: r.bmc_ip,
+        username: r.bmc_username,
+        password,
+      });
       if (check.outcome === "wrong-password") throw new Error(check.message);
       if (check.outcome === "ok") {
         systemPath = check.systemPath || undefined;
@@ -714,14 +692,8 @@ export class Engine {
     return `BareMetalHost ${ns}/${r.device_name} and Secret ${secretName} applied`;
   }
 
-  /**
-   * The password for the BMC check and the Metal3 Secret: the one held since submit, else (after a
-   * restart) read back from OpenBao once the openbao step is through.
-   */
-  async #password(id: string, openbaoStep: Promise<void>): Promise<string> {
-    const held = this.#passwords.get(id);
-    if (held) return held;
-    await openbaoStep;
+  /** The password for the Metal3 Secret: read back from OpenBao (memory only without OpenBao). */
+  async #password(id: string): Promise<string> {
     const r = await this.#d.store.mustGet(id);
     const { openbao } = this.#d;
     if (openbao) {
