@@ -360,7 +360,7 @@ export default function ScanFlow(props: ScanFlowProps) {
     document.querySelector<HTMLElement>(`[data-step-title=${step}]`)?.focus();
   }, [step]);
   const macReady = Boolean(mac) && !macIssue;
-  const passwordReady = Boolean(password.trim()) && password.length <= 128 && !bootIssue;
+  const passwordReady = Boolean(password) && password.length <= 128 && !bootIssue;
   // Enter (or a barcode scanner's trailing Enter) moves on when the step is complete.
   const submit = (ready: boolean, next: () => void) => (e: Event) => {
     e.preventDefault();

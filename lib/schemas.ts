@@ -14,8 +14,7 @@ export const macSchema = z.string({ error: "Required: the MAC address" }).trim()
 export const passwordSchema = z.string({ error: "Required: the BMC password" })
   .min(1, "Required: the BMC password")
   .max(128, "The BMC password is longer than 128 characters")
-  .regex(/^[\x20-\x7e]+$/, "The BMC password may only contain printable ASCII characters")
-  .regex(/[^ ]/, "The BMC password cannot be only spaces");
+  .regex(/^[\x20-\x7e]+$/, "The BMC password may only contain printable ASCII characters");
 
 /** A Netbox object named by id, slug or name. */
 const refSchema = (what: string) =>
