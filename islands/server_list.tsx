@@ -1,5 +1,5 @@
 /** Servers: live list of registrations with provisioning state, filters and search. */
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { api, newer, subscribeEvents } from "../client/api.ts";
 
 interface Row {
@@ -69,26 +69,31 @@ export default function ServerList(_props: Record<string, unknown>) {
     return () => clearTimeout(t);
   }, [q, status, site, fromUrl]);
 
-  // Rows change live. A new one joins an unfiltered list at once; under a search or site filter
-  // (which the server matches) the list is read again, at most every second.
+  // Rows change live over one socket for the page's life (not one per keystroke). A new row joins
+  // an unfiltered list at once; under a search or site filter (which the server matches) the list
+  // is read again, at most every second.
+  const current = useRef({ q, status, site, load });
+  current.current = { q, status, site, load };
   useEffect(() => {
     let again: ReturnType<typeof setTimeout> | undefined;
-    const reloadSoon = () => again ??= setTimeout(() => (again = undefined, load()), 1000);
+    const reloadSoon = () =>
+      again ??= setTimeout(() => (again = undefined, current.current.load()), 1000);
     const off = subscribeEvents((e) => {
       if (e.type !== "registration") return;
       const r = e.registration as Row;
+      const { q, status, site } = current.current;
       setItems((old) => {
         if (old.some((x) => x.id === r.id)) return old.map((x) => x.id === r.id ? newer(x, r) : x);
         if (q || site) reloadSoon();
         else if (!status || r.status === status) return [r, ...old];
         return old;
       });
-    }, () => load()); // every (re)connect: what happened while offline
+    }, () => current.current.load()); // every (re)connect: what happened while offline
     return () => {
       off();
       clearTimeout(again);
     };
-  }, [q, status, site]);
+  }, []);
 
   // Registrations queued offline on this phone are sent from here too when the network returns.
   useEffect(() => {
