@@ -417,12 +417,24 @@ Deno.test("DELETE /servers/{id} undoes everything in reverse order and frees the
     provisioning: { state: "provisioned", ID: "x", image: { url: "" } },
     operationalStatus: "OK",
   } as never);
+  // As the BareMetalHost watch would have recorded it.
+  await app.deps.store.update(r.id, (x) => {
+    x.provisioning = {
+      state: "provisioned",
+      operationalStatus: "OK",
+      poweredOn: true,
+      errorMessage: "",
+      updatedAt: new Date().toISOString(),
+    };
+  });
   const refused = await app.call("DELETE", `/api/v1/servers/${r.id}`);
   assertEquals(refused.status, 409);
   assert(refused.body.error.message.includes("provisioned"));
   const del = await app.call("DELETE", `/api/v1/servers/${r.id}?force=true`);
   assertEquals(del.status, 200, del.text);
   assertEquals(del.body.status, "decommissioned");
+  const gone = await app.call("GET", `/api/v1/servers/${r.id}`);
+  assertEquals(gone.body.provisioning, undefined, "no provisioning state of a deleted host");
   assertEquals(objectCounts(app, FULL_ITEM), {
     ...ONE_EACH,
     devices: 0,
