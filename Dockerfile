@@ -11,6 +11,7 @@ ENV DENO_DIR=/deno-dir \
 COPY deno.json deno.lock ./
 COPY main.ts ./
 COPY lib/ ./lib/
+COPY schemas/ ./schemas/
 COPY routes/ ./routes/
 COPY components/ ./components/
 COPY islands/ ./islands/

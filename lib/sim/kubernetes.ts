@@ -26,18 +26,15 @@ export interface BareMetalHostValidation {
 
 export type BareMetalHostValidator = (object: unknown) => BareMetalHostValidation;
 
-/** The CRD shipped beside the project (`../shared/schemas/` from the project root). */
+/** The upstream BareMetalHost CRD kept in the repository (`schemas/`, see its README). */
 export const BMH_CRD_URL = new URL(
-  "../../../shared/schemas/metal3.io_baremetalhosts.yaml",
+  "../../schemas/metal3.io_baremetalhosts.yaml",
   import.meta.url,
 );
 
 const validators = new Map<string, Promise<BareMetalHostValidator>>();
 
-/**
- * Loads the validator for BareMetalHost objects from the CRD's openAPIV3Schema. When the CRD file
- * is absent it warns and falls back to a small built-in structural check.
- */
+/** Loads the validator for BareMetalHost objects from the CRD's openAPIV3Schema. */
 export function loadBareMetalHostValidator(
   crdUrl: URL = BMH_CRD_URL,
 ): Promise<BareMetalHostValidator> {
@@ -51,15 +48,7 @@ export function loadBareMetalHostValidator(
 }
 
 async function buildValidator(crdUrl: URL): Promise<BareMetalHostValidator> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(crdUrl);
-  } catch {
-    console.warn(
-      `BareMetalHost CRD not found at ${crdUrl.pathname}: using a minimal built-in check`,
-    );
-    return minimalValidator;
-  }
+  const text = await Deno.readTextFile(crdUrl);
   const crd = parseYaml(text) as any;
   const version = crd.spec.versions.find((v: any) => v.name === "v1alpha1") ?? crd.spec.versions[0];
   const original = version.schema.openAPIV3Schema;
@@ -184,57 +173,6 @@ function dedupeCauses(causes: FieldCause[]): FieldCause[] {
     return true;
   });
 }
-
-const MAC_PATTERN = /[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}/;
-
-/** Used only when the CRD file is missing: the fields our objects rely on. */
-const minimalValidator: BareMetalHostValidator = (object: any) => {
-  const causes: FieldCause[] = [];
-  const spec = object?.spec;
-  if (spec !== undefined && (typeof spec !== "object" || spec === null)) {
-    causes.push({ reason: "FieldValueTypeInvalid", message: "must be an object", field: "spec" });
-  } else if (spec) {
-    if (typeof spec.online !== "boolean") {
-      causes.push({
-        reason: "FieldValueRequired",
-        message: "Required value",
-        field: "spec.online",
-      });
-    }
-    if (spec.bmc) {
-      for (const f of ["address", "credentialsName"]) {
-        if (typeof spec.bmc[f] !== "string") {
-          causes.push({
-            reason: "FieldValueRequired",
-            message: "Required value",
-            field: `spec.bmc.${f}`,
-          });
-        }
-      }
-    }
-    if (spec.bootMACAddress !== undefined && !MAC_PATTERN.test(String(spec.bootMACAddress))) {
-      causes.push({
-        reason: "FieldValueInvalid",
-        message: `Invalid value: ${goValue(spec.bootMACAddress)}: spec.bootMACAddress in body ` +
-          `should match '${MAC_PATTERN.source}'`,
-        field: "spec.bootMACAddress",
-      });
-    }
-    if (
-      spec.automatedCleaningMode !== undefined &&
-      !["metadata", "disabled"].includes(spec.automatedCleaningMode)
-    ) {
-      causes.push({
-        reason: "FieldValueNotSupported",
-        message: `Unsupported value: ${
-          goValue(spec.automatedCleaningMode)
-        }: supported values: "metadata", "disabled"`,
-        field: "spec.automatedCleaningMode",
-      });
-    }
-  }
-  return { causes, unknownFields: [] };
-};
 
 // ---------------------------------------------------------------------------------------------
 // Resource types, Status errors
