@@ -22,20 +22,10 @@ export interface DeviceEntry {
   overrides: Record<string, unknown>;
 }
 
-/** Fields a YAML entry may carry besides `device_name` and `bmc_password`. */
-export const OVERRIDE_FIELDS = [
-  "bmc_ip",
-  "site",
-  "location",
-  "rack",
-  "position",
-  "device_type",
-  "device_role",
-  "bmc_prefix",
-  "tenant",
-  "bmc_username",
-  "boot_mac",
-] as const;
+/** Fields a YAML entry may carry besides `device_name` and `bmc_password`: every import field. */
+export const OVERRIDE_FIELDS: readonly string[] = Object.keys(importItemSchema.shape).filter((k) =>
+  k !== "device_name" && k !== "bmc_password"
+);
 
 /** Name affixes tried when no `--prefix` / `--suffix` is given; an exact name always wins. */
 export const DEFAULT_PREFIXES: readonly string[] = ["bmc-", "ipmi-"];
@@ -49,6 +39,9 @@ export interface MatchOptions {
   prefixes?: readonly string[];
   /** Name suffixes the BMC hostname may carry (`dcoa-rb06u31-bmc`); default `DEFAULT_SUFFIXES`. */
   suffixes?: readonly string[];
+  /** The emitted device name when a short YAML name (`ra07u01`) matched a longer Kea name
+   * (`dcoa-ra07u01`): Kea's (default) or the YAML list's. */
+  names?: "kea" | "yaml";
 }
 
 export type ProblemKind =
@@ -61,6 +54,8 @@ export type ProblemKind =
   | "duplicate_mac"
   | "duplicate_ip"
   | "unmatched_device"
+  | "ambiguous_device"
+  | "bmc_mac_override"
   | "invalid_mac"
   | "invalid_item";
 
@@ -188,8 +183,12 @@ export function parseDeviceList(
     for (const pair of node.items) {
       const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
       if (key === "device_name" || key === "bmc_password") continue;
-      if ((OVERRIDE_FIELDS as readonly string[]).includes(key)) {
-        const value = isScalar(pair.value) ? pair.value.value : pair.value;
+      if (OVERRIDE_FIELDS.includes(key)) {
+        // A MAC of digits only (`001122334455`) must not lose its leading zeros as a number.
+        const raw = isScalar(pair.value) ? pair.value.value : pair.value;
+        const value = key.endsWith("_mac") && typeof raw === "number"
+          ? scalarText(pair.value)
+          : raw;
         if (value !== null && value !== undefined && value !== "") overrides[key] = value;
       } else {
         unknown.push(key);
@@ -241,26 +240,25 @@ export function mergeDevices(
     }
   }
 
-  const claimed = new Map<string, BmcReservation[]>();
+  const claimed = new Map<string, Claim[]>();
   const unmatchedReservations: BmcReservation[] = [];
   for (const r of reservations) {
-    const name = r.hostname
-      ? hostnameCandidates(r.hostname, options).find((c) => byName.has(c))
-      : undefined;
-    if (!name) {
+    const match = r.hostname ? matchHostname(r.hostname, byName, options) : null;
+    if (!match) {
       unmatchedReservations.push(r);
       continue;
     }
+    const name = match.device;
     const list = claimed.get(name) ?? [];
     // The same host listed twice (e.g. globally and in its subnet) is one reservation.
-    if (list.some((o) => sameReservation(o, r))) {
+    if (list.some((o) => sameReservation(o.reservation, r))) {
       warn({
         kind: "duplicate_reservation",
         device_name: name,
         hostname: r.hostname,
         message: `${name}: reservation ${describe(r)} is listed more than once (same MAC and IP)`,
       });
-    } else list.push(r);
+    } else list.push({ reservation: r, keaName: match.kea });
     claimed.set(name, list);
   }
 
@@ -278,27 +276,38 @@ export function mergeDevices(
       bad = true;
     }
     const matches = claimed.get(name) ?? [];
-    if (matches.length === 0) {
+    const listMac = device.overrides.bmc_mac;
+    if (matches.length === 0 && listMac === undefined) {
       error({
         kind: "unmatched_device",
         device_name: name,
-        message: `${name} has no BMC reservation (no reservation hostname matches it)`,
+        message:
+          `${name} has no BMC reservation (no reservation hostname is ${name}, nor ends with -${name})`,
       });
       continue;
     }
     if (matches.length > 1) {
+      // A short name found under two Kea names (dcoa-ra07u01, dcob-ra07u01) is never guessed.
+      const short = matches.some((m) => m.keaName !== name);
       error({
-        kind: "duplicate_reservation",
+        kind: short ? "ambiguous_device" : "duplicate_reservation",
         device_name: name,
         message: `${name} matches ${matches.length} different reservations: ${
-          matches.map(describe).join("; ")
-        }${options.domains?.length ? "" : " (--domain can tell BMC hostnames from others)"}`,
+          matches.map((m) => describe(m.reservation)).join("; ")
+        }${
+          short
+            ? " (write the full device name in the list)"
+            : options.domains?.length
+            ? ""
+            : " (--domain can tell BMC hostnames from others)"
+        }`,
       });
       continue;
     }
-    const r = matches[0];
-    const mac = r.mac ? canonicalMac(r.mac) : null;
-    if (!mac) {
+    const match = matches[0];
+    const r = match?.reservation;
+    const keaMac = r?.mac ? canonicalMac(r.mac) : null;
+    if (r && !keaMac && listMac === undefined) {
       error({
         kind: "invalid_mac",
         device_name: name,
@@ -310,12 +319,28 @@ export function mergeDevices(
       continue;
     }
     if (bad) continue;
-    const item: Record<string, unknown> = {
-      device_name: name,
-      bmc_mac: mac,
-      bmc_password: device.bmc_password,
-    };
-    if (r.ip) item.bmc_ip = r.ip;
+    const deviceName = match && options.names !== "yaml" ? match.keaName : name;
+    if (!r) {
+      warn({
+        kind: "unmatched_device",
+        device_name: name,
+        message: `${name} has no BMC reservation: its bmc_mac from the device list is used`,
+      });
+    } else if (keaMac && listMac !== undefined && canonicalMac(String(listMac)) !== keaMac) {
+      warn({
+        kind: "bmc_mac_override",
+        device_name: deviceName,
+        hostname: r.hostname,
+        message:
+          `${deviceName}: the bmc_mac from the device list replaces ${keaMac} of ${r.hostname}${
+            r.ip ? ` (remove that reservation from Kea: it holds ${r.ip} for the old MAC)` : ""
+          }`,
+      });
+    }
+    const item: Record<string, unknown> = { device_name: deviceName };
+    if (keaMac) item.bmc_mac = keaMac;
+    item.bmc_password = device.bmc_password;
+    if (r?.ip) item.bmc_ip = r.ip;
     Object.assign(item, device.overrides);
     candidates.push({ device, item });
   }
@@ -359,6 +384,36 @@ export function mergeDevices(
     items.push(parsed.data);
   }
   return { items, problems, unmatchedReservations };
+}
+
+/** A reservation a device claimed, with the device name Kea's hostname stands for. */
+interface Claim {
+  reservation: BmcReservation;
+  keaName: string;
+}
+
+/**
+ * The YAML name a reservation hostname matches, and the name Kea gives that device: an exact
+ * candidate first, else a short YAML name that the Kea name extends with a prefix such as the
+ * site (`ra07u01` in `dcoa-ra07u01`, the longest such YAML name first).
+ */
+export function matchHostname(
+  hostname: string,
+  names: { has(name: string): boolean },
+  options: MatchOptions = {},
+): { device: string; kea: string } | null {
+  const candidates = hostnameCandidates(hostname, options);
+  const exact = candidates.find((c) => names.has(c));
+  if (exact) return { device: exact, kea: exact };
+  // Most stripped first, so the Kea name keeps neither the domain nor a BMC affix.
+  for (const c of candidates.toReversed()) {
+    if (c.includes(".")) continue;
+    for (let i = c.indexOf("-"); i > 0; i = c.indexOf("-", i + 1)) {
+      const short = c.slice(i + 1);
+      if (names.has(short)) return { device: short, kea: c };
+    }
+  }
+  return null;
 }
 
 function sameReservation(a: BmcReservation, b: BmcReservation): boolean {

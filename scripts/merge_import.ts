@@ -1,17 +1,27 @@
 /** `deno task merge-import servers.yaml bmc-reservations.json`: joins a YAML device list with Kea
  * BMC reservations into import JSON for `deno task import` (SPEC §8). */
 import { parseArgs } from "node:util";
-import { DEFAULT_PREFIXES, DEFAULT_SUFFIXES, hasErrors, mergeImport } from "../lib/merge_import.ts";
+import {
+  DEFAULT_PREFIXES,
+  DEFAULT_SUFFIXES,
+  hasErrors,
+  mergeImport,
+  OVERRIDE_FIELDS,
+} from "../lib/merge_import.ts";
 
 const USAGE = `Usage: deno task merge-import DEVICES.yaml RESERVATIONS.json [options]
 
-Reads a YAML list of devices (device_name, bmc_password and optional site, location, rack,
-position, device_type, device_role, bmc_prefix, tenant, bmc_username, boot_mac, bmc_ip) and Kea
-reservations (a JSON list, {"reservations": [...]}, or a whole Kea config with comments), matches
-them by hostname and prints import JSON (device_name, bmc_mac, bmc_password, bmc_ip, overrides).
+Reads a YAML list of devices (device_name, bmc_password and any other import field, which
+overrides what the reservation gives) and Kea reservations (a JSON list, {"reservations": [...]},
+or a whole Kea config with comments), matches them by hostname and prints import JSON
+(device_name, bmc_mac, bmc_password, bmc_ip, overrides). Import fields:
+  ${OVERRIDE_FIELDS.join(", ")}
 
 A reservation hostname matches a device when, compared case-insensitively, it equals the device
-name after removing a domain suffix and, if needed, one name prefix and/or one name suffix.
+name after removing a domain suffix and, if needed, one name prefix and/or one name suffix. A
+short device name (ra07u01) also matches a hostname that adds a prefix such as the site
+(dcoa-ra07u01-bmc.bmc.example.org); the import then uses Kea's full name (dcoa-ra07u01) unless
+--names yaml is given. A short name that matches two hosts is an error, never a guess.
 
 Options:
   --domain SUFFIX   domain removed from hostnames, e.g. .bmc.platform.sunet.se (repeatable; the
@@ -20,14 +30,17 @@ Options:
                     Default: ${DEFAULT_PREFIXES.join(", ")}. --prefix '' turns prefixes off.
   --suffix SUFFIX   name suffix of BMC hostnames, e.g. -ipmi (repeatable).
                     Default: ${DEFAULT_SUFFIXES.join(", ")}. --suffix '' turns suffixes off.
+  --names kea|yaml  the device name emitted for a short name: Kea's full name (default) or the
+                    name as written in the YAML list
   --output FILE     write the JSON to FILE instead of stdout
   --verbose         list every reservation that matched no device
   -h, --help        show this help
 
 An exact name match always wins over a match through a prefix or suffix.
 Problems go to stderr. Exit codes: 0 merged without errors; 1 errors (missing password,
-duplicate device or reservation, device without reservation, unusable MAC, invalid item; the
-valid devices are still written); 2 bad usage or unreadable input.`;
+duplicate device or reservation, ambiguous short name, device with neither reservation nor
+bmc_mac, unusable MAC, invalid item; the valid devices are still written); 2 bad usage or
+unreadable input.`;
 
 /** Where the command reads and writes; tests run it as a subprocess, this keeps it one place. */
 interface MergeIo {
@@ -49,6 +62,7 @@ export async function runMergeImport(args: string[], io: MergeIo): Promise<numbe
         domain: { type: "string", multiple: true },
         prefix: { type: "string", multiple: true },
         suffix: { type: "string", multiple: true },
+        names: { type: "string", default: "kea" },
         output: { type: "string", short: "o" },
         verbose: { type: "boolean", short: "v", default: false },
         help: { type: "boolean", short: "h", default: false },
@@ -67,6 +81,11 @@ export async function runMergeImport(args: string[], io: MergeIo): Promise<numbe
     io.stderr(`Give two files: the YAML device list and the Kea reservations\n\n${USAGE}\n`);
     return 2;
   }
+  const names = values.names;
+  if (names !== "kea" && names !== "yaml") {
+    io.stderr(`--names must be kea or yaml, not '${names}'\n\n${USAGE}\n`);
+    return 2;
+  }
   const [devicesPath, keaPath] = positionals;
   const texts: string[] = [];
   for (const path of positionals) {
@@ -82,6 +101,7 @@ export async function runMergeImport(args: string[], io: MergeIo): Promise<numbe
     domains: values.domain ?? [],
     prefixes: values.prefix ?? DEFAULT_PREFIXES,
     suffixes: values.suffix ?? DEFAULT_SUFFIXES,
+    names,
   });
   // An unreadable file is bad input (2), not a merge problem (1).
   const unreadable = result.problems.find((p) =>

@@ -359,9 +359,24 @@ Deno.test("scripts/merge_import.ts run as a command", async (t) => {
     const args = [path("servers-kea-config.yaml"), path("kea-dhcp4.conf"), "--domain", ".mgmt"];
     const withDefaults = await mergeCommand([...args, "--domain", BMC_DOMAIN]);
     assertEquals(withDefaults.code, 0, withDefaults.stderr);
+    const names = (r: { stdout: string }) =>
+      JSON.parse(r.stdout).map((i: { device_name: string }) => i.device_name);
+    assertEquals(names(withDefaults).at(-1), "dcoa-rb06u41");
+    // Without bmc- as a BMC prefix, bmc-dcoa-rb06u41 is a longer name ending in the YAML's
+    // dcoa-rb06u41: it still matches, and Kea's name is emitted unless --names yaml.
     const without = await mergeCommand([...args, "--domain", BMC_DOMAIN, "--prefix", "oob-"]);
-    assertEquals(without.code, 1);
-    assertIncludes(without.stderr, "error: dcoa-rb06u41 has no BMC reservation");
+    assertEquals(without.code, 0, without.stderr);
+    assertEquals(names(without).at(-1), "bmc-dcoa-rb06u41");
+    const yamlNames = await mergeCommand([
+      ...args,
+      "--domain",
+      BMC_DOMAIN,
+      "--prefix",
+      "oob-",
+      "--names",
+      "yaml",
+    ]);
+    assertEquals(names(yamlNames).at(-1), "dcoa-rb06u41");
   });
 
   await t.step("problems: errors on stderr, valid items still on stdout, exit 1", async () => {
@@ -421,5 +436,148 @@ Deno.test("scripts/merge_import.ts run as a command", async (t) => {
     assertEquals(r.code, 0);
     assertIncludes(r.stdout, "Default: bmc-, ipmi-");
     assertIncludes(r.stdout, "Default: -bmc, -ipmi");
+  });
+});
+
+Deno.test("the original workflow: short YAML names, Kea hostnames with the site", async (t) => {
+  const original = (name: string) => read(`original/${name}`);
+  const yaml = original("servers.yaml");
+  const kea = original("bmc-reservations.json");
+  const expected = [
+    {
+      device_name: "dcoa-ra07u01",
+      bmc_mac: "3c:ec:ef:a1:07:01",
+      bmc_password: "Wq7#pLm2xR",
+      bmc_ip: "10.16.28.71",
+    },
+    {
+      device_name: "dcoa-ra07u02",
+      bmc_mac: "3c:ec:ef:a1:07:02",
+      bmc_password: "8TzK4vNq1c",
+      bmc_ip: "10.16.28.72",
+    },
+    {
+      device_name: "dcoa-ra07u03",
+      bmc_mac: "3c:ec:ef:a1:07:03",
+      bmc_password: "Hs9!dF3kLp",
+      bmc_ip: "10.16.28.73",
+      bmc_username: "root",
+    },
+    {
+      device_name: "dcoa-ra07u05",
+      bmc_mac: "3c:ec:ef:a1:17:05",
+      bmc_password: "Mn4$wQ8zTe",
+      bmc_ip: "10.16.28.75",
+    },
+  ];
+
+  await t.step("Kea's full names by default, with or without the domain option", () => {
+    for (const options of [{}, { domains: [BMC_DOMAIN] }]) {
+      const result = mergeImport(yaml, kea, options);
+      assertEquals(result.items, expected);
+      assertEquals(kinds(result), []);
+      assertEquals(result.unmatchedReservations.map((r) => r.hostname), [
+        "dcoa-ra07-pdu1.bmc.platform.sunet.se",
+        "dcoa-ra07-sw1.bmc.platform.sunet.se",
+      ]);
+      assertValidItems(result);
+    }
+  });
+
+  await t.step("the list's bmc_mac overrides the reservation's, with a warning", () => {
+    const result = mergeImport(yaml, kea);
+    assertEquals(kinds(result, "warning"), ["bmc_mac_override:dcoa-ra07u05"]);
+    assertIncludes(result.problems[0].message, "replaces 3c:ec:ef:a1:07:05");
+    assertIncludes(result.problems[0].message, "it holds 10.16.28.75 for the old MAC");
+  });
+
+  await t.step("--names yaml keeps the names as written", () => {
+    const result = mergeImport(yaml, kea, { names: "yaml" });
+    assertEquals(
+      result.items.map((i) => i.device_name),
+      ["ra07u01", "ra07u02", "ra07u03", "ra07u05"],
+    );
+  });
+
+  await t.step("a short name under two Kea names is reported, never guessed", () => {
+    // The same rack label at another site, in the same Kea config.
+    const both = kea.replace(
+      '"reservations": [',
+      `"reservations": [{"hw-address": "3c:ec:ef:b1:07:01", "ip-address": "10.16.28.171",
+        "hostname": "dcob-ra07u01-bmc.bmc.platform.sunet.se"},`,
+    );
+    const result = mergeImport(yaml, both);
+    assertEquals(kinds(result), ["ambiguous_device:ra07u01"]);
+    assertIncludes(result.problems.find((p) => p.severity === "error")!.message, "10.16.28.171");
+    assertEquals(result.items.map((i) => i.device_name), [
+      "dcoa-ra07u02",
+      "dcoa-ra07u03",
+      "dcoa-ra07u05",
+    ]);
+    // The full name settles it.
+    const full = mergeImport(
+      yaml.replace("device_name: ra07u01", "device_name: dcoa-ra07u01"),
+      both,
+    );
+    assertEquals(kinds(full), []);
+    assertEquals(full.items[0].bmc_ip, "10.16.28.71");
+  });
+
+  await t.step("an exact name and a site-prefixed one for the same short name: ambiguous", () => {
+    const list = JSON.stringify([
+      { "hw-address": "3c:ec:ef:a1:07:01", "ip-address": "10.16.28.71", hostname: "ra07u01" },
+      { "hw-address": "3c:ec:ef:a1:07:02", "ip-address": "10.16.28.72", hostname: "dcoa-ra07u01" },
+    ]);
+    const result = mergeImport("- {device_name: ra07u01, bmc_password: pw-1234}", list);
+    assertEquals(kinds(result), ["ambiguous_device:ra07u01"]);
+  });
+
+  await t.step("a YAML entry overrides any import field, and bmc_mac needs no reservation", () => {
+    const result = mergeImport(
+      "- device_name: ra07u01\n  bmc_password: pw-1234\n  bmc_ip: 10.16.28.171\n" +
+        "  site: dcoa\n  location: ra07\n  rack: RA07\n  position: 1\n" +
+        "  device_type: supermicro-1u\n  device_role: k8s-worker\n  bmc_prefix: 10.16.28.0/24\n" +
+        "  tenant: platform\n  boot_mac: 3c:ec:ef:a1:77:01\n" +
+        "- device_name: ra09u01\n  bmc_password: pw-5678\n  bmc_mac: 001122334455\n",
+      kea,
+    );
+    assertEquals(kinds(result), []);
+    assertEquals(result.items, [
+      {
+        device_name: "dcoa-ra07u01",
+        bmc_mac: "3c:ec:ef:a1:07:01",
+        bmc_password: "pw-1234",
+        bmc_ip: "10.16.28.171",
+        site: "dcoa",
+        location: "ra07",
+        rack: "RA07",
+        position: 1,
+        device_type: "supermicro-1u",
+        device_role: "k8s-worker",
+        bmc_prefix: "10.16.28.0/24",
+        tenant: "platform",
+        boot_mac: "3c:ec:ef:a1:77:01",
+      },
+      // Digits only: read as written, not as the number 1122334455.
+      { device_name: "ra09u01", bmc_mac: "00:11:22:33:44:55", bmc_password: "pw-5678" },
+    ]);
+    assertEquals(kinds(result, "warning"), ["unmatched_device:ra09u01"]);
+  });
+
+  await t.step("through the command, Kea's names and --names yaml", async () => {
+    const args = [path("original/servers.yaml"), path("original/bmc-reservations.json")];
+    const r = await mergeCommand(args);
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(JSON.parse(r.stdout), expected);
+    assertIncludes(r.stderr, "Merged 4 devices");
+    assertIncludes(r.stderr, "warning: dcoa-ra07u05: the bmc_mac from the device list replaces");
+    const yamlNames = await mergeCommand([...args, "--names", "yaml"]);
+    assertEquals(
+      JSON.parse(yamlNames.stdout).map((i: { device_name: string }) => i.device_name),
+      ["ra07u01", "ra07u02", "ra07u03", "ra07u05"],
+    );
+    const bad = await mergeCommand([...args, "--names", "netbox"]);
+    assertEquals(bad.code, 2);
+    assertIncludes(bad.stderr, "--names must be kea or yaml");
   });
 });
