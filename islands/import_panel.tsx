@@ -66,6 +66,8 @@ export default function ImportPanel(_props: Record<string, unknown>) {
   const [json, setJson] = useState("");
   const [yaml, setYaml] = useState("");
   const [kea, setKea] = useState("");
+  const [domain, setDomain] = useState("");
+  const [names, setNames] = useState<"kea" | "yaml">("kea");
   const [rows, setRows] = useState<Row[]>([]);
   const [problems, setProblems] = useState<string[]>([]);
   const [summary, setSummary] = useState("");
@@ -93,7 +95,9 @@ export default function ImportPanel(_props: Record<string, unknown>) {
         setRows(validate(data, validation));
       } else {
         const [{ mergeImport }, validation] = await Promise.all([loadMerge(), loadSchemas()]);
-        const result = mergeImport(yaml, kea);
+        // The same options as `deno task merge-import --domain … --names …`.
+        const domains = domain.split(/[\s,]+/).filter(Boolean);
+        const result = mergeImport(yaml, kea, { domains, names });
         setProblems(result.problems.map((p) => `${p.severity}: ${p.message}`));
         setRows(validate(result.items, validation));
       }
@@ -213,6 +217,22 @@ export default function ImportPanel(_props: Record<string, unknown>) {
               value={kea}
               onInput={(e) => setKea(e.currentTarget.value)}
             />
+            <label for="merge-domain">BMC domain (optional)</label>
+            <input
+              id="merge-domain"
+              value={domain}
+              placeholder=".bmc.example.org"
+              onInput={(e) => setDomain(e.currentTarget.value)}
+            />
+            <label for="merge-names">Device names</label>
+            <select
+              id="merge-names"
+              value={names}
+              onChange={(e) => setNames(e.currentTarget.value === "yaml" ? "yaml" : "kea")}
+            >
+              <option value="kea">Kea's full name (dcoa-ra07u01 for ra07u01)</option>
+              <option value="yaml">as written in the YAML list</option>
+            </select>
           </>
         )}
       <div class="actions">

@@ -245,16 +245,27 @@ Deno.test({
       "import: YAML + Kea loads the merge code on demand and previews merged rows",
       async () => {
         await page.getByRole("button", { name: "YAML + Kea" }).click();
+        // The original's short names; Kea's hostnames carry the site, a -bmc suffix and a domain.
         await page.getByRole("textbox", { name: "YAML device list" }).fill(
-          "- {device_name: dcoa-rb07u31, bmc_password: IMPORTPW02}\n- {device_name: dcoa-rb07u32}\n",
+          "- {device_name: rb07u31, bmc_password: IMPORTPW02}\n- {device_name: rb07u32}\n",
         );
-        await page.getByRole("textbox", { name: "Kea reservations JSON" }).fill(JSON.stringify([
-          {
-            "hw-address": "3c:ec:ef:12:35:11",
-            "ip-address": "10.16.28.151",
-            hostname: "dcoa-rb07u31",
-          },
-        ]));
+        await page.getByRole("textbox", { name: "Kea reservations JSON" }).fill(
+          `// BMC network\n${
+            JSON.stringify({
+              Dhcp4: {
+                subnet4: [{
+                  id: 1,
+                  subnet: "10.16.28.0/24",
+                  reservations: [{
+                    "hw-address": "3c:ec:ef:12:35:11",
+                    "ip-address": "10.16.28.151",
+                    hostname: "dcoa-rb07u31-bmc.bmc.platform.sunet.se",
+                  }],
+                }],
+              },
+            })
+          }`,
+        );
         await page.getByRole("button", { name: "Preview" }).click();
         await page.locator("tr[data-valid=true]", { hasText: "dcoa-rb07u31" }).waitFor();
         assert(
@@ -262,6 +273,11 @@ Deno.test({
           "the merge code did not load as its own chunk",
         );
         assertEquals(await page.locator("tr[data-valid=true]").count(), 1);
+        await page.getByText("rb07u32 has no bmc_password").waitFor();
+        await page.getByLabel("Device names").selectOption("yaml");
+        await page.getByRole("button", { name: "Preview" }).click();
+        await page.locator("tr[data-valid=true] td:nth-child(2)", { hasText: /^rb07u31$/ })
+          .waitFor();
       },
     );
     await t.step("decommission from the detail page", async () => {
