@@ -41,6 +41,8 @@ export interface NetboxPrefix {
   id: number;
   prefix: string;
   description: string;
+  /** The prefix's IPAM role (`ipam.Role`), e.g. BMC, or null. */
+  role: NetboxRef | null;
 }
 export interface NetboxDevice {
   id: number;
@@ -181,6 +183,7 @@ interface ApiPrefix {
   id: number;
   prefix: string;
   description: string;
+  role?: Nested | null;
 }
 interface ApiDevice {
   id: number;
@@ -234,6 +237,7 @@ const toPrefix = (o: ApiPrefix): NetboxPrefix => ({
   id: o.id,
   prefix: o.prefix,
   description: o.description ?? "",
+  role: o.role ? { id: o.role.id, name: o.role.name ?? "", slug: o.role.slug } : null,
 });
 const toDevice = (o: ApiDevice): NetboxDevice => ({
   id: o.id,

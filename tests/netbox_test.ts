@@ -545,3 +545,58 @@ Deno.test("createNetboxClient() sends v2 tokens as Bearer", async () => {
   assertEquals(seen, `Bearer ${token}`);
   assertEquals((await nb.status()).version, "4.5.2");
 });
+
+Deno.test("prefix roles are ipam.Role objects, as in Netbox", async (t) => {
+  const { fake, nb } = setup();
+  const api = async (method: string, path: string, body?: unknown) => {
+    const res = await fake.handler(
+      new Request(`${BASE}/api/${path}`, {
+        method,
+        headers: { authorization: `Token ${fake.token}`, "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      }),
+    );
+    return { status: res.status, body: res.status === 204 ? null : await res.json() };
+  };
+
+  await t.step("a prefix carries its role nested (id, name, slug), or null", async () => {
+    const role = await api("POST", "ipam/roles/", { name: "OOB", slug: "oob" });
+    assertEquals(role.status, 201);
+    const created = await api("POST", "ipam/prefixes/", {
+      prefix: "10.16.29.0/24",
+      role: role.body.id,
+    });
+    assertEquals(created.status, 201);
+    assertEquals(created.body.role.slug, "oob");
+    const plain = await api("POST", "ipam/prefixes/", { prefix: "172.16.0.0/22" });
+    assertEquals(plain.body.role, null);
+    const seeded = await api("GET", "ipam/prefixes/?prefix=10.16.28.0/24");
+    const { id, name, slug, url, display } = seeded.body.results[0].role;
+    assertEquals({ name, slug, display }, { name: "BMC", slug: "bmc", display: "BMC" });
+    assertEquals(url, `${BASE}/api/ipam/roles/${id}/`);
+  });
+
+  await t.step("filters: role (slugs; unknown is a 400) and role_id", async () => {
+    const bySlug = await api("GET", "ipam/prefixes/?role=oob");
+    assertEquals(bySlug.body.results.map((p: { prefix: string }) => p.prefix), ["10.16.29.0/24"]);
+    const unknown = await api("GET", "ipam/prefixes/?role=nope");
+    assertEquals(unknown.status, 400);
+    assertEquals(Object.keys(unknown.body), ["role"]);
+  });
+
+  await t.step("the client lists prefixes with their role", async () => {
+    const prefixes = await nb.listPrefixes();
+    assertEquals(prefixes.map((p) => [p.prefix, p.role?.slug ?? null]), [
+      ["10.16.28.0/24", "bmc"],
+      ["10.16.29.0/24", "oob"],
+      ["172.16.0.0/22", null],
+    ]);
+  });
+
+  await t.step("deleting a role leaves its prefixes without one (SET_NULL)", async () => {
+    const oob = [...fake.ipamRoles.values()].find((r) => r.slug === "oob")!;
+    assertEquals((await api("DELETE", `ipam/roles/${oob.id}/`)).status, 204);
+    const prefix = [...fake.prefixes.values()].find((p) => p.prefix === "10.16.29.0/24")!;
+    assertEquals(prefix.role_id, null);
+  });
+});

@@ -38,12 +38,17 @@ export interface FakeDeviceType {
 }
 export interface FakeRole extends FakeSite {}
 export interface FakeTenant extends FakeSite {}
+/** An IPAM role (`ipam.Role`), the kind of network a prefix is: BMC, OOB, management… */
+export interface FakeIpamRole extends FakeSite {
+  weight: number;
+}
 export interface FakePrefix {
   id: number;
   prefix: string;
   description: string;
   is_pool: boolean;
   status: string;
+  role_id: number | null;
 }
 export interface FakeDevice {
   id: number;
@@ -118,6 +123,7 @@ export interface FakeNetbox {
   deviceTypes: Map<number, FakeDeviceType>;
   roles: Map<number, FakeRole>;
   tenants: Map<number, FakeTenant>;
+  ipamRoles: Map<number, FakeIpamRole>;
   prefixes: Map<number, FakePrefix>;
   devices: Map<number, FakeDevice>;
   interfaces: Map<number, FakeInterface>;
@@ -143,7 +149,10 @@ export interface FakeNetbox {
   ): FakeDeviceType;
   addRole(input: { name: string; slug?: string }): FakeRole;
   addTenant(input: { name: string; slug?: string }): FakeTenant;
-  addPrefix(input: { prefix: string; description?: string; isPool?: boolean }): FakePrefix;
+  addIpamRole(input: { name: string; slug?: string; weight?: number }): FakeIpamRole;
+  addPrefix(
+    input: { prefix: string; description?: string; isPool?: boolean; roleId?: number | null },
+  ): FakePrefix;
   /** Adds a device through the same validation as the API; throws on a rule violation. */
   addDevice(input: {
     name: string | null;
@@ -304,6 +313,7 @@ export function createFakeNetbox(options: FakeNetboxOptions = {}): FakeNetbox {
   const deviceTypes = new Map<number, FakeDeviceType>();
   const roles = new Map<number, FakeRole>();
   const tenants = new Map<number, FakeTenant>();
+  const ipamRoles = new Map<number, FakeIpamRole>();
   const prefixes = new Map<number, FakePrefix>();
   const devices = new Map<number, FakeDevice>();
   const interfaces = new Map<number, FakeInterface>();
@@ -472,11 +482,29 @@ export function createFakeNetbox(options: FakeNetboxOptions = {}): FakeNetbox {
     return tenant;
   }
 
+  function addIpamRole(input: { name: string; slug?: string; weight?: number }): FakeIpamRole {
+    const slug = input.slug ?? slugify(input.name);
+    uniqueNamed(ipamRoles, input.name, slug, "role");
+    const role = {
+      id: nextId(ipamRoles),
+      name: input.name,
+      slug,
+      description: "",
+      weight: input.weight ?? 1000,
+    };
+    ipamRoles.set(role.id, role);
+    return role;
+  }
+
   function addPrefix(
-    input: { prefix: string; description?: string; isPool?: boolean },
+    input: { prefix: string; description?: string; isPool?: boolean; roleId?: number | null },
   ): FakePrefix {
     const c = parseCidr(input.prefix);
     if (!c) invalid("prefix", "CIDR mask (e.g. /24) is required.");
+    const roleId = input.roleId ?? null;
+    if (roleId !== null && !ipamRoles.has(roleId)) {
+      invalid("role", `Invalid pk "${roleId}" - object does not exist.`);
+    }
     // Netbox stores the network form of a prefix (10.16.28.5/24 → 10.16.28.0/24).
     const prefix = {
       id: nextId(prefixes),
@@ -484,6 +512,7 @@ export function createFakeNetbox(options: FakeNetboxOptions = {}): FakeNetbox {
       description: input.description ?? "",
       is_pool: input.isPool ?? false,
       status: "active",
+      role_id: roleId,
     };
     prefixes.set(prefix.id, prefix);
     return prefix;
@@ -1263,8 +1292,14 @@ export function createFakeNetbox(options: FakeNetboxOptions = {}): FakeNetbox {
         prefix: o.prefix,
         vrf: null,
         status: { value: o.status, label: label(o.status) },
+        role: o.role_id === null ? null : named("ipam/roles", ipamRoles.get(o.role_id)!),
         is_pool: o.is_pool,
         description: o.description,
+      }),
+      ipamRole: (o: FakeIpamRole) => ({
+        ...named("ipam/roles", o),
+        weight: o.weight,
+        prefix_count: [...prefixes.values()].filter((p) => p.role_id === o.id).length,
       }),
       device: (o: FakeDevice) => ({
         ...nestedDevice(o.id),
@@ -1506,13 +1541,40 @@ export function createFakeNetbox(options: FakeNetboxOptions = {}): FakeNetbox {
         }),
       q: (o: FakePrefix, v) => v.some((x) => o.prefix.includes(x) || o.description.includes(x)),
       ...stringFilters<FakePrefix>("description", (o) => o.description),
+      role_id: fkFilter("role_id", ipamRoles, (o: FakePrefix) => o.role_id),
+      // Netbox's `role` filter takes slugs and answers 400 for an unknown one.
+      role: (o: FakePrefix, v) => {
+        for (const slug of v) {
+          if (![...ipamRoles.values()].some((r) => r.slug === slug)) {
+            invalid("role", `Select a valid choice. ${slug} is not one of the available choices.`);
+          }
+        }
+        return o.role_id !== null && v.includes(ipamRoles.get(o.role_id)!.slug);
+      },
     },
     create: (b) =>
       addPrefix({
         prefix: str(b.prefix),
         description: str(b.description),
         isPool: b.is_pool === true,
+        roleId: resolveRef("role", b.role, ipamRoles, siteAttrs)?.id ?? null,
       }),
+  };
+  resources["ipam/roles"] = {
+    table: ipamRoles,
+    serialize: (s, o) => s.ipamRole(o),
+    filters: named<FakeIpamRole>(),
+    create: (b) =>
+      addIpamRole({
+        name: str(b.name),
+        slug: str(b.slug),
+        weight: b.weight === undefined ? undefined : Number(b.weight),
+      }),
+    // Prefix.role is SET_NULL in Netbox: deleting a role leaves its prefixes without one.
+    remove: (o: FakeIpamRole) => {
+      for (const p of prefixes.values()) if (p.role_id === o.id) p.role_id = null;
+      ipamRoles.delete(o.id);
+    },
   };
   resources["dcim/devices"] = {
     table: devices,
@@ -1861,6 +1923,7 @@ export function createFakeNetbox(options: FakeNetboxOptions = {}): FakeNetbox {
     deviceTypes,
     roles,
     tenants,
+    ipamRoles,
     prefixes,
     devices,
     interfaces,
@@ -1874,6 +1937,7 @@ export function createFakeNetbox(options: FakeNetboxOptions = {}): FakeNetbox {
     addDeviceType,
     addRole,
     addTenant,
+    addIpamRole,
     addPrefix,
     addDevice,
     addInterface,

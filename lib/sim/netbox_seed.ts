@@ -12,6 +12,8 @@ export const NETBOX_SEED = {
   ],
   roles: [{ name: "Server", slug: "server" }, { name: "Storage", slug: "storage" }],
   tenant: { name: "Platform", slug: "platform" },
+  /** The BMC network, with the IPAM role the prefix picker lists first. */
+  bmcRole: { name: "BMC", slug: "bmc" },
   bmcPrefix: { prefix: "10.16.28.0/24", description: "BMC" },
   /** Already taken in the BMC prefix: router, infrastructure and the NTP server. */
   usedBmcIps: Array.from({ length: 10 }, (_, i) => `10.16.28.${i + 1}/24`),
@@ -53,7 +55,8 @@ export function seedNetbox(fake: FakeNetbox): NetboxSeedIds {
   const roleIds: Record<string, number> = {};
   for (const r of NETBOX_SEED.roles) roleIds[r.slug] = fake.addRole(r).id;
   const tenant = fake.addTenant(NETBOX_SEED.tenant);
-  const prefix = fake.addPrefix(NETBOX_SEED.bmcPrefix);
+  const bmcRole = fake.addIpamRole(NETBOX_SEED.bmcRole);
+  const prefix = fake.addPrefix({ ...NETBOX_SEED.bmcPrefix, roleId: bmcRole.id });
   for (const address of NETBOX_SEED.usedBmcIps) {
     fake.addIp({ address, description: address.startsWith("10.16.28.1/") ? "gateway" : "" });
   }
