@@ -74,7 +74,12 @@ export async function createServices(options: {
     events,
     engine,
     reference: integrations.netbox
-      ? new ReferenceData(integrations.netbox, store, config.REFERENCE_TTL)
+      ? new ReferenceData(
+        integrations.netbox,
+        store,
+        config.REFERENCE_TTL,
+        config.BMC_PREFIX_ROLES,
+      )
       : undefined,
     outboxKey: await OutboxKey.load(kv),
     authEnabled: Boolean(config.OIDC_ISSUER),

@@ -98,6 +98,13 @@ export const configSchema = z.object({
   ),
   /** Writes per minute per client (register, import, retry, delete). */
   WRITE_RATE_LIMIT: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).default(120)),
+  /** IPAM role slugs or names of BMC prefixes, listed first (alone when any exists) in the picker. */
+  BMC_PREFIX_ROLES: z.preprocess(
+    emptyToUndefined,
+    z.string().default("bmc,oob,management").transform((v) =>
+      v.split(",").map((r) => r.trim().toLowerCase()).filter(Boolean)
+    ),
+  ),
   /** Seconds reference look-ups stay cached in KV. */
   REFERENCE_TTL: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).default(300)),
 });

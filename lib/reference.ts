@@ -1,7 +1,8 @@
 /** Netbox reference data for the location pickers, cached in Deno KV with a TTL. */
-import { NotFound } from "./errors.ts";
-import type { NetboxClient } from "./netbox.ts";
-import { keys, type RegistrationStore } from "./store.ts";
+import { Conflict, NotFound, UnknownReference } from "./errors.ts";
+import { IntegrationError } from "./http.ts";
+import type { NetboxClient, NetboxPrefix, NetboxRef } from "./netbox.ts";
+import { keys, type RegistrationStore, type SiteFilter } from "./store.ts";
 
 export interface RackElevation {
   rack: { id: number; name: string; u_height: number };
@@ -14,6 +15,8 @@ export class ReferenceData {
     readonly netbox: NetboxClient,
     readonly store: RegistrationStore,
     readonly ttlSeconds: number,
+    /** IPAM role slugs or names (lower case) of BMC prefixes, most preferred first. */
+    readonly prefixRoles: readonly string[] = [],
   ) {}
 
   async #cached<T>(what: string, load: () => Promise<T>): Promise<T> {
@@ -45,8 +48,30 @@ export class ReferenceData {
   deviceRoles() {
     return this.#cached("device-roles", () => this.netbox.listDeviceRoles());
   }
-  prefixes() {
-    return this.#cached("prefixes", () => this.netbox.listPrefixes());
+  /**
+   * Prefixes for the BMC prefix picker: those whose IPAM role is a BMC role (in the order of
+   * `prefixRoles`), or every prefix when none has such a role. `all` adds the others after them.
+   */
+  async prefixes(all = false): Promise<NetboxPrefix[]> {
+    const list = await this.#cached("prefixes", () => this.netbox.listPrefixes());
+    const rank = (p: NetboxPrefix) => {
+      if (!p.role) return -1;
+      const names = [p.role.slug, p.role.name].map((n) => n?.toLowerCase());
+      return this.prefixRoles.findIndex((r) => names.includes(r));
+    };
+    const bmc = list.filter((p) => rank(p) >= 0).sort((a, b) => rank(a) - rank(b));
+    if (!bmc.length) return list;
+    return all ? [...bmc, ...list.filter((p) => rank(p) < 0)] : bmc;
+  }
+
+  /** A site as users write it (id, slug or name), from the cached list. */
+  async site(ref: string): Promise<NetboxRef> {
+    return pick("site", ref, await this.sites());
+  }
+
+  /** A location as users write it (id, slug or name), within the site when one is given. */
+  async location(ref: string, siteId?: number): Promise<NetboxRef> {
+    return pick("location", ref, await this.locations(siteId), siteId === undefined);
   }
   tenants() {
     return this.#cached("tenants", () => this.netbox.listTenants());
@@ -77,4 +102,51 @@ export class ReferenceData {
     }
     return { rack: { id: rack.id, name: rack.name, u_height: rack.u_height }, units };
   }
+}
+
+/**
+ * The servers list's `site` filter: the site resolved (so its id, slug and name find the same
+ * records), or, without Netbox or for a site Netbox does not know, the text as written.
+ */
+export async function siteFilter(
+  reference: ReferenceData | undefined,
+  ref: string,
+): Promise<SiteFilter> {
+  const written = ref.trim().toLowerCase();
+  if (!reference) return { names: [written] };
+  try {
+    const site = await reference.site(ref);
+    const names = [written, String(site.id), site.slug, site.name];
+    return { id: site.id, names: names.filter((n) => n !== undefined).map((n) => n.toLowerCase()) };
+  } catch (e) {
+    // A list must still answer when Netbox is down or the site was removed from it.
+    if (e instanceof UnknownReference || e instanceof Conflict || e instanceof IntegrationError) {
+      return { names: [written] };
+    }
+    throw e;
+  }
+}
+
+/** Resolves id → slug → case-insensitive name, like the registration's look-ups in Netbox. */
+function pick(field: string, ref: string, list: NetboxRef[], unscoped = false): NetboxRef {
+  const text = ref.trim();
+  const lower = text.toLowerCase();
+  const byId = /^\d+$/.test(text) ? list.filter((o) => o.id === Number(text)) : [];
+  for (
+    const found of [
+      byId,
+      list.filter((o) => o.slug?.toLowerCase() === lower),
+      list.filter((o) => o.name.toLowerCase() === lower),
+    ]
+  ) {
+    if (found.length === 1) return found[0];
+    if (found.length > 1) {
+      throw new Conflict(
+        `${field} "${text}" matches ${found.length} objects in Netbox (ids ${
+          found.map((o) => o.id).join(", ")
+        }): use the id${unscoped ? " or give the site" : ""}`,
+      );
+    }
+  }
+  throw new UnknownReference(field, text);
 }

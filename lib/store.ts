@@ -99,12 +99,32 @@ export const keys = {
 /** What a filtered list reads instead of the record. */
 interface SearchEntry {
   text: string;
+  /** The Netbox site once resolved: the same for a request that named it by id, slug or name. */
+  site_id?: number;
+  /** The site as requested and, once resolved, its slug and name (lower case). */
   sites: string[];
 }
 
+/** The `site` filter of a list: the resolved Netbox site, or only the text as written. */
+export interface SiteFilter {
+  id?: number;
+  /** Lower-case names the site goes by (as written, slug, name), for unresolved records. */
+  names: string[];
+}
+
 function searchEntry(r: Registration): SearchEntry {
-  const sites = [r.request.site, r.resolved?.siteSlug].filter((s) => s !== undefined).map(String);
-  return { text: `${r.device_name} ${r.bmc_mac} ${r.bmc_ip ?? ""}`.toLowerCase(), sites };
+  const sites = [r.request.site, r.resolved?.siteSlug, r.resolved?.siteName]
+    .filter((s) => s !== undefined).map((s) => String(s).toLowerCase());
+  return {
+    text: `${r.device_name} ${r.bmc_mac} ${r.bmc_ip ?? ""}`.toLowerCase(),
+    ...(r.resolved ? { site_id: r.resolved.siteId } : {}),
+    sites: [...new Set(sites)],
+  };
+}
+
+function siteMatches(entry: SearchEntry, filter: SiteFilter): boolean {
+  if (filter.id !== undefined && entry.site_id !== undefined) return entry.site_id === filter.id;
+  return entry.sites.some((s) => filter.names.includes(s.toLowerCase()));
 }
 
 /** Adds the index writes for `next` (and removes `prev`'s stale status entry) to an atomic op. */
@@ -261,14 +281,22 @@ export class RegistrationStore {
    * so a page is always full when enough records match.
    */
   async list(
-    options: { limit?: number; cursor?: string; site?: string; status?: string; q?: string } = {},
+    options: {
+      limit?: number;
+      cursor?: string;
+      site?: string | SiteFilter;
+      status?: string;
+      q?: string;
+    } = {},
   ): Promise<{ items: Registration[]; cursor: string | null }> {
     const limit = Math.min(Math.max(options.limit ?? 50, 1), 200);
     const q = options.q?.trim().toLowerCase();
     // A MAC as printed on a label (3CECEF…, 3c-ec-ef…, 3cec.ef…) also matches the stored colon form.
     const hex = q?.replace(/[-:.\s]/g, "") ?? "";
     const macForm = /^[0-9a-f]{4,12}$/.test(hex) ? hex.match(/.{1,2}/g)!.join(":") : undefined;
-    const site = options.site?.toLowerCase();
+    const site: SiteFilter | undefined = typeof options.site === "string"
+      ? { names: [options.site.trim().toLowerCase()] }
+      : options.site;
     if (!options.site && !options.status && !q) {
       const iter = this.kv.list<Registration>({ prefix: keys.registrations() }, {
         reverse: true,
@@ -294,7 +322,7 @@ export class RegistrationStore {
     const ids: string[] = [];
     let cursor: string | null = null;
     for await (const entry of iter) {
-      if (site && !entry.value.sites.some((s) => s.toLowerCase() === site)) continue;
+      if (site && !siteMatches(entry.value, site)) continue;
       const text = entry.value.text;
       if (q && !text.includes(q) && !(macForm && text.includes(macForm))) continue;
       ids.push(entry.key.at(-1) as string);

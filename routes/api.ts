@@ -7,6 +7,7 @@ import { NotFound, ValidationFailed } from "../lib/errors.ts";
 import { publicView } from "../lib/events.ts";
 import { runImport } from "../lib/import.ts";
 import { RateLimiter } from "../lib/rate_limit.ts";
+import { siteFilter } from "../lib/reference.ts";
 import {
   fieldErrors,
   listQuerySchema,
@@ -156,7 +157,9 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
   );
 
   app.get("/servers", async (c) => {
-    const page = await store.list(validate(listQuerySchema, c.req.query()));
+    const query = validate(listQuerySchema, c.req.query());
+    const site = query.site ? await siteFilter(deps.reference, query.site) : undefined;
+    const page = await store.list({ ...query, site });
     return c.json({ items: page.items.map(publicView), cursor: page.cursor });
   });
 
@@ -224,30 +227,28 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
     }
     return deps.reference;
   };
-  const idParam = (c: Context, name: string) => {
-    const v = c.req.query(name);
-    if (v === undefined || v === "") return undefined;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n <= 0) {
-      throw new ValidationFailed({ [name]: "Must be a Netbox id" });
-    }
-    return n;
+  // `site` and `location` as users write them: a Netbox id, slug or name.
+  const siteParam = async (c: Context) => {
+    const v = c.req.query("site")?.trim();
+    return v ? (await reference().site(v)).id : undefined;
   };
   app.get("/reference/sites", async (c) => c.json(await reference().sites()));
   app.get(
     "/reference/locations",
-    async (c) => c.json(await reference().locations(idParam(c, "site"))),
+    async (c) => c.json(await reference().locations(await siteParam(c))),
   );
-  app.get(
-    "/reference/racks",
-    async (c) =>
-      c.json(
-        await reference().racks({ siteId: idParam(c, "site"), locationId: idParam(c, "location") }),
-      ),
-  );
+  app.get("/reference/racks", async (c) => {
+    const siteId = await siteParam(c);
+    const location = c.req.query("location")?.trim();
+    const locationId = location ? (await reference().location(location, siteId)).id : undefined;
+    return c.json(await reference().racks({ siteId, locationId }));
+  });
   app.get("/reference/device-types", async (c) => c.json(await reference().deviceTypes()));
   app.get("/reference/device-roles", async (c) => c.json(await reference().deviceRoles()));
-  app.get("/reference/prefixes", async (c) => c.json(await reference().prefixes()));
+  app.get(
+    "/reference/prefixes",
+    async (c) => c.json(await reference().prefixes(c.req.query("all") === "true")),
+  );
   app.get("/reference/tenants", async (c) => c.json(await reference().tenants()));
   app.get("/reference/racks/:id/elevation", async (c) => {
     const id = Number(c.req.param("id"));
