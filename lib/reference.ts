@@ -69,6 +69,12 @@ export class ReferenceData {
     return pick("site", ref, await this.sites());
   }
 
+  /** A rack as users write it (id or name), within the site and location when given. */
+  async rack(ref: string, scope: { siteId?: number; locationId?: number }): Promise<NetboxRef> {
+    const unscoped = scope.siteId === undefined && scope.locationId === undefined;
+    return pick("rack", ref, await this.racks(scope), unscoped);
+  }
+
   /** A location as users write it (id, slug or name), within the site when one is given. */
   async location(ref: string, siteId?: number): Promise<NetboxRef> {
     return pick("location", ref, await this.locations(siteId), siteId === undefined);

@@ -3,7 +3,7 @@ import { type Context, Hono } from "hono";
 import { upgradeWebSocket } from "hono/deno";
 import { HTTPException } from "hono/http-exception";
 import type { z } from "zod";
-import { NotFound, ValidationFailed } from "../lib/errors.ts";
+import { ValidationFailed } from "../lib/errors.ts";
 import { publicView } from "../lib/events.ts";
 import { runImport } from "../lib/import.ts";
 import { RateLimiter } from "../lib/rate_limit.ts";
@@ -237,12 +237,13 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
     "/reference/locations",
     async (c) => c.json(await reference().locations(await siteParam(c))),
   );
-  app.get("/reference/racks", async (c) => {
+  const rackScope = async (c: Context) => {
     const siteId = await siteParam(c);
     const location = c.req.query("location")?.trim();
     const locationId = location ? (await reference().location(location, siteId)).id : undefined;
-    return c.json(await reference().racks({ siteId, locationId }));
-  });
+    return { siteId, locationId };
+  };
+  app.get("/reference/racks", async (c) => c.json(await reference().racks(await rackScope(c))));
   app.get("/reference/device-types", async (c) => c.json(await reference().deviceTypes()));
   app.get("/reference/device-roles", async (c) => c.json(await reference().deviceRoles()));
   app.get(
@@ -250,9 +251,12 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
     async (c) => c.json(await reference().prefixes(c.req.query("all") === "true")),
   );
   app.get("/reference/tenants", async (c) => c.json(await reference().tenants()));
-  app.get("/reference/racks/:id/elevation", async (c) => {
-    const id = Number(c.req.param("id"));
-    if (!Number.isInteger(id) || id <= 0) throw new NotFound(`No rack ${c.req.param("id")}`);
+  // The rack by id, or by name within `?site=&location=` (racks have no slug).
+  app.get("/reference/racks/:rack/elevation", async (c) => {
+    const ref = c.req.param("rack");
+    const id = /^\d+$/.test(ref) && !c.req.query("site") && !c.req.query("location")
+      ? Number(ref)
+      : (await reference().rack(ref, await rackScope(c))).id;
     return c.json(await reference().elevation(id));
   });
 

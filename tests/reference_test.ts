@@ -36,6 +36,19 @@ Deno.test("reference API: site and location by id, slug or name", async (t) => {
     assertEquals(bySite.body.map((r: { name: string }) => r.name), ["RB06", "RB07"]);
   });
 
+  await t.step("a rack's elevation by id, or by name within the site and location", async () => {
+    const rb06 = [...nb.racks.values()].find((r) => r.name === "RB06")!;
+    const byId = await get(`racks/${rb06.id}/elevation`);
+    assertEquals(byId.status, 200, byId.text);
+    for (const query of ["site=dcoa", "site=DCOA&location=Hall%20A", "location=" + locationId]) {
+      const res = await get(`racks/rb06/elevation?${query}`);
+      assertEquals(res.status, 200, `${query}: ${res.text}`);
+      assertEquals(res.body, byId.body, query);
+    }
+    assertEquals((await get("racks/RB06/elevation")).body, byId.body);
+    assertEquals((await get("racks/RB99/elevation?site=dcoa")).status, 422);
+  });
+
   await t.step("a location slug two sites share: 409 asking for the id or the site", async () => {
     const res = await get("racks?location=hall-a");
     assertEquals(res.status, 409, res.text);
