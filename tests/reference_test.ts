@@ -197,3 +197,58 @@ Deno.test("RegistrationStore.list(): a resolved site filter also finds records n
     kv.close();
   }
 });
+
+Deno.test("every Netbox field of an import item by id, slug or name", async () => {
+  await using app = await startTestApp();
+  const nb = app.world.netbox;
+  const id = <T extends { id: number }>(m: Map<number, T>, f: (o: T) => boolean) =>
+    [...m.values()].find(f)!.id;
+  const byIds = {
+    site: id(nb.sites, (s) => s.slug === "dcoa"),
+    location: id(nb.locations, (l) => l.slug === "hall-a"),
+    rack: id(nb.racks, (r) => r.name === "RB06"),
+    device_type: id(nb.deviceTypes, (d) => d.slug === "sys-1029u"),
+    device_role: id(nb.roles, (r) => r.slug === "server"),
+    tenant: id(nb.tenants, (r) => r.slug === "platform"),
+    bmc_prefix: id(nb.prefixes, (p) => p.prefix === "10.16.28.0/24"),
+  };
+  const bySlugs = {
+    site: "dcoa",
+    location: "hall-a",
+    rack: "RB06",
+    device_type: "sys-1029u",
+    device_role: "server",
+    tenant: "platform",
+    bmc_prefix: "10.16.28.0/24",
+  };
+  const byNames = {
+    site: "DCOA",
+    location: "Hall A",
+    rack: "rb06",
+    device_type: "SYS-1029U-TRT",
+    device_role: "Server",
+    tenant: "Platform",
+    bmc_prefix: "10.16.28.0/24",
+  };
+  const items = [byIds, bySlugs, byNames].map((refs, i) => ({
+    device_name: `dcoa-rb06u${20 + i}`,
+    bmc_mac: `3c:ec:ef:a1:20:0${i}`,
+    bmc_password: "S3cr3t!pass",
+    position: 20 + i,
+    ...refs,
+  }));
+  const res = await app.call("POST", "/api/v1/servers/import", items);
+  assertEquals(res.status, 200, res.text);
+  for (const r of res.body) assertEquals(r.status, "ok", r.error);
+  const devices = items.map((i) => [...nb.devices.values()].find((d) => d.name === i.device_name)!);
+  const refsOf = (d: (typeof devices)[number]) => [
+    d.site_id,
+    d.location_id,
+    d.rack_id,
+    d.device_type_id,
+    d.role_id,
+    d.tenant_id,
+  ];
+  assertEquals(refsOf(devices[1]), refsOf(devices[0]));
+  assertEquals(refsOf(devices[2]), refsOf(devices[0]));
+});
