@@ -124,6 +124,8 @@ export interface HttpClientOptions {
   /** Values to scrub from errors (tokens, passwords). May change over time (re-login). */
   secrets?: () => readonly string[];
   metrics?: Metrics;
+  /** "manual" answers a redirect as it is (a 3xx) instead of following it; default "follow". */
+  redirect?: RequestRedirect;
 }
 
 export interface RequestOptions {
@@ -233,7 +235,13 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
     const started = performance.now();
     try {
-      const res = await doFetch(full, { method, headers, body, signal });
+      const res = await doFetch(full, {
+        method,
+        headers,
+        body,
+        signal,
+        redirect: options.redirect,
+      });
       const text = opts.stream ? null : await res.text();
       options.metrics?.observeCall(
         options.integration,

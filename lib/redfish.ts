@@ -65,6 +65,8 @@ export function createRedfishClient(settings: RedfishSettings = {}): RedfishClie
         fetch: settings.fetch,
         timeoutMs,
         retry: { attempts: 2, baseDelayMs: 250, maxDelayMs: 1000 },
+        // A redirect would carry the password (or the probe) to wherever the BMC points.
+        redirect: "manual",
         metrics: settings.metrics,
         secrets: () => [password, basic, basic.slice(6)],
       });
@@ -214,6 +216,13 @@ function classify(got: Got & { kind: "failed" }, where: string, username: string
       outcome: "wrong-password",
       message: `The BMC refused user ${username} (HTTP 403): the account may be locked or ` +
         "lack privileges; unlock it or use an administrator account",
+    };
+  }
+  if (got.status >= 300 && got.status < 400) {
+    return {
+      outcome: "not-redfish",
+      message: `${cap(where)} answered with a redirect (HTTP ${got.status}), which the BMC check ` +
+        "does not follow: the password goes only to the BMC's own address; check bmc_ip",
     };
   }
   if (got.status >= 500) {

@@ -333,6 +333,40 @@ Deno.test("checkBmc() over a real socket", async (t) => {
   });
 });
 
+Deno.test("checkBmc() follows no redirect, so the password never leaves the BMC's address", async (t) => {
+  // Another service on the network, to which a hostile or misconfigured "BMC" redirects.
+  const elsewhere: string[] = [];
+  await using other = serveFake((req) => {
+    elsewhere.push(
+      `${req.method} ${new URL(req.url).pathname} ${req.headers.get("authorization")}`,
+    );
+    return Response.json({ RedfishVersion: "1.11.0", Members: [] });
+  });
+  const fake = createFakeRedfish({ username: "ADMIN", password: PASSWORD });
+  for (
+    const [path, target] of [
+      ["/redfish/v1/Systems", `${other.url}/redfish/v1/Systems`],
+      ["/redfish/v1/", `${other.url}/redfish/v1/`],
+    ]
+  ) {
+    await t.step(`a 307 from ${path} to another host`, async () => {
+      elsewhere.length = 0;
+      await using bmc = serveFake((req) =>
+        new URL(req.url).pathname === path
+          ? new Response(null, { status: 307, headers: { location: target } })
+          : fake.handler(req)
+      );
+      const client = createRedfishClient({ scheme: "http", port: bmc.port });
+      const message = failed(
+        await client.checkBmc({ ...creds, host: "127.0.0.1" }),
+        "not-redfish",
+      );
+      assert.match(message, /redirect \(HTTP 307\)/);
+      assert.deepEqual(elsewhere, [], "nothing was sent where the redirect pointed");
+    });
+  }
+});
+
 Deno.test("checkBmc() never puts the password in a message or log line", async () => {
   const lines: string[] = [];
   const log = createLogger({ write: (l) => lines.push(l) });
