@@ -12,6 +12,7 @@ import {
   sameReservation,
 } from "./kea_json.ts";
 import { createPgsqlBackend, type PgsqlBackend } from "./kea_pgsql.ts";
+import { ipInSubnetProblem } from "./schemas.ts";
 
 export type { OptionData, Reservation } from "./kea_json.ts";
 export { ReservationConflict } from "./kea_json.ts";
@@ -121,6 +122,19 @@ export function createKeaClient(settings: KeaSettings): KeaClient {
       if (kea4Subnets === entry) kea4Subnets = undefined;
     });
     return entry.list;
+  }
+
+  /** The range of subnet `id` as configured or as Kea has it; null when it cannot be read. */
+  async function rangeOf(id: number): Promise<string | null> {
+    const fromList = (list?: { id: number; subnet: string }[]) =>
+      list?.find((s) => s.id === id)?.subnet;
+    const known = fromList(settings.subnets);
+    if (known || !servers.length) return known ?? null;
+    const cached = kea4Subnets && now() - kea4Subnets.at < KEA_SUBNETS_TTL_MS
+      ? await kea4Subnets.list.catch(() => undefined)
+      : undefined;
+    // Kea's control API may be down while its database still takes reservations (auto mode).
+    return fromList(cached) ?? fromList(await refreshSubnets().catch(() => undefined)) ?? null;
   }
 
   async function command(server: string, name: string, args?: Record<string, unknown>) {
@@ -366,6 +380,16 @@ export function createKeaClient(settings: KeaSettings): KeaClient {
     async reserve(input) {
       const r: Reservation = { ...input, mac: mustMac(input.mac) };
       const subnetId = r.subnetId ?? await client.subnetFor(r.ip);
+      // KEA_SUBNET_ID is taken as given, and Kea's database checks nothing: the IP must be a host
+      // address of the subnet it is written to.
+      const range = await rangeOf(subnetId);
+      const problem = range && ipInSubnetProblem(r.ip, range);
+      if (problem) {
+        throw new RangeError(
+          `Cannot reserve ${r.ip} in Kea subnet ${subnetId} (${range}): ${problem}; ` +
+            "check bmc_ip and KEA_SUBNET_ID",
+        );
+      }
       if (await client.backend() === "pgsql") {
         const db = pgsql();
         const outcome = await timed("pgsql reserve", () => db.reserve(r, subnetId));

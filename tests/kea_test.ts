@@ -204,10 +204,10 @@ Deno.test("createKeaClient() handles Kea result codes as Kea returns them", asyn
   await t.step("result 1 from reservation-add is a failure with the Kea text", async () => {
     const kea = createFakeKea({ subnets: SUBNETS });
     const e = await assertRejects(
-      () => client({ kea1: kea }, { subnetId: 2 }).reserve(BMC),
+      () => client({ kea1: kea }, { subnetId: 3 }).reserve(BMC),
       IntegrationError,
     );
-    assert(e.message.includes("not matching the IPv4 subnet prefix"), e.message);
+    assert(e.message.includes("IPv4 subnet with id '3' does not exist"), e.message);
   });
 
   await t.step(
@@ -224,6 +224,36 @@ Deno.test("createKeaClient() handles Kea result codes as Kea returns them", asyn
     const kea = createFakeKea();
     kea.faults.add({ status: 200, body: { hello: "world" } });
     await assertRejects(() => client({ kea1: kea }).release(BMC.mac, 1), IntegrationError);
+  });
+});
+
+Deno.test("createKeaClient() writes only host addresses of the subnet it writes to", async (t) => {
+  // KEA_SUBNET_ID is taken as given, and Kea's host database (pgsql mode) checks nothing.
+  for (
+    const [label, ip, subnetId, why] of [
+      ["outside the subnet", "10.16.28.31", 2, "is not inside 172.16.0.0/22"],
+      ["the subnet's network address", "10.16.28.0", 1, "network address of 10.16.28.0/24"],
+      ["the subnet's broadcast address", "172.16.3.255", 2, "broadcast address of 172.16.0.0/22"],
+    ] as const
+  ) {
+    await t.step(`${label} is refused before anything is written`, async () => {
+      const kea = createFakeKea({ subnets: SUBNETS });
+      const e = await assertRejects(
+        () => client({ kea1: kea }, { subnetId }).reserve({ ...BMC, ip }),
+        RangeError,
+        why,
+      );
+      assert(e.message.includes(`Kea subnet ${subnetId}`) && e.message.includes("bmc_ip"));
+      assertEquals(kea.hosts, []);
+    });
+  }
+  await t.step("a host address inside it is reserved", async () => {
+    const kea = createFakeKea({ subnets: SUBNETS });
+    const out = await client({ kea1: kea }, { subnetId: 2 }).reserve({
+      ...BMC,
+      ip: "172.16.3.254",
+    });
+    assertEquals(out.results[0].outcome, "added");
   });
 });
 
