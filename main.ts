@@ -2,7 +2,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { secureHeaders } from "hono/secure-headers";
-import { type Config, loadConfig } from "./lib/config.ts";
+import { bmcNetworks, type Config, loadConfig } from "./lib/config.ts";
 import { EventBus } from "./lib/events.ts";
 import { createIntegrations, type Integrations } from "./lib/integrations.ts";
 import { createLogger, type Logger, silentLogger } from "./lib/log.ts";
@@ -183,6 +183,11 @@ async function start(env: Record<string, string | undefined>, demo: boolean) {
     if (!integrations[name]) {
       log.warn(`${name} is not configured: its step will be skipped`, { integration: name });
     }
+  }
+  if (!bmcNetworks(config).length) {
+    log.warn(
+      "No BMC network is configured (ONBOARDING_BMC_NETWORKS or ONBOARDING_BMC_PREFIX): servers with a BMC IP are refused",
+    );
   }
   if (!config.OIDC_ISSUER) {
     log.warn("Authentication is disabled: ONBOARDING_OIDC_ISSUER is empty");

@@ -211,6 +211,7 @@ export function bmcIpItems(count: number, offset = 0): Record<string, string>[] 
       bmc_mac: benchMac(i),
       bmc_password: `bench-pw-${i}`,
       bmc_ip: `172.16.${host >> 8}.${host & 255}`,
+      bmc_prefix: "172.16.0.0/22",
       boot_mac: benchMac(i, "02:b1:00"),
     };
   });

@@ -63,6 +63,21 @@ export const configSchema = z.object({
   ),
 
   BMC_PREFIX: z.preprocess(emptyToUndefined, z.cidrv4().optional()),
+  /** The only networks a BMC IP may be in (CIDRs); default BMC_PREFIX. See `bmcNetworks`. */
+  BMC_NETWORKS: z.preprocess(
+    (v) => {
+      const text = emptyToUndefined(v);
+      if (text === undefined) return undefined;
+      try {
+        return JSON.parse(String(text));
+      } catch {
+        return String(text).split(/[\s,]+/).filter(Boolean);
+      }
+    },
+    z.array(z.cidrv4(), {
+      error: "must be a list of CIDRs, e.g. 10.16.28.0/24,10.16.29.0/24",
+    }).min(1).optional(),
+  ),
   METAL3_NAMESPACE: z.preprocess(
     emptyToUndefined,
     z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/).default("metal3"),
@@ -110,6 +125,15 @@ export const configSchema = z.object({
 });
 
 export type Config = z.infer<typeof configSchema>;
+
+/**
+ * The networks a BMC IP must lie in: ONBOARDING_BMC_NETWORKS, else ONBOARDING_BMC_PREFIX. Empty
+ * when neither is set: then no BMC IP is accepted (nothing may receive a BMC password).
+ */
+export function bmcNetworks(config: Pick<Config, "BMC_NETWORKS" | "BMC_PREFIX">): string[] {
+  if (config.BMC_NETWORKS) return config.BMC_NETWORKS;
+  return config.BMC_PREFIX?.includes("/") ? [config.BMC_PREFIX] : [];
+}
 
 /** Thrown for a bad variable; the message names it and never includes its value. */
 export class ConfigError extends Error {

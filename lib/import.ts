@@ -10,7 +10,7 @@ import type { EventBus } from "./events.ts";
 import { actionable, type Engine } from "./workflow.ts";
 import type { StepName } from "./model.ts";
 import type { ReferenceMemo } from "./preflight.ts";
-import { fieldErrors, IMPORT_MAX_ITEMS, importItemSchema } from "./schemas.ts";
+import { fieldErrors, IMPORT_MAX_ITEMS, importItemSchema, unknownFields } from "./schemas.ts";
 import type { Registration } from "./store.ts";
 
 type StepReport = "done" | "skipped" | "failed" | "pending";
@@ -47,7 +47,13 @@ const NO_STEPS: Record<StepName, StepReport> = {
 /** How long one import waits for its servers before reporting them as still running. */
 const IMPORT_WAIT_MS = 60 * 60 * 1000;
 
-function resultOf(index: number, r: Registration): ImportResult {
+/** The warning for keys that are not import fields (other tools' extra columns), if any. */
+function unknownFieldsWarning(raw: unknown): string[] {
+  const unknown = unknownFields(raw);
+  return unknown.length ? [`Unknown fields ignored: ${unknown.join(", ")}`] : [];
+}
+
+function resultOf(index: number, r: Registration, warnings: string[]): ImportResult {
   const steps = Object.fromEntries(
     Object.entries(r.steps).map(([k, s]) => [
       k,
@@ -60,7 +66,7 @@ function resultOf(index: number, r: Registration): ImportResult {
     device_name: r.device_name,
     status: r.status === "ok" ? "ok" : "failed",
     steps,
-    warnings: r.warnings,
+    warnings: [...warnings, ...r.warnings],
     ...(r.status !== "ok" ? { error: r.error ?? `Registration is ${r.status}` } : {}),
     ...(r.bmc_ip ? { bmc_ip: r.bmc_ip } : {}),
   };
@@ -127,6 +133,7 @@ export async function runImport(
       async (index) => {
         const raw = items[index];
         const parsed = importItemSchema.safeParse(raw);
+        const warnings = unknownFieldsWarning(raw);
         const name = typeof (raw as { device_name?: unknown })?.device_name === "string"
           ? String((raw as { device_name: string }).device_name)
           : "";
@@ -137,7 +144,7 @@ export async function runImport(
             device_name: name,
             status: "failed",
             steps: { ...NO_STEPS },
-            warnings: [],
+            warnings,
             error: `Invalid: ${Object.entries(fields).map(([k, v]) => `${k}: ${v}`).join("; ")}`,
             fields,
           });
@@ -151,7 +158,9 @@ export async function runImport(
             references,
           });
           waiting.push(
-            deps.engine.waitFor(record.id, IMPORT_WAIT_MS).then((r) => finish(resultOf(index, r))),
+            deps.engine.waitFor(record.id, IMPORT_WAIT_MS).then((r) =>
+              finish(resultOf(index, r, warnings))
+            ),
           );
         } catch (e) {
           const known = e instanceof ValidationFailed || e instanceof UnknownReference ||
@@ -161,7 +170,7 @@ export async function runImport(
             device_name: parsed.data.device_name,
             status: "failed",
             steps: { ...NO_STEPS },
-            warnings: [],
+            warnings,
             error: known ? (e as Error).message : `pre-flight: ${actionable(e)}`,
             ...(e instanceof ValidationFailed ? { fields: e.fields } : {}),
           });

@@ -122,14 +122,14 @@ export interface NetboxClient {
   allocateIp(
     prefixId: number,
     interfaceId: number,
-    opts?: { dnsName?: string; description?: string },
+    opts?: { dnsName?: string; description?: string; tenantId?: number },
   ): Promise<NetboxIp>;
   /**
    * Uses a given address: finds it in IPAM (any mask) and assigns it to the interface, or creates it
-   * (mask from the containing prefix, else /32). Throws `Conflict` naming the other device when it
-   * is assigned elsewhere.
+   * (mask from the containing prefix, else /32) with the tenant. Throws `Conflict` naming the other
+   * device when it is assigned elsewhere. An address found unassigned keeps its own tenant.
    */
-  assignIp(address: string, interfaceId: number): Promise<NetboxIp>;
+  assignIp(address: string, interfaceId: number, opts?: { tenantId?: number }): Promise<NetboxIp>;
   setOobIp(deviceId: number, ipId: number): Promise<void>;
   setDeviceStatus(deviceId: number, status: NetboxDeviceStatus): Promise<void>;
   /** Deletes; a 404 counts as already gone. */
@@ -720,6 +720,7 @@ export function createNetboxClient(settings: NetboxSettings): NetboxClient {
       };
       if (opts.dnsName) body.dns_name = opts.dnsName;
       if (opts.description) body.description = opts.description;
+      if (opts.tenantId !== undefined) body.tenant = opts.tenantId;
       const { value } = await createChecked<ApiIp | NetboxIp>(
         "allocate IP",
         `ipam/prefixes/${prefixId}/available-ips`,
@@ -729,7 +730,7 @@ export function createNetboxClient(settings: NetboxSettings): NetboxClient {
       return "assigned_object_type" in value ? toIp(value) : value;
     },
 
-    async assignIp(address, interfaceId) {
+    async assignIp(address, interfaceId, opts = {}) {
       const [host, maskText] = address.trim().split("/");
       const found = await list<ApiIp>("find IP", "ipam/ip-addresses", { address: host });
       const current = found[0];
@@ -767,6 +768,7 @@ export function createNetboxClient(settings: NetboxSettings): NetboxClient {
           status: "active",
           assigned_object_type: "dcim.interface",
           assigned_object_id: interfaceId,
+          ...(opts.tenantId !== undefined ? { tenant: opts.tenantId } : {}),
         },
         async () =>
           (await interfaceIps(interfaceId)).find((ip) => ip.address.startsWith(`${host}/`)) ?? null,

@@ -11,7 +11,7 @@ import {
 } from "./errors.ts";
 import type { KeaClient } from "./kea.ts";
 import type { NetboxClient } from "./netbox.ts";
-import { ipInPrefix } from "./schemas.ts";
+import { ipInPrefix, ipInSubnetProblem, unusableIpReason } from "./schemas.ts";
 import type { RegistrationRequest, ResolvedRefs } from "./store.ts";
 
 /** Netbox devices and Kea reservations found for a MAC. */
@@ -93,12 +93,6 @@ async function lookUpReferences(
   const ro = must("device_role", req.device_role!, role);
   if (req.tenant !== undefined) must("tenant", req.tenant, tenant);
   if (req.bmc_prefix !== undefined && !req.bmc_ip) must("bmc_prefix", req.bmc_prefix, prefix);
-  if (!req.bmc_ip && req.bmc_prefix === undefined) {
-    throw new ValidationFailed({
-      bmc_prefix:
-        "Required: the Netbox prefix to take the BMC IP from (or set ONBOARDING_BMC_PREFIX)",
-    });
-  }
   // Location and rack side by side; the rack must then turn out to be in that location.
   const [foundLocation, siteRack] = await Promise.all([
     nb.findLocation(req.location!, s.id),
@@ -131,6 +125,7 @@ async function lookUpReferences(
     roleId: ro.id,
     tenantId: tenant?.id,
     prefixId: prefix?.id,
+    prefix: prefix?.prefix,
   };
 }
 
@@ -196,13 +191,71 @@ export async function checkPreflight(
       );
     }
   }
-  if (
-    input.bmc_ip && typeof input.bmc_prefix === "string" &&
-    !ipInPrefix(input.bmc_ip, input.bmc_prefix)
-  ) {
+  return sameName?.id;
+}
+
+/** How the allowed BMC networks read in a message. */
+function allowedText(networks: readonly string[]): string {
+  return networks.length
+    ? `a BMC IP must be a host address in the BMC networks (${networks.join(", ")})`
+    : "no BMC network is configured: set ONBOARDING_BMC_NETWORKS (or ONBOARDING_BMC_PREFIX)";
+}
+
+/**
+ * Why a BMC IP must not be used, or null: it is not a host address, lies outside the BMC
+ * networks (or outside the item's own CIDR prefix), or is the network or broadcast address of a
+ * prefix or network that holds it. The BMC check and Metal3 send the BMC password to this IP.
+ */
+export function bmcIpProblem(
+  ip: string,
+  networks: readonly string[],
+  prefixes: readonly string[] = [],
+): string | null {
+  const unusable = unusableIpReason(ip);
+  if (unusable) return `${ip} is ${unusable}; ${allowedText(networks)}`;
+  if (!networks.some((n) => ipInPrefix(ip, n))) {
+    return networks.length
+      ? `${ip} is outside the BMC networks (${networks.join(", ")})`
+      : `${ip} cannot be used: ${allowedText(networks)}`;
+  }
+  for (const cidr of [...prefixes, ...networks]) {
+    if (!prefixes.includes(cidr) && !ipInPrefix(ip, cidr)) continue;
+    const problem = ipInSubnetProblem(ip, cidr);
+    if (problem) return `${problem}; ${allowedText(networks)}`;
+  }
+  return null;
+}
+
+/**
+ * Before anything is written: the given BMC IP, or the prefix it will be allocated from, lies in
+ * the BMC networks. Throws `ValidationFailed` naming `bmc_ip` (or `bmc_prefix`).
+ */
+export function checkBmcAddress(
+  input: { bmc_ip?: string; bmc_prefix?: string | number },
+  networks: readonly string[],
+  /** The CIDR of the Netbox prefix the IP will be allocated from, once resolved. */
+  allocateFrom?: string,
+): void {
+  if (input.bmc_ip) {
+    const own = typeof input.bmc_prefix === "string" && input.bmc_prefix.includes("/")
+      ? [input.bmc_prefix]
+      : [];
+    const problem = bmcIpProblem(input.bmc_ip, networks, own);
+    if (problem) throw new ValidationFailed({ bmc_ip: problem });
+    return;
+  }
+  if (allocateFrom === undefined) return;
+  const [base, len] = allocateFrom.split("/");
+  const inside = networks.some((n) =>
+    ipInPrefix(base, n) && Number(len) >= Number(n.split("/")[1])
+  );
+  if (!inside) {
     throw new ValidationFailed({
-      bmc_ip: `${input.bmc_ip} is not inside the BMC prefix ${input.bmc_prefix}`,
+      bmc_prefix: networks.length
+        ? `The Netbox prefix ${allocateFrom} is outside the BMC networks (${
+          networks.join(", ")
+        }): its addresses cannot be BMC IPs`
+        : `A BMC IP cannot be allocated from ${allocateFrom}: ${allowedText(networks)}`,
     });
   }
-  return sameName?.id;
 }

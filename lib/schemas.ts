@@ -23,10 +23,29 @@ const refSchema = (what: string) =>
     z.string().trim().min(1, `Required: the ${what}`).max(100),
   ], { error: `Required: the ${what} (its Netbox id, slug or name)` });
 
-export const positionSchema = z.coerce.number({ error: "The U position must be a number" })
-  .int("The U position must be a whole number")
-  .min(1, "The U position starts at 1")
-  .max(100, "The U position is beyond any rack height");
+/**
+ * A rack unit: a JSON integer or a string of decimal digits (CSV-born files). Nothing else is
+ * coerced: `true`, `[40]` or `"0x27"` are refused rather than read as U1, U40 or U39. The rack's
+ * own height is checked once the rack is known (pre-flight).
+ */
+export const positionSchema = z.preprocess(
+  (v) => typeof v === "string" && /^\s*\d{1,3}\s*$/.test(v) ? Number(v) : v,
+  z.number({ error: "The U position must be a number" })
+    .int("The U position must be a whole number")
+    .min(1, "The U position starts at 1")
+    .max(100, "The U position is beyond any rack height"),
+);
+
+/**
+ * An optional field: an empty (or blank) string or `null` means "not given", as in the files
+ * the original system and spreadsheets export.
+ */
+function optional<T extends z.ZodType>(schema: T) {
+  return z.preprocess(
+    (v) => v === null || (typeof v === "string" && v.trim() === "") ? undefined : v,
+    schema.optional(),
+  );
+}
 
 const ipv4 = z.ipv4({ error: "Not an IPv4 address, e.g. 10.16.28.31" });
 const PREFIX_MESSAGE = "The BMC prefix must be a Netbox prefix id or a CIDR, e.g. 10.16.28.0/24";
@@ -46,7 +65,22 @@ export const deviceNameSchema = z.string({ error: "Required: the device name" })
     "The device name must be lower-case letters, digits, '-' or '.', start and end alphanumeric, at most 63 characters",
   );
 
-/** `POST /servers/register`: a scanned server in a known rack slot. */
+/** The boot NIC is never the BMC: a host booting from the BMC's MAC would never boot. */
+function refuseBmcMacAsBootMac(
+  item: { bmc_mac: string; boot_mac?: string },
+  ctx: z.RefinementCtx,
+): void {
+  if (item.boot_mac !== undefined && item.boot_mac === item.bmc_mac) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["boot_mac"],
+      message:
+        "The boot MAC is the BMC's own MAC: scan the MAC of the NIC the server boots from, or leave it empty",
+    });
+  }
+}
+
+/** `POST /servers/register`: a scanned server in a known rack slot. Unknown fields are refused. */
 export const registerRequestSchema = z.object({
   bmc_mac: macSchema,
   bmc_password: passwordSchema,
@@ -56,39 +90,74 @@ export const registerRequestSchema = z.object({
   position: positionSchema,
   device_type: refSchema("device type"),
   device_role: refSchema("device role"),
-  bmc_prefix: prefixSchema.optional(),
-  tenant: refSchema("tenant").optional(),
-  bmc_username: usernameSchema.optional(),
-  boot_mac: macSchema.optional(),
-}).strict();
+  bmc_prefix: optional(prefixSchema),
+  tenant: optional(refSchema("tenant")),
+  bmc_username: optional(usernameSchema),
+  boot_mac: optional(macSchema),
+}).strict().superRefine(refuseBmcMacAsBootMac);
 
-/** One item of `POST /servers/import`; Netbox fields are optional (no Netbox step without them). */
-export const importItemSchema = z.object({
+/** The fields that place a device in Netbox: all of them, or none (no Netbox step). */
+export const NETBOX_FIELDS = [
+  "site",
+  "location",
+  "rack",
+  "position",
+  "device_type",
+  "device_role",
+] as const;
+
+const importItemShape = {
   device_name: deviceNameSchema,
   bmc_mac: macSchema,
   bmc_password: passwordSchema,
-  bmc_ip: ipv4.optional(),
-  site: refSchema("site").optional(),
-  location: refSchema("location").optional(),
-  rack: refSchema("rack").optional(),
-  position: positionSchema.optional(),
-  device_type: refSchema("device type").optional(),
-  device_role: refSchema("device role").optional(),
-  bmc_prefix: prefixSchema.optional(),
-  tenant: refSchema("tenant").optional(),
-  bmc_username: usernameSchema.optional(),
-  boot_mac: macSchema.optional(),
-}).strict().superRefine((item, ctx) => {
-  if (
-    item.bmc_ip && typeof item.bmc_prefix === "string" && !ipInPrefix(item.bmc_ip, item.bmc_prefix)
-  ) {
-    ctx.addIssue({
-      code: "custom",
-      path: ["bmc_ip"],
-      message: `${item.bmc_ip} is not inside the BMC prefix ${item.bmc_prefix}`,
-    });
+  bmc_ip: optional(ipv4),
+  site: optional(refSchema("site")),
+  location: optional(refSchema("location")),
+  rack: optional(refSchema("rack")),
+  position: optional(positionSchema),
+  device_type: optional(refSchema("device type")),
+  device_role: optional(refSchema("device role")),
+  bmc_prefix: optional(prefixSchema),
+  tenant: optional(refSchema("tenant")),
+  bmc_username: optional(usernameSchema),
+  boot_mac: optional(macSchema),
+};
+
+/**
+ * One item of `POST /servers/import`; Netbox fields all or none (no Netbox step without them).
+ * Unknown keys are dropped here (files from other tools carry extra columns): see `unknownFields`.
+ */
+export const importItemSchema = z.object(importItemShape).superRefine((item, ctx) => {
+  const given = NETBOX_FIELDS.filter((k) => item[k] !== undefined);
+  if (given.length && given.length < NETBOX_FIELDS.length) {
+    for (const k of NETBOX_FIELDS.filter((k) => item[k] === undefined)) {
+      ctx.addIssue({
+        code: "custom",
+        path: [k],
+        message: `Required with ${given.join(", ")}: give all of ${
+          NETBOX_FIELDS.join(", ")
+        } or none`,
+      });
+    }
   }
+  if (item.bmc_ip && typeof item.bmc_prefix === "string") {
+    const problem = ipInSubnetProblem(item.bmc_ip, item.bmc_prefix);
+    if (problem) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["bmc_ip"],
+        message: problem.replace(" inside ", " inside the BMC prefix "),
+      });
+    }
+  }
+  refuseBmcMacAsBootMac(item, ctx);
 });
+
+/** Keys of an import item that are not import fields, for a warning naming them. */
+export function unknownFields(raw: unknown): string[] {
+  if (!raw || typeof raw !== "object" || Array.isArray(raw)) return [];
+  return Object.keys(raw).filter((k) => !Object.hasOwn(importItemShape, k));
+}
 
 /** `POST /servers/{id}/retry`: optionally a new password (rescan) or the boot MAC that was missing. */
 export const retryRequestSchema = z.object({
@@ -118,7 +187,8 @@ export type ImportItem = z.infer<typeof importItemSchema>;
 
 /** `{field: message}` from a zod error, first message per field (dotted paths). */
 export function fieldErrors(error: z.ZodError): Record<string, string> {
-  const out: Record<string, string> = {};
+  // No prototype: a field called `constructor`, `toString` or `__proto__` is a key like any other.
+  const out: Record<string, string> = Object.create(null);
   for (const issue of error.issues) {
     const key = issue.path.length ? issue.path.join(".") : "body";
     if (issue.code === "unrecognized_keys") {
@@ -147,4 +217,29 @@ export function ipInPrefix(ip: string, cidr: string): boolean {
   const start = Math.floor(ipToInt(base) / size) * size;
   const n = ipToInt(ip);
   return n >= start && n < start + size;
+}
+
+/** Why `ip` cannot be a host in `cidr` (outside it, or its network or broadcast address). */
+export function ipInSubnetProblem(ip: string, cidr: string): string | null {
+  if (!ipInPrefix(ip, cidr)) return `${ip} is not inside ${cidr}`;
+  const len = Number(cidr.split("/")[1]);
+  if (len >= 31) return null; // point-to-point and host routes have no network/broadcast address
+  const size = 2 ** (32 - len);
+  const offset = ipToInt(ip) % size;
+  if (offset === 0) return `${ip} is the network address of ${cidr}, not a host`;
+  if (offset === size - 1) return `${ip} is the broadcast address of ${cidr}, not a host`;
+  return null;
+}
+
+/** Why an address can never be a BMC's, whatever the BMC networks; null when it could be. */
+export function unusableIpReason(ip: string): string | null {
+  const n = ipToInt(ip);
+  const inside = (cidr: string) => ipInPrefix(ip, cidr);
+  if (n === 0xffffffff) return "the broadcast address";
+  if (inside("0.0.0.0/8")) return "an unspecified (0.x.x.x) address";
+  if (inside("127.0.0.0/8")) return "a loopback address";
+  if (inside("169.254.0.0/16")) return "a link-local address";
+  if (inside("224.0.0.0/4")) return "a multicast address";
+  if (inside("240.0.0.0/4")) return "a reserved address";
+  return null;
 }

@@ -31,6 +31,8 @@ export interface ResolvedRefs {
   roleId: number;
   tenantId?: number;
   prefixId?: number;
+  /** CIDR of that prefix. */
+  prefix?: string;
   /** A Netbox device of this name that already carries this BMC MAC (reused, not created). */
   existingDeviceId?: number;
 }

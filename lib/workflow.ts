@@ -3,7 +3,7 @@
  * retry, and decommission. The BMC password only ever lives in OpenBao (or, when OpenBao is not
  * configured, in this process's memory until the Metal3 Secret is written).
  */
-import type { Config } from "./config.ts";
+import { bmcNetworks, type Config } from "./config.ts";
 import {
   BootMacRequired,
   Conflict,
@@ -30,6 +30,8 @@ import {
 } from "./metal3.ts";
 import type { Metrics } from "./metrics.ts";
 import {
+  bmcIpProblem,
+  checkBmcAddress,
   checkPreflight,
   findMacOwners,
   type ReferenceMemo,
@@ -164,6 +166,9 @@ export class Engine {
       tenant: input.tenant,
       bmc_ip: input.bmc_ip,
     };
+    // Nothing may receive the BMC password outside the BMC networks: check before any lookup.
+    const networks = bmcNetworks(this.#d.config);
+    checkBmcAddress(request, networks);
     const withNetbox = netboxFieldsComplete(request) && this.#d.netbox !== undefined;
     // Who else holds this MAC does not depend on the references: ask while they resolve.
     const macOwners = findMacOwners(this.#d.netbox, this.#d.kea, input.bmc_mac);
@@ -171,6 +176,7 @@ export class Engine {
     const resolved = withNetbox
       ? await resolveReferences(this.#d.netbox!, request, ctx.references)
       : undefined;
+    if (resolved?.prefix) checkBmcAddress(request, networks, resolved.prefix);
     const name = input.device_name ?? (resolved
       ? deviceName(
         { site: resolved.siteSlug, rack: resolved.rackName, position: request.position! },
@@ -556,9 +562,22 @@ export class Engine {
       store.update(r.id, (x) => x.created.netbox_mac_id = mac.macId)
     );
     macWrite.catch(() => {}); // awaited below
+    if (!r.request.bmc_ip && ref.prefixId === undefined) {
+      // As the original system: the device is registered, the IP steps wait for an address.
+      await macWrite;
+      await store.update(r.id, (x) =>
+        x.warnings.push(
+          "No BMC IP: give bmc_ip or bmc_prefix, or set ONBOARDING_BMC_PREFIX, to record the BMC IP, reserve it in Kea and create the BareMetalHost",
+        ));
+      return `Device ${deviceId} with its BMC interface; no BMC IP (no bmc_ip, bmc_prefix or ONBOARDING_BMC_PREFIX)`;
+    }
+    const tenant = { tenantId: ref.tenantId };
     const ip = r.request.bmc_ip
-      ? await nb.assignIp(r.request.bmc_ip, iface.id)
-      : await nb.allocateIp(ref.prefixId!, iface.id, { description: `BMC of ${r.device_name}` });
+      ? await nb.assignIp(r.request.bmc_ip, iface.id, tenant)
+      : await nb.allocateIp(ref.prefixId!, iface.id, {
+        description: `BMC of ${r.device_name}`,
+        ...tenant,
+      });
     await store.update(r.id, (x) => {
       x.created.netbox_ip_id = ip.id;
       x.bmc_ip = bare(ip.address);
@@ -596,10 +615,11 @@ export class Engine {
     if (!r.bmc_ip) {
       throw new StepEnd(
         "skipped",
-        "Kea step skipped: no BMC IP is known (give bmc_ip or the Netbox fields)",
+        "Kea step skipped: no BMC IP is known (give bmc_ip, or the Netbox fields with bmc_prefix or ONBOARDING_BMC_PREFIX)",
       );
     }
     if (!kea) throw new StepEnd("skipped", "Kea is not configured: no DHCP reservation was made");
+    this.#mustBeBmcIp(r.bmc_ip);
     const { subnetId, results } = await kea.reserve({
       mac: r.bmc_mac,
       ip: r.bmc_ip,
@@ -632,6 +652,7 @@ export class Engine {
     if (!kubernetes) {
       throw new StepEnd("skipped", "Kubernetes is not configured: no BareMetalHost was created");
     }
+    this.#mustBeBmcIp(r.bmc_ip);
     const password = await passwordRead;
     let bootMac = r.boot_mac;
     let systemPath: string | undefined;
@@ -690,6 +711,16 @@ export class Engine {
       x.created.metal3_bmh = r.device_name;
     });
     return `BareMetalHost ${ns}/${r.device_name} and Secret ${secretName} applied`;
+  }
+
+  /**
+   * The last word before an IP is written to Kea or given the BMC password (the BMC check and
+   * Metal3): it lies in the BMC networks. Pre-flight refuses such items; this catches an allocated
+   * IP and records made before the networks were configured.
+   */
+  #mustBeBmcIp(ip: string): void {
+    const problem = bmcIpProblem(ip, bmcNetworks(this.#d.config));
+    if (problem) throw new ValidationFailed({ bmc_ip: problem }, `bmc_ip: ${problem}`);
   }
 
   /** The password for the Metal3 Secret: read back from OpenBao (memory only without OpenBao). */

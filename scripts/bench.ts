@@ -64,6 +64,8 @@ const fmtKb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
 
 const BENCH_CONFIG = {
   ONBOARDING_BMC_PREFIX: "10.16.28.0/24",
+  // The seeded BMC prefix and the bench racks' one (bench/harness.ts).
+  ONBOARDING_BMC_NETWORKS: "10.16.28.0/24,172.16.0.0/22",
   // The benchmark drives many writes from one client; the limiter is not what is measured.
   ONBOARDING_WRITE_RATE_LIMIT: "1000000",
 };
@@ -855,6 +857,7 @@ async function benchMemory() {
       ONBOARDING_HOSTNAME: "127.0.0.1",
       ONBOARDING_LOG_LEVEL: "warn",
       ONBOARDING_WRITE_RATE_LIMIT: "1000000",
+      ONBOARDING_BMC_NETWORKS: BENCH_CONFIG.ONBOARDING_BMC_NETWORKS,
     },
     stdin: "null",
     stdout: "null",

@@ -2,7 +2,13 @@
  * progress, then prints one outcome per server (SPEC §8). `--dry-run` only validates locally. */
 import { parseArgs } from "node:util";
 import { redactText } from "../lib/http.ts";
-import { fieldErrors, IMPORT_MAX_ITEMS, importItemSchema } from "../lib/schemas.ts";
+import {
+  fieldErrors,
+  IMPORT_MAX_ITEMS,
+  importItemSchema,
+  NETBOX_FIELDS,
+  unknownFields,
+} from "../lib/schemas.ts";
 
 const USAGE = `Usage: deno task import FILE|- [options]
 
@@ -209,14 +215,16 @@ function dryRun(
       };
     }
     const { bmc_password: _password, ...shown } = parsed.data;
-    const netbox = ["site", "location", "rack", "position", "device_type", "device_role"]
-      .every((k) => k in shown);
+    // An empty or null field is "not given"; the schema leaves such keys undefined.
+    const netbox = NETBOX_FIELDS.every((k) => shown[k] !== undefined);
+    const unknown = unknownFields(item);
     return {
       index,
       device_name: parsed.data.device_name,
       status: "valid" as const,
       netbox,
       item: shown,
+      warnings: unknown.length ? [`Unknown fields ignored: ${unknown.join(", ")}`] : [],
     };
   });
   const invalid = rows.filter((r) => r.status === "invalid").length;
@@ -234,8 +242,8 @@ function dryRun(
               "valid",
               r.item.bmc_mac,
               r.item.bmc_ip ?? "(from prefix)",
-              r.netbox ? "yes" : "skipped: location incomplete",
-              "",
+              r.netbox ? "yes" : "skipped: no location",
+              r.warnings.join("; "),
             ]
             : [
               String(r.index + 1),

@@ -80,7 +80,11 @@ export async function serveApp(options: ServeOptions = {}): Promise<ServedApp> {
   const kv = await Deno.openKv(":memory:");
   const world = options.world ? createSimWorld({ provisioningStepMs: 50 }) : undefined;
   const deps = await createServices({
-    config: loadConfig(options.env ?? {}),
+    // The simulated BMCs live in the seeded BMC prefix, the only network a BMC IP may be in.
+    config: loadConfig({
+      ...(options.world ? { ONBOARDING_BMC_NETWORKS: "10.16.28.0/24" } : {}),
+      ...options.env,
+    }),
     kv,
     log: silentLogger,
     metrics: new Metrics(),

@@ -14,7 +14,7 @@ const ITEMS = [
     bmc_mac: "3C-EC-EF-A1-9C-E9",
     bmc_password: "An0ther-pass",
     bmc_ip: "10.16.28.32",
-    site: "dcoa",
+    bmc_username: "root",
   },
 ];
 
@@ -70,7 +70,7 @@ function happy(fail: string[] = []) {
           kea: failed ? "failed" : "done",
           metal3: failed ? "pending" : "done",
         },
-        warnings: ["Netbox skipped: location incomplete"],
+        warnings: ["Netbox step skipped: no Netbox fields"],
         ...(failed ? { error: "Kea refused the reservation: 10.16.28.32 already reserved" } : {}),
         bmc_ip: item.bmc_ip,
       });
@@ -307,6 +307,28 @@ Deno.test("runImport() --dry-run validates locally without contacting anything",
     const row3 = io.out.split("\n").find((l) => l.startsWith("3 "))!;
     assertStringIncludes(row3, "bmc_password: Required");
     assertStringIncludes(io.err, "1 of 3 servers valid, 2 invalid");
+  });
+
+  await t.step("the original system's example: an empty tenant is not given", async () => {
+    const original = await Deno.readTextFile(
+      new URL("./testdata/original/import-example.json", import.meta.url),
+    );
+    const withExtra = JSON.stringify([{ ...JSON.parse(original)[0], rack_label: "A7" }]);
+    for (
+      const [text, warnings] of [[original, []], [withExtra, [
+        "Unknown fields ignored: rack_label",
+      ]]]
+    ) {
+      const io = fakeIo({ "s.json": text as string });
+      assertEquals(await runImport(["s.json", "--dry-run", "--json"], io), 0, io.out);
+      const [row] = JSON.parse(io.out);
+      assertEquals([row.status, row.netbox, row.item.tenant, row.warnings], [
+        "valid",
+        true,
+        undefined,
+        warnings,
+      ]);
+    }
   });
 
   await t.step("--json gives per-row results", async () => {

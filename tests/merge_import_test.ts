@@ -86,7 +86,7 @@ Deno.test("mergeImport() merges the README example", async (t) => {
       bmc_mac: "3c:ec:ef:a1:9c:f2",
       bmc_password: "An0ther-pass",
       bmc_ip: "10.16.28.32",
-      site: "dcoa",
+      bmc_username: "root",
     },
   ];
 

@@ -61,6 +61,7 @@ Deno.test("a server killed mid-import resumes after restart: all ok, nothing dup
     ONBOARDING_KEA_SERVERS: JSON.stringify(kea.map((k) => k.url)),
     ONBOARDING_KEA_MODE: "api",
     ONBOARDING_BMC_CHECK: "false",
+    ONBOARDING_BMC_NETWORKS: "10.16.28.0/24",
     ONBOARDING_IMPORT_CONCURRENCY: "4",
     ONBOARDING_LOG_LEVEL: "warn",
     KUBECONFIG: `${dir}/kubeconfig`,

@@ -94,6 +94,7 @@ export interface FakeIpAddress {
   status: string;
   dns_name: string;
   description: string;
+  tenant_id: number | null;
   assigned_object_type: string | null;
   assigned_object_id: number | null;
 }
@@ -1104,6 +1105,15 @@ export function createFakeNetbox(options: FakeNetboxOptions = {}): FakeNetbox {
       }
     }
     const assignment = assignmentFromBody(body, errors);
+    let tenant: FakeTenant | null = null;
+    if ("tenant" in body) {
+      try {
+        tenant = resolveRef("tenant", body.tenant, tenants, siteAttrs) as FakeTenant | null;
+      } catch (e) {
+        if (!(e instanceof Invalid)) throw e;
+        for (const [k, v] of Object.entries(e.fields)) v.forEach((m) => errors.add(k, m));
+      }
+    }
     errors.throwIfAny();
     const ip: FakeIpAddress = base ? { ...base } : {
       id: 0,
@@ -1111,9 +1121,11 @@ export function createFakeNetbox(options: FakeNetboxOptions = {}): FakeNetbox {
       status: "active",
       dns_name: "",
       description: "",
+      tenant_id: null,
       assigned_object_type: null,
       assigned_object_id: null,
     };
+    if ("tenant" in body) ip.tenant_id = tenant?.id ?? null;
     ip.address = address;
     if ("status" in body) ip.status = String(body.status);
     if ("dns_name" in body) ip.dns_name = String(body.dns_name ?? "");
@@ -1349,7 +1361,7 @@ export function createFakeNetbox(options: FakeNetboxOptions = {}): FakeNetbox {
       ip: (o: FakeIpAddress) => ({
         ...nestedIp(o.id),
         vrf: null,
-        tenant: null,
+        tenant: nestedTenant(o.tenant_id),
         status: { value: o.status, label: label(o.status) },
         role: null,
         assigned_object_type: o.assigned_object_type,
