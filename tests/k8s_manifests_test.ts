@@ -2,7 +2,7 @@
  * the app's whole configuration wired from ConfigMap and Secret, exposure and policies. */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { parseAllDocuments } from "yaml";
-import { configSchema, loadConfig } from "../lib/config.ts";
+import { bmcNetworks, configSchema, loadConfig } from "../lib/config.ts";
 
 // deno-lint-ignore no-explicit-any
 type Obj = Record<string, any>;
@@ -273,6 +273,34 @@ Deno.test("k8s policies: NetworkPolicy and PodDisruptionBudget cover each worklo
     assertEquals(kvPolicy.spec.ingress[0].from, [{
       podSelector: { matchLabels: app.spec.template.metadata.labels },
     }]);
+  });
+});
+
+Deno.test("k8s onboarding egress: HTTPS only to listed addresses, the BMCs only in the BMC networks", async (t) => {
+  const egress: Obj[] = find("NetworkPolicy", "onboarding", "onboarding").spec.egress;
+  const https = (rule: Obj) =>
+    !rule.ports || rule.ports.some((p: Obj) => p.port === 443 || p.port === "https");
+  const httpsRules = egress.filter(https);
+
+  await t.step("no rule opens HTTPS (or every port) to any address", () => {
+    for (const rule of httpsRules) {
+      assert(rule.to?.length, `an HTTPS rule without destinations: ${JSON.stringify(rule)}`);
+      for (const peer of rule.to) {
+        assert(peer.ipBlock?.cidr, `an HTTPS rule to a selector: ${JSON.stringify(peer)}`);
+        assertEquals(peer.ipBlock.except, undefined);
+        assert(Number(peer.ipBlock.cidr.split("/")[1]) >= 8, `too wide: ${peer.ipBlock.cidr}`);
+      }
+    }
+  });
+
+  await t.step("one rule admits exactly the BMC networks the app is configured with", () => {
+    const networks = bmcNetworks(loadConfig(appConfig.data));
+    assert(networks.length, "ONBOARDING_BMC_NETWORKS (or ONBOARDING_BMC_PREFIX) is set");
+    const cidrs = httpsRules.map((r) => r.to.map((p: Obj) => p.ipBlock.cidr).sort());
+    assert(
+      cidrs.some((c) => JSON.stringify(c) === JSON.stringify([...networks].sort())),
+      `no HTTPS rule for exactly ${networks.join(", ")}: ${JSON.stringify(cidrs)}`,
+    );
   });
 });
 
