@@ -24,6 +24,8 @@ const keaServers = z.preprocess(
   }),
 );
 
+const BMC_NETWORKS_MESSAGE = "must be a list of CIDRs, e.g. 10.16.28.0/24,10.16.29.0/24";
+
 export const configSchema = z.object({
   PORT: port(8000),
   HOSTNAME: z.preprocess(emptyToUndefined, z.string().default("0.0.0.0")),
@@ -74,9 +76,10 @@ export const configSchema = z.object({
         return String(text).split(/[\s,]+/).filter(Boolean);
       }
     },
-    z.array(z.cidrv4(), {
-      error: "must be a list of CIDRs, e.g. 10.16.28.0/24,10.16.29.0/24",
-    }).min(1).optional(),
+    z.array(z.string(), { error: BMC_NETWORKS_MESSAGE }).min(1, BMC_NETWORKS_MESSAGE).refine(
+      (list) => list.every((c) => z.cidrv4().safeParse(c).success),
+      BMC_NETWORKS_MESSAGE,
+    ).optional(),
   ),
   METAL3_NAMESPACE: z.preprocess(
     emptyToUndefined,

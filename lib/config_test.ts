@@ -1,5 +1,5 @@
 import { deepStrictEqual as assertEquals, ok as assert, throws } from "node:assert/strict";
-import { ConfigError, loadConfig } from "./config.ts";
+import { bmcNetworks, ConfigError, loadConfig } from "./config.ts";
 
 Deno.test("loadConfig() gives the documented defaults for an empty environment", () => {
   const c = loadConfig({});
@@ -57,6 +57,7 @@ Deno.test("loadConfig() stops on a bad value with a one-line message naming the 
     ["ONBOARDING_NETBOX_URL", "not a url"],
     ["ONBOARDING_BMC_PREFIX", "10.16.28.0"],
     ["ONBOARDING_BMC_DRIVER", "irmc"],
+    ["ONBOARDING_BMC_NETWORKS", "10.16.28.0/24,bmc-net"],
     ["ONBOARDING_KEA_DB_URL", "mysql://u:hunter2@db/kea"],
   ];
   for (const [name, value] of cases) {
@@ -69,4 +70,19 @@ Deno.test("loadConfig() stops on a bad value with a one-line message naming the 
       });
     });
   }
+});
+
+Deno.test("bmcNetworks(): ONBOARDING_BMC_NETWORKS, else ONBOARDING_BMC_PREFIX, else none", () => {
+  const networks = (env: Record<string, string>) => bmcNetworks(loadConfig(env));
+  assertEquals(networks({ ONBOARDING_BMC_NETWORKS: "10.16.28.0/24, 10.16.29.0/24" }), [
+    "10.16.28.0/24",
+    "10.16.29.0/24",
+  ]);
+  assertEquals(networks({ ONBOARDING_BMC_NETWORKS: '["10.16.28.0/24"]' }), ["10.16.28.0/24"]);
+  assertEquals(networks({ ONBOARDING_BMC_PREFIX: "10.16.28.0/24" }), ["10.16.28.0/24"]);
+  assertEquals(
+    networks({ ONBOARDING_BMC_PREFIX: "10.16.28.0/24", ONBOARDING_BMC_NETWORKS: "10.0.0.0/16" }),
+    ["10.0.0.0/16"],
+  );
+  assertEquals(networks({}), []);
 });
