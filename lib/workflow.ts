@@ -756,6 +756,12 @@ export class Engine {
       throw new Conflict(`${r.device_name} was decommissioned; register it again instead`);
     }
     if (r.status === "queued" || r.status === "running") return r;
+    if (input.boot_mac && input.boot_mac === r.bmc_mac) {
+      throw new ValidationFailed({
+        boot_mac:
+          "The boot MAC is the BMC's own MAC: scan the MAC of the NIC the server boots from",
+      });
+    }
     if (input.bmc_password) this.#passwords.set(id, input.bmc_password);
     const updated = await store.update(id, (x) => {
       if (input.boot_mac) x.boot_mac = input.boot_mac;

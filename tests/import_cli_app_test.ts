@@ -49,7 +49,7 @@ Deno.test("deno task import: imports through the app's WebSocket, prints the out
     ],
   );
 
-  // 10.99.0.1 is outside every Kea subnet: that server fails at the Kea step, the others are ok.
+  // 10.99.0.1 is outside the BMC networks: that server fails before any step, the others are ok.
   const mixed = await runCli(["-", "--server", url], JSON.stringify([FULL_ITEM, bad]));
   assertEquals(mixed.code, 1, mixed.stderr);
   const lines = mixed.stdout.trim().split("\n");

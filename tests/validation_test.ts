@@ -287,6 +287,14 @@ Deno.test("boot_mac equal to bmc_mac is refused", async (t) => {
     assertEquals(res.status, 400, res.text);
     assertEquals(Object.keys(res.body.error.fields), ["boot_mac"]);
   });
+  await t.step("retry: 400 on boot_mac", async () => {
+    const [done] = (await app.call("POST", "/api/v1/servers/import", [MINIMAL_ITEM])).body;
+    const res = await app.call("POST", `/api/v1/servers/${done.id}/retry`, {
+      boot_mac: MINIMAL_ITEM.bmc_mac,
+    });
+    assertEquals(res.status, 400, res.text);
+    assertEquals(Object.keys(res.body.error.fields), ["boot_mac"]);
+  });
   await t.step("import: failed on boot_mac, nothing written", async () => {
     const before = footprint(app);
     const result = await importOne(app, { ...MINIMAL_ITEM, boot_mac: "3C:EC:EF:A1:9C:F0" });
