@@ -23,8 +23,6 @@ export type MacOwners = [
 /** What pre-flight looks at besides the resolved references. */
 export interface PreflightInput {
   bmc_mac: string;
-  bmc_ip?: string;
-  bmc_prefix?: string | number;
   position?: number;
 }
 
