@@ -41,7 +41,7 @@ export class BootMacRequired extends Error {
   override name = "BootMacRequired";
   constructor(readonly driver: string) {
     super(
-      `The ${driver} driver needs the boot NIC MAC: scan or enter the boot MAC and retry, or use a virtual-media driver`,
+      `The ${driver} driver needs the boot NIC MAC (Metal3 refuses the host without it): scan or enter the boot MAC and retry`,
     );
   }
 }

@@ -19,15 +19,10 @@ export const LABEL_METAL3_ENVIRONMENT = "environment.metal3.io";
 export const MANAGED_SELECTOR = `${LABEL_MANAGED_BY}=${FIELD_MANAGER}`;
 
 /**
- * Drivers whose hosts need `bootMACAddress` (SPEC 6.2: the original system's rule, plus libvirt,
- * which the operator itself requires); virtual-media drivers boot from a virtual CD and don't.
+ * Drivers whose hosts need `bootMACAddress`: only libvirt (the operator's `NeedsMAC()`, SPEC §6.2).
+ * For every other driver it is optional: inspection finds the NICs.
  */
-export const DRIVERS_NEEDING_BOOT_MAC: readonly string[] = [
-  "ipmi",
-  "redfish",
-  "idrac-redfish",
-  "libvirt",
-];
+export const DRIVERS_NEEDING_BOOT_MAC: readonly string[] = ["libvirt"];
 
 /** Drivers that take a Redfish system path in the address (and accept `+http`/`+https`). */
 const REDFISH_DRIVERS = new Set([
@@ -50,7 +45,7 @@ function baseDriver(driver: string): string {
   return driver.replace(/\+https?$/, "");
 }
 
-/** True when the driver cannot work without a boot NIC MAC. */
+/** True when the operator refuses a host of this driver without a boot NIC MAC. */
 export function needsBootMac(driver: string): boolean {
   return DRIVERS_NEEDING_BOOT_MAC.includes(baseDriver(driver));
 }

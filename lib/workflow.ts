@@ -124,6 +124,11 @@ function netboxFieldsComplete(i: RegistrationRequest): boolean {
     i.position !== undefined && i.device_type !== undefined && i.device_role !== undefined;
 }
 
+/** SPEC §6.2: without a boot MAC the host is still created (only libvirt needs one). */
+const NO_BOOT_MAC_WARNING = "No boot MAC is known: the BareMetalHost was created without " +
+  "bootMACAddress and Metal3's inspection will discover the NICs. To set it, Retry with the " +
+  "boot NIC's MAC (boot_mac)";
+
 const optionalString = (v: string | number | undefined) => v === undefined ? undefined : String(v);
 const bare = (address: string) => address.split("/")[0];
 const secretPath = (name: string) => `bmc/${name}`;
@@ -684,7 +689,10 @@ export class Engine {
       }
     }
     const driver = config.BMC_DRIVER;
-    if (!bootMac && needsBootMac(driver)) throw new BootMacRequired(driver);
+    if (!bootMac) {
+      if (needsBootMac(driver)) throw new BootMacRequired(driver);
+      await store.update(r.id, (x) => x.warnings.push(NO_BOOT_MAC_WARNING));
+    }
     const ns = config.METAL3_NAMESPACE;
     const secretName = bmcSecretName(r.device_name);
     const labels = hostLabels({

@@ -166,11 +166,20 @@ Deno.test("bmcAddress() writes the URL scheme of each driver", async (t) => {
   });
 });
 
-Deno.test("needsBootMac() follows the drivers that boot over the network", () => {
-  for (const d of ["ipmi", "redfish", "idrac-redfish", "libvirt", "redfish+https"]) {
-    assert(needsBootMac(d), d);
-  }
-  for (const d of ["redfish-virtualmedia", "idrac-virtualmedia", "redfish-virtualmedia+http"]) {
+// SPEC §6.2 (corrected 2026-12-06): the operator's NeedsMAC() is true for libvirt only.
+Deno.test("needsBootMac() is true for libvirt only, as the operator's NeedsMAC()", () => {
+  assert(needsBootMac("libvirt"));
+  for (
+    const d of [
+      "ipmi",
+      "redfish",
+      "idrac-redfish",
+      "redfish+https",
+      "redfish-virtualmedia",
+      "idrac-virtualmedia",
+      "redfish-virtualmedia+http",
+    ]
+  ) {
     assert(!needsBootMac(d), d);
   }
 });

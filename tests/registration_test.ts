@@ -1,6 +1,7 @@
 /** The registration engine through the HTTP API, against the simulated Netbox, OpenBao, Kea, Kubernetes and BMCs. */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { dumpKv, FULL_ITEM, MINIMAL_ITEM, startTestApp, type TestApp } from "./app_harness.ts";
+import { bareMetalHostAdmission, loadBareMetalHostValidator } from "../lib/sim/kubernetes.ts";
 
 const NS = "metal3";
 
@@ -382,14 +383,19 @@ Deno.test("an injected failure fails only the affected servers; retry completes 
   }
 });
 
-Deno.test("a driver needing a boot MAC blocks Metal3 until the boot MAC is given, then retry completes", async () => {
-  await using app = await startTestApp({ world: { autoBmcs: false } });
+// SPEC §6.2 (corrected 2026-12-06): only libvirt needs the boot MAC (the operator's NeedsMAC()),
+// so this test, which asserted the block for the default ipmi driver, now runs with libvirt.
+Deno.test("libvirt blocks Metal3 until the boot MAC is given, then retry completes", async () => {
+  await using app = await startTestApp({
+    env: { BMC_DRIVER: "libvirt" },
+    world: { autoBmcs: false },
+  });
   const res = await app.call("POST", "/api/v1/servers/import", [MINIMAL_ITEM]);
   assertEquals(res.body[0].steps.metal3, "failed");
   const id = res.body[0].id;
   const rec = await app.call("GET", `/api/v1/servers/${id}`);
   assertEquals([rec.body.status, rec.body.steps.metal3.status], ["blocked", "blocked"]);
-  assert(rec.body.steps.metal3.message.includes("boot NIC MAC"));
+  assert(rec.body.steps.metal3.message.includes("libvirt driver needs the boot NIC MAC"));
   assert(
     rec.body.warnings.some((w: string) => w.startsWith("BMC check:")),
     "unreachable BMC is a warning",
@@ -407,6 +413,43 @@ Deno.test("a driver needing a boot MAC blocks Metal3 until the boot MAC is given
     app.world.kubernetes.state.bareMetalHost(NS, "dcoa-rb07u12")?.spec.bootMACAddress,
     "0c:c4:7a:00:00:01",
   );
+});
+
+Deno.test("without a boot MAC, ipmi and redfish hosts are created without bootMACAddress and end ok", async (t) => {
+  const validate = await loadBareMetalHostValidator();
+  for (const driver of ["ipmi", "redfish", "idrac-redfish"]) {
+    await t.step(driver, async () => {
+      // No BMC answers: nothing can be discovered, as for a bulk import made from Kea reservations.
+      await using app = await startTestApp({
+        env: { BMC_DRIVER: driver },
+        world: { autoBmcs: false },
+      });
+      const items = [MINIMAL_ITEM, {
+        ...MINIMAL_ITEM,
+        device_name: "dcoa-rb07u13",
+        bmc_mac: "3c:ec:ef:a1:9c:f1",
+        bmc_ip: "10.16.28.41",
+      }];
+      const res = await app.call("POST", "/api/v1/servers/import", items);
+      for (const [i, item] of items.entries()) {
+        const r = res.body[i];
+        assertEquals(r.status, "ok", r.error);
+        assertEquals(r.steps.metal3, "done");
+        assert(
+          r.warnings.some((w: string) =>
+            w.includes("without bootMACAddress") && w.includes("inspection") &&
+            w.includes("boot_mac")
+          ),
+          JSON.stringify(r.warnings),
+        );
+        const bmh = app.world.kubernetes.state.bareMetalHost(NS, item.device_name)!;
+        assert(bmh, "the BareMetalHost exists");
+        assert(!("bootMACAddress" in bmh.spec), JSON.stringify(bmh.spec));
+        assertEquals(validate(bmh), { causes: [], unknownFields: [] });
+        assertEquals(bareMetalHostAdmission(bmh), null);
+      }
+    });
+  }
 });
 
 Deno.test("DELETE /servers/{id} undoes everything in reverse order and frees the slot and MAC", async () => {
