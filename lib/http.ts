@@ -263,8 +263,9 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
         message: `${options.integration} ${operation} failed: ${
           timedOut ? `no answer within ${opts.timeoutMs ?? timeoutMs} ms` : "unreachable"
         } (${method} ${redactUrl(full)})${
-          timedOut ? "" : `: ${redactText(String((cause as Error)?.message ?? cause), secrets())}`
+          timedOut ? "" : `: ${redactText(causeText(cause), secrets())}`
         }`,
+        cause,
       });
     } finally {
       clearTimeout(timer);
@@ -342,6 +343,19 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
       return got.res;
     },
   };
+}
+
+/** A network error's message with its causes: Deno's fetch says only "fetch failed" and keeps
+ * the reason (refused connection, untrusted certificate) in `cause`. */
+function causeText(error: unknown): string {
+  const parts: string[] = [];
+  for (let e = error, depth = 0; e != null && depth < 5; depth++) {
+    const text = e instanceof Error ? e.message : String(e);
+    if (text && !parts.some((p) => p.includes(text))) parts.push(text);
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  // The innermost reason is the informative one: "fetch failed: error sending request …".
+  return parts.join(": ");
 }
 
 function withQuery(url: string, query: RequestOptions["query"]): string {

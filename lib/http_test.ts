@@ -163,3 +163,25 @@ Deno.test("createLogger() scrubs secret keys and registered secret values from e
   ]);
   assert(!lines[0].includes("hunter2"));
 });
+
+Deno.test("createHttpClient() keeps a network error's cause: Deno says only 'fetch failed'", async () => {
+  const inner = new Error(
+    "error sending request for url (https://10.16.28.31/redfish/v1/): client error (Connect): " +
+      "invalid peer certificate: UnknownIssuer",
+  );
+  const http = createHttpClient({
+    integration: "redfish",
+    fetch: () => Promise.reject(new TypeError("fetch failed", { cause: inner })),
+    retry: { attempts: 1 },
+  });
+  await rejects(
+    http.request("check BMC", "GET", "https://10.16.28.31/redfish/v1/"),
+    (e: IntegrationError) => {
+      assertEquals(e.status, 0);
+      assert(e.message.includes("fetch failed: error sending request"), e.message);
+      assert(e.message.endsWith("invalid peer certificate: UnknownIssuer"), e.message);
+      assertEquals(e.cause, new TypeError("fetch failed", { cause: inner }));
+      return true;
+    },
+  );
+});

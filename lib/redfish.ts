@@ -1,11 +1,9 @@
 /** Redfish BMC check: is the BMC speaking Redfish, does it accept the scanned password, and what
- * system (vendor, model, serial, system path, host NIC MACs) sits behind it.
+ * system (vendor, model, serial, system path) sits behind it, and which host NIC boots.
  *
- * TLS: BMCs ship self-signed certificates and Deno's fetch verifies them, so an unverified BMC
- * is reported `unreachable`. The operator either adds the BMC CA (or the self-signed
- * certificates) to a PEM bundle named by `DENO_CERT`, or starts the service with
- * `--unsafely-ignore-certificate-errors=<bmc ip>,…` for the BMC subnet's addresses; `scheme: "http"`
- * is for BMCs that serve plain HTTP. This module does not weaken verification by itself. */
+ * TLS: Deno's fetch verifies the BMC's certificate; an untrusted one is reported as such ("the
+ * BMC's certificate is not trusted: …"). README "BMC certificates" says what `DENO_CERT` can trust
+ * and the ways around it. This module does not weaken verification by itself. */
 import { createHttpClient, type HttpClient, IntegrationError } from "./http.ts";
 import { canonicalMac } from "./mac.ts";
 import type { Metrics } from "./metrics.ts";
@@ -20,6 +18,24 @@ export interface RedfishSettings {
   metrics?: Metrics;
 }
 
+/** A host NIC that could boot (the BMC's own MAC and internal links left out). */
+export interface HostNic {
+  /** The EthernetInterface's `Id`, e.g. `NIC.Integrated.1-1-1`. */
+  id: string;
+  /** Canonical lower-case colon form. */
+  mac: string;
+  /** `LinkStatus` (`LinkUp`, `LinkDown`, `NoLink`), "" when the BMC does not say. */
+  link: string;
+}
+
+/** One ComputerSystem of a BMC that manages several. */
+export interface BmcSystem {
+  id: string;
+  path: string;
+  name: string;
+  serial: string;
+}
+
 /** Result of checking a BMC; failures are outcomes, not exceptions, so the caller can show them. */
 export type BmcCheck =
   | {
@@ -32,23 +48,49 @@ export type BmcCheck =
     /** Path for `redfish://host<systemPath>`; "" when unknown. */
     systemPath: string;
     passwordChangeRequired: boolean;
-    /** Host NIC MACs, canonical lower-case colon form. */
-    nicMacs: string[];
+    /** Host NICs that could boot, in the BMC's order. */
+    nics: HostNic[];
+    /** The boot NIC's MAC when the BMC's answer is unambiguous, else "". */
+    bootMac: string;
+    /** Why `bootMac` was chosen, or why none was. */
+    bootReason: string;
   }
+  /** The BMC manages several systems (blade chassis) and none, or an unknown one, was picked. */
+  | { outcome: "pick-system"; systems: BmcSystem[]; message: string }
   | { outcome: "unreachable" | "wrong-password" | "not-redfish"; message: string };
 
+export interface BmcCheckInput {
+  host: string;
+  username: string;
+  password: string;
+  /** The BMC's own MAC: never a boot NIC. */
+  bmcMac?: string;
+  /** Which system of a multi-system BMC: its `Id` or path. */
+  system?: string;
+}
+
 export interface RedfishClient {
-  checkBmc(input: { host: string; username: string; password: string }): Promise<BmcCheck>;
+  checkBmc(input: BmcCheckInput): Promise<BmcCheck>;
 }
 
 type Json = Record<string, unknown>;
+type Auth = Record<string, string>;
 
-/** Collections larger than this are not walked (NICs, accounts). */
+/** Collections larger than this are not walked (systems, NICs, boot options, accounts). */
 const MAX_MEMBERS = 32;
-/** Account members read side by side when looking for ours. */
-const ACCOUNTS_AT_ONCE = 8;
+/** Members read side by side: BMCs serve few requests at once. */
+const AT_ONCE = 8;
 /** Where DSP0266 puts the ComputerSystem collection; the ServiceRoot's link is authoritative. */
 const SYSTEMS_PATH = "/redfish/v1/Systems";
+
+/** What one check needs to talk to its BMC. */
+interface Ctx {
+  http: HttpClient;
+  origin: string;
+  auth: Auth;
+  where: string;
+  username: string;
+}
 
 /** Creates a Redfish client; one instance serves any number of BMCs. */
 export function createRedfishClient(settings: RedfishSettings = {}): RedfishClient {
@@ -56,9 +98,10 @@ export function createRedfishClient(settings: RedfishSettings = {}): RedfishClie
   const timeoutMs = settings.timeoutMs ?? 5000;
 
   return {
-    async checkBmc({ host, username, password }) {
+    async checkBmc({ host, username, password, bmcMac, system }) {
       const origin = originOf(scheme, host, settings.port);
       const basic = "Basic " + base64(`${username}:${password}`);
+      let token = "";
       // A BMC that is not there should not hold a registration up for long: two attempts.
       const http = createHttpClient({
         integration: "redfish",
@@ -68,25 +111,31 @@ export function createRedfishClient(settings: RedfishSettings = {}): RedfishClie
         // A redirect would carry the password (or the probe) to wherever the BMC points.
         redirect: "manual",
         metrics: settings.metrics,
-        secrets: () => [password, basic, basic.slice(6)],
+        secrets: () => [password, basic, basic.slice(6), token],
       });
-      const where = `the BMC at ${host}`;
+      const ctx: Ctx = {
+        http,
+        origin,
+        auth: { authorization: basic },
+        where: `the BMC at ${host}`,
+        username,
+      };
 
       // Round 1: the unauthenticated probe and the credential check side by side, the latter at
       // the standard Systems path (the ServiceRoot's link is checked once it is in). Only this
       // one request carries the password until the BMC has accepted it: failed logins count
       // towards a BMC's account lockout, so nothing else is sent alongside it.
       const [root, guessedSystems] = await Promise.all([
-        get(http, origin, "/redfish/v1/", null),
-        get(http, origin, SYSTEMS_PATH, basic),
+        get(ctx, "/redfish/v1/", null),
+        get(ctx, SYSTEMS_PATH),
       ]);
       if (root.kind === "failed") {
         // Some older firmware wants credentials even for the ServiceRoot; carry on with them.
-        if (root.status !== 401 && root.status !== 403) return classify(root, where, username);
+        if (root.status !== 401 && root.status !== 403) return classify(root, ctx);
       } else if (!isServiceRoot(root.body)) {
         return {
           outcome: "not-redfish",
-          message: `${cap(where)} answered /redfish/v1/ but not with a Redfish ServiceRoot: ` +
+          message: `${cap(ctx.where)} answered /redfish/v1/ but not with a Redfish ServiceRoot: ` +
             "check the address, or register the server without the BMC check",
         };
       }
@@ -96,125 +145,275 @@ export function createRedfishClient(settings: RedfishSettings = {}): RedfishClie
       // A rejected password is rejected whatever the path: asking again would count twice.
       const rejected = guessedSystems.kind === "failed" &&
         (guessedSystems.status === 401 || guessedSystems.status === 403);
-      const systems = samePath(systemsPath, SYSTEMS_PATH, origin) || rejected
+      let systems = samePath(systemsPath, SYSTEMS_PATH, origin) || rejected
         ? guessedSystems
-        : await get(http, origin, systemsPath, basic);
-      if (systems.kind === "failed") {
-        if (systems.status === 403 && mentions(systems.body, "PasswordChangeRequired")) {
-          // DSP0266: the password is right but must be changed; nothing else is readable.
-          return {
-            outcome: "ok",
-            vendor: vendorOf(rootBody, {}),
-            model: str(rootBody.Product),
-            serial: "",
-            systemId: "",
-            systemPath: "",
-            passwordChangeRequired: true,
-            nicMacs: [],
-          };
-        }
-        return classify(systems, where, username);
+        : await get(ctx, systemsPath);
+      // Basic refused: a BMC that offers sessions gets one session login, as Ironic's sushy does.
+      // Only a failed login is a wrong password; each way is tried once (account lock-outs).
+      const sessionsPath = odataId(objectOf(rootBody.Links).Sessions);
+      let session: string | undefined;
+      if (systems.kind === "failed" && systems.status === 401 && sessionsPath) {
+        const login = await openSession(ctx, sessionsPath, password);
+        if (login.kind === "failed") return classify(login, ctx);
+        token = login.token;
+        session = login.location;
+        ctx.auth = { "x-auth-token": token };
+        systems = await get(ctx, systemsPath);
       }
-      const members = Array.isArray(systems.body.Members) ? systems.body.Members : [];
-      const systemPath = odataId(members[0]);
-      if (!systemPath) {
-        return {
-          outcome: "not-redfish",
-          message: `${cap(where)} lists no computer system under ${systemsPath}`,
-        };
+      try {
+        return await readSystem(ctx, rootBody, systems, systemsPath, { bmcMac, system });
+      } finally {
+        if (session) await closeSession(ctx, session);
       }
-      // Round 2: the system, its NIC collection at the standard path and the account check side
-      // by side; the system's own link to its NICs decides whether the guess is used.
-      const nicGuessPath = `${systemPath.replace(/\/+$/, "")}/EthernetInterfaces`;
-      const systemGot = get(http, origin, systemPath, basic);
-      const nicGuess = get(http, origin, nicGuessPath, basic);
-      // The NIC members follow as soon as the system and the collection are in.
-      const nicsGot = Promise.all([systemGot, nicGuess]).then(([system, guess]) => {
-        if (system.kind === "failed") return [];
-        const nicPath = odataId(system.body.EthernetInterfaces);
-        const fetched = nicPath && samePath(nicPath, nicGuessPath, origin) ? guess : undefined;
-        return hostNicMacs(http, origin, basic, nicPath, fetched);
-      });
-      const [system, nicMacs, passwordChangeRequired] = await Promise.all([
-        systemGot,
-        nicsGot,
-        accountNeedsNewPassword(http, origin, basic, rootBody, username),
-      ]);
-      if (system.kind === "failed") return classify(system, where, username);
-      return {
-        outcome: "ok",
-        vendor: vendorOf(rootBody, system.body),
-        model: str(system.body.Model),
-        serial: str(system.body.SerialNumber),
-        systemId: str(system.body.Id) || systemPath.split("/").pop()!,
-        systemPath,
-        passwordChangeRequired,
-        nicMacs,
-      };
     },
   };
+}
+
+/** From the Systems collection on: the system, its NICs and boot order, and the account. */
+async function readSystem(
+  ctx: Ctx,
+  rootBody: Json,
+  systems: Got,
+  systemsPath: string,
+  input: { bmcMac?: string; system?: string },
+): Promise<BmcCheck> {
+  if (systems.kind === "failed") {
+    if (systems.status === 403 && mentions(systems.body, "PasswordChangeRequired")) {
+      // DSP0266: the password is right but must be changed; nothing else is readable.
+      return {
+        outcome: "ok",
+        vendor: vendorOf(rootBody, {}),
+        model: str(rootBody.Product),
+        serial: "",
+        systemId: "",
+        systemPath: "",
+        passwordChangeRequired: true,
+        nics: [],
+        bootMac: "",
+        bootReason: "the BMC asks for a password change before it shows the system",
+      };
+    }
+    return classify(systems, ctx);
+  }
+  const members = membersOf(systems.body);
+  if (!members.length) {
+    return {
+      outcome: "not-redfish",
+      message: `${cap(ctx.where)} lists no computer system under ${systemsPath}`,
+    };
+  }
+  let systemPath = members[0];
+  if (input.system) {
+    const wanted = input.system;
+    const picked = members.find((p) =>
+      samePath(p, wanted, ctx.origin) || lastSegment(p) === wanted
+    );
+    if (!picked) return await pickSystem(ctx, members, `has no system "${wanted}"`);
+    systemPath = picked;
+  } else if (members.length > 1) {
+    return await pickSystem(ctx, members, `manages ${members.length} systems`);
+  }
+
+  // Round 2: the system, its NIC and boot option collections at the standard paths and the
+  // account check side by side; the system's own links decide whether the guesses are used.
+  const base = systemPath.replace(/\/+$/, "");
+  const systemGot = get(ctx, systemPath);
+  const linked = (guessPath: string, link: (system: Json) => string | undefined) => {
+    const guess = get(ctx, guessPath);
+    return systemGot.then(async (system): Promise<Got | null> => {
+      const path = system.kind === "ok" ? link(system.body) : undefined;
+      if (!path) return null;
+      return samePath(path, guessPath, ctx.origin) ? await guess : await get(ctx, path);
+    });
+  };
+  const nicCollection = linked(`${base}/EthernetInterfaces`, (s) => odataId(s.EthernetInterfaces));
+  const bootCollection = linked(
+    `${base}/BootOptions`,
+    (s) => odataId(objectOf(s.Boot).BootOptions),
+  );
+  // Round 3: the members, as soon as their collections are in. Boot options only matter when
+  // there is more than one NIC to choose from.
+  const nicBodies = nicCollection.then((c) => readMembers(ctx, c));
+  const optionBodies = Promise.all([nicCollection, bootCollection]).then(([n, b]) =>
+    n?.kind === "ok" && membersOf(n.body).length > 1 ? readMembers(ctx, b) : []
+  );
+  const [system, nicsRead, options, passwordChangeRequired] = await Promise.all([
+    systemGot,
+    nicBodies,
+    optionBodies,
+    accountNeedsNewPassword(ctx, rootBody),
+  ]);
+  if (system.kind === "failed") return classify(system, ctx);
+  const nics = hostNics(nicsRead, input.bmcMac);
+  const bootOrder = arrayOf(objectOf(system.body.Boot).BootOrder).map(str).filter(Boolean);
+  const choice = chooseFromBootOrder(nics, bootOrder, options, input.bmcMac) ??
+    await chooseByFunction(ctx, nics);
+  return {
+    outcome: "ok",
+    vendor: vendorOf(rootBody, system.body),
+    model: str(system.body.Model),
+    serial: str(system.body.SerialNumber),
+    systemId: str(system.body.Id) || lastSegment(systemPath),
+    systemPath,
+    passwordChangeRequired,
+    nics: nics.map(({ id, mac, link }) => ({ id, mac, link })),
+    bootMac: choice?.mac ?? "",
+    bootReason: choice?.reason ??
+      (nics.length
+        ? `the BMC lists ${nics.length} host NICs and neither its boot order nor its network ` +
+          "device functions say which one boots"
+        : "the BMC lists no host NIC (some list them only while the host is powered on)"),
+  };
+}
+
+/** The systems of a multi-system BMC, for the operator to pick one. */
+async function pickSystem(ctx: Ctx, members: string[], what: string): Promise<BmcCheck> {
+  const systems: BmcSystem[] = [];
+  for (let i = 0; i < members.length; i += AT_ONCE) {
+    const batch = members.slice(i, i + AT_ONCE);
+    const got = await Promise.all(batch.map((p) => get(ctx, p)));
+    got.forEach((g, k) => {
+      const body = g.kind === "ok" ? g.body : {};
+      systems.push({
+        id: str(body.Id) || lastSegment(batch[k]),
+        path: batch[k],
+        name: str(body.Name),
+        serial: str(body.SerialNumber),
+      });
+    });
+  }
+  return {
+    outcome: "pick-system",
+    systems,
+    message: `${cap(ctx.where)} ${what} (${systems.map((s) => s.id).join(", ")}): ` +
+      "pick the one in this slot (bmc_system) and Retry",
+  };
+}
+
+/** One session login (DSP0266 13.3.4): the token, and where to log out. Never retried. */
+async function openSession(
+  ctx: Ctx,
+  path: string,
+  password: string,
+): Promise<{ kind: "ok"; token: string; location: string } | Got & { kind: "failed" }> {
+  const url = sameOrigin(ctx, path);
+  if (!url) return { kind: "failed", status: -1, body: null, reason: "a link to another host" };
+  try {
+    const res = await ctx.http.request<Json>("log in", "POST", url, {
+      body: { UserName: ctx.username, Password: password },
+      retry: false,
+    });
+    const token = res.headers.get("x-auth-token") ?? "";
+    if (!token) {
+      return { kind: "failed", status: -1, body: null, reason: "a session without a token" };
+    }
+    const location = res.headers.get("location") ?? odataId(res.body) ?? "";
+    return { kind: "ok", token, location };
+  } catch (e) {
+    return failure(e);
+  }
+}
+
+/** Logs the session out; a BMC has few session slots. Best effort. */
+async function closeSession(ctx: Ctx, location: string): Promise<void> {
+  const url = location && sameOrigin(ctx, location);
+  if (!url) return;
+  await ctx.http.request("log out", "DELETE", url, { headers: ctx.auth, accept: [404] })
+    .catch(() => {});
 }
 
 type Got =
   | { kind: "ok"; body: Json }
   | { kind: "failed"; status: number; body: unknown; reason: string };
 
-/** GET a Redfish resource on the BMC's own origin; never follows a link to another host. */
-async function get(
-  http: HttpClient,
-  origin: string,
-  path: string,
-  authorization: string | null,
-): Promise<Got> {
-  let url: URL;
-  try {
-    url = new URL(path, origin);
-  } catch {
-    return { kind: "failed", status: -1, body: null, reason: `a malformed link ${path}` };
-  }
-  if (url.origin !== origin) {
+/** GET a Redfish resource on the BMC's own origin (with the check's credentials unless `auth`
+ * is null); never follows a link to another host. */
+async function get(ctx: Ctx, path: string, auth: Auth | null = ctx.auth): Promise<Got> {
+  const url = sameOrigin(ctx, path);
+  if (!url) {
     // Credentials go only to the BMC we were asked to check.
-    return { kind: "failed", status: -1, body: null, reason: `a link to another host` };
+    return {
+      kind: "failed",
+      status: -1,
+      body: null,
+      reason: `a link to another host or malformed`,
+    };
   }
   try {
-    const res = await http.request<unknown>("check BMC", "GET", url.toString(), {
-      headers: authorization ? { authorization } : {},
+    const res = await ctx.http.request<unknown>("check BMC", "GET", url, {
+      headers: auth ?? {},
     });
     if (!res.body || typeof res.body !== "object" || Array.isArray(res.body)) {
       return { kind: "failed", status: -1, body: res.body, reason: "an answer that is not JSON" };
     }
     return { kind: "ok", body: res.body as Json };
   } catch (e) {
-    if (!(e instanceof IntegrationError)) throw e;
-    return {
-      kind: "failed",
-      status: e.status,
-      body: e.body,
-      reason: e.status === 0 ? e.message.replace(/^redfish check BMC failed: /, "") : "",
-    };
+    return failure(e);
   }
 }
 
+function failure(e: unknown): Got & { kind: "failed" } {
+  if (!(e instanceof IntegrationError)) throw e;
+  return {
+    kind: "failed",
+    status: e.status,
+    body: e.body,
+    reason: e.status === 0 ? e.message.replace(/^redfish [^:]* failed: /, "") : "",
+  };
+}
+
+/** The URL of `path` when it is on the BMC's origin, else undefined. */
+function sameOrigin(ctx: Ctx, path: string): string | undefined {
+  try {
+    const url = new URL(path, ctx.origin);
+    return url.origin === ctx.origin ? url.toString() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** GETs a collection's members, a few at a time. */
+async function readMembers(ctx: Ctx, collection: Got | null): Promise<Got[]> {
+  if (collection?.kind !== "ok") return [];
+  const paths = membersOf(collection.body);
+  const out: Got[] = [];
+  for (let i = 0; i < paths.length; i += AT_ONCE) {
+    out.push(...await Promise.all(paths.slice(i, i + AT_ONCE).map((p) => get(ctx, p))));
+  }
+  return out;
+}
+
 /** Turns a failed request into the outcome a technician can act on. */
-function classify(got: Got & { kind: "failed" }, where: string, username: string): BmcCheck {
+function classify(got: Got & { kind: "failed" }, ctx: Ctx): BmcCheck {
+  const where = cap(ctx.where);
   if (got.status === 0) {
+    const tls = /invalid peer certificate|certificate|handshake/i.exec(got.reason);
+    if (tls) {
+      return {
+        outcome: "unreachable",
+        message:
+          `The BMC's certificate is not trusted: ${got.reason.slice(tls.index)} (${where}): ` +
+          "give the BMC a certificate from a CA in DENO_CERT, with its IP in the certificate's " +
+          "names (README, BMC certificates)",
+      };
+    }
     return {
       outcome: "unreachable",
-      message: `${cap(where)} did not answer (${got.reason}): check that it is cabled and has ` +
-        "its address, and that its certificate is trusted (see DENO_CERT)",
+      message: `${where} did not answer (${got.reason}): check that it is cabled and has ` +
+        "its address",
     };
   }
   if (got.status === 401) {
     return {
       outcome: "wrong-password",
-      message: `The BMC rejected the scanned password for user ${username}: ` +
+      message: `The BMC rejected the scanned password for user ${ctx.username}: ` +
         "rescan the password label",
     };
   }
   if (got.status === 403) {
     return {
       outcome: "wrong-password",
-      message: `The BMC refused user ${username} (HTTP 403): the account may be locked or ` +
+      message: `The BMC refused user ${ctx.username} (HTTP 403): the account may be locked or ` +
         "lack privileges; unlock it or use an administrator account",
     };
   }
@@ -228,72 +427,165 @@ function classify(got: Got & { kind: "failed" }, where: string, username: string
   if (got.status >= 500) {
     return {
       outcome: "unreachable",
-      message: `${cap(where)} answered HTTP ${got.status}: it may be busy or restarting; ` +
+      message: `${where} answered HTTP ${got.status}: it may be busy or restarting; ` +
         "retry in a few minutes",
     };
   }
   return {
     outcome: "not-redfish",
     message: got.status > 0
-      ? `${cap(where)} answered HTTP ${got.status} where Redfish was expected: it may not ` +
+      ? `${where} answered HTTP ${got.status} where Redfish was expected: it may not ` +
         "support Redfish; register the server without the BMC check"
-      : `${cap(where)} sent ${got.reason} where Redfish was expected`,
+      : `${where} sent ${got.reason} where Redfish was expected`,
   };
 }
 
-async function hostNicMacs(
-  http: HttpClient,
-  origin: string,
-  basic: string,
-  collectionPath: string | undefined,
-  /** The collection when it was already fetched (at the standard path). */
-  fetched?: Got,
-): Promise<string[]> {
-  // Best effort: some BMCs only list host NICs while the host is powered on.
-  if (!collectionPath) return [];
-  const collection = fetched ?? await get(http, origin, collectionPath, basic);
-  if (collection.kind === "failed") return [];
-  const paths = membersOf(collection.body);
-  const nics = await Promise.all(paths.map((p) => get(http, origin, p, basic)));
-  const macs: string[] = [];
-  for (const nic of nics) {
-    if (nic.kind === "failed") continue;
-    const mac = canonicalMac(str(nic.body.MACAddress)) ??
-      canonicalMac(str(nic.body.PermanentMACAddress));
-    if (mac && !macs.includes(mac)) macs.push(mac);
-  }
-  return macs;
+interface Candidate extends HostNic {
+  /** Links to the NIC's NetworkDeviceFunctions. */
+  functions: string[];
 }
 
-async function accountNeedsNewPassword(
-  http: HttpClient,
-  origin: string,
-  basic: string,
-  root: Json,
-  username: string,
-): Promise<boolean> {
+/** The host NICs that could boot: not the BMC's own MAC, not the host's internal link to the BMC
+ * (DMTF `ToManager`, a USB NIC), one entry per MAC. */
+function hostNics(read: Got[], bmcMac?: string): Candidate[] {
+  const out: Candidate[] = [];
+  for (const nic of read) {
+    if (nic.kind === "failed") continue;
+    const b = nic.body;
+    const mac = canonicalMac(str(b.MACAddress)) ?? canonicalMac(str(b.PermanentMACAddress));
+    if (!mac || mac === bmcMac || out.some((n) => n.mac === mac)) continue;
+    const links = objectOf(b.Links);
+    const words = `${str(b.Id)} ${str(b.Name)} ${str(b.Description)}`;
+    if (links.HostInterface || /\bToManager\b|\bUSB\b/i.test(words)) continue;
+    out.push({
+      id: str(b.Id) || lastSegment(odataId(b) ?? ""),
+      mac,
+      link: str(b.LinkStatus),
+      functions: arrayOf(links.NetworkDeviceFunctions).map(odataId).filter((p): p is string =>
+        Boolean(p)
+      ),
+    });
+  }
+  return out;
+}
+
+interface Choice {
+  mac: string;
+  reason: string;
+}
+
+/**
+ * The boot NIC when the BMC's answer is unambiguous: the only host NIC, else the first network
+ * entry of the boot order (PXE over IPv4, then HTTP) resolved to a host NIC through the boot
+ * option's UEFI device path `MAC(…)` (HPE, AMI) or a Dell NIC name (`NIC.Integrated.1-1-1`, or
+ * "Integrated NIC 1 Port 1 Partition 1" in the option's name). NIC list order means nothing.
+ */
+function chooseFromBootOrder(
+  nics: Candidate[],
+  bootOrder: string[],
+  options: Got[],
+  bmcMac?: string,
+): Choice | null {
+  if (nics.length === 1) return { mac: nics[0].mac, reason: `the only host NIC (${nics[0].id})` };
+  const bodies = options.flatMap((o) => o.kind === "ok" ? [o.body] : []);
+  const entries = bootOrder.map((ref) => bootEntry(ref, bodies, nics, bmcMac));
+  for (const [kind, what] of [["pxe4", "PXE (IPv4)"], ["http", "HTTP boot"]] as const) {
+    const first = entries.find((e) => e?.kind === kind);
+    // The first such entry decides; a later one would be a guess.
+    if (first) {
+      return first.mac
+        ? { mac: first.mac, reason: `the first ${what} entry of the boot order, ${first.label}` }
+        : null;
+    }
+  }
+  return null;
+}
+
+/** A boot order entry: whether it boots from the network, and from which host NIC. */
+function bootEntry(
+  ref: string,
+  options: Json[],
+  nics: Candidate[],
+  bmcMac?: string,
+): { kind: "pxe4" | "http" | "v6"; label: string; mac?: string } | null {
+  const option = options.find((o) => str(o.BootOptionReference) === ref) ??
+    options.find((o) => str(o.Id) === ref);
+  const byName = (fqdd: string | null) =>
+    fqdd ? nics.find((n) => n.id.toLowerCase() === fqdd.toLowerCase())?.mac : undefined;
+  if (!option) {
+    // Dell in legacy BIOS mode names the NIC itself in the boot order.
+    const fqdd = dellNicName(ref);
+    return fqdd ? { kind: "pxe4", label: ref, mac: byName(fqdd) } : null;
+  }
+  if (option.BootOptionEnabled === false) return null;
+  const path = str(option.UefiDevicePath);
+  const name = str(option.DisplayName);
+  const kind = networkKind(path, name);
+  if (!kind) return null;
+  const label = `${ref} "${name || path}"`;
+  const inPath = /\bMAC\(([0-9a-f]{12})/i.exec(path);
+  if (inPath) {
+    const mac = canonicalMac(inPath[1]);
+    const known = mac && mac !== bmcMac && (!nics.length || nics.some((n) => n.mac === mac));
+    return { kind, label, mac: known ? mac : undefined };
+  }
+  return { kind, label, mac: byName(dellNicName(name) ?? dellNicName(ref)) };
+}
+
+/** `pxe4`, `http` (UEFI HTTP boot), `v6` (not ours: the provisioning network is IPv4), or null. */
+function networkKind(path: string, name: string): "pxe4" | "http" | "v6" | null {
+  const http = /\bUri\(/i.test(path) || /\bHTTP/i.test(name);
+  const v6 = /\bIPv6\(/i.test(path) || /\b(IPv6|IP6)\b/i.test(name);
+  if (!http && !v6 && !/\b(IPv4|MAC)\(/i.test(path) && !/\bPXE\b/i.test(name)) return null;
+  return v6 ? "v6" : http ? "http" : "pxe4";
+}
+
+/** Dell's NIC name (`NIC.Integrated.1-2-1`) from itself or from "Integrated NIC 1 Port 2
+ * Partition 1", "NIC in Slot 3 Port 1 Partition 1"; null otherwise. */
+function dellNicName(text: string): string | null {
+  const fqdd = /\bNIC\.(Integrated|Embedded|Slot|Mezzanine)\.(\w+)-(\d+)(?:-(\d+))?\b/i.exec(text);
+  if (fqdd) return `NIC.${fqdd[1]}.${fqdd[2]}-${fqdd[3]}-${fqdd[4] ?? 1}`;
+  const words = /\b(Integrated|Embedded) NIC (\d+) Port (\d+)(?: Partition (\d+))?/i.exec(text) ??
+    /\bNIC in (Slot|Mezzanine) (\w+) Port (\d+)(?: Partition (\d+))?/i.exec(text);
+  return words ? `NIC.${words[1]}.${words[2]}-${words[3]}-${words[4] ?? 1}` : null;
+}
+
+/** Last resort: exactly one host NIC whose network device function boots by PXE. */
+async function chooseByFunction(ctx: Ctx, nics: Candidate[]): Promise<Choice | null> {
+  if (nics.length < 2 || !nics.some((n) => n.functions.length)) return null;
+  const pxe: Candidate[] = [];
+  for (const nic of nics) {
+    const got = await Promise.all(nic.functions.slice(0, AT_ONCE).map((p) => get(ctx, p)));
+    if (got.some((f) => f.kind === "ok" && str(f.body.BootMode).toUpperCase() === "PXE")) {
+      pxe.push(nic);
+    }
+  }
+  return pxe.length === 1
+    ? {
+      mac: pxe[0].mac,
+      reason: `the only NIC whose network device function boots by PXE (${pxe[0].id})`,
+    }
+    : null;
+}
+
+async function accountNeedsNewPassword(ctx: Ctx, root: Json): Promise<boolean> {
   // Best effort: AccountService → Accounts → the account with our UserName. The Accounts
   // collection is asked for at its standard path alongside the service; the link decides.
   const servicePath = odataId(root.AccountService) ?? "/redfish/v1/AccountService";
   const guessPath = `${servicePath.replace(/\/+$/, "")}/Accounts`;
-  const [service, guess] = await Promise.all([
-    get(http, origin, servicePath, basic),
-    get(http, origin, guessPath, basic),
-  ]);
+  const [service, guess] = await Promise.all([get(ctx, servicePath), get(ctx, guessPath)]);
   if (service.kind === "failed") return false;
   const accountsPath = odataId(service.body.Accounts);
   if (!accountsPath) return false;
-  const accounts = samePath(accountsPath, guessPath, origin)
+  const accounts = samePath(accountsPath, guessPath, ctx.origin)
     ? guess
-    : await get(http, origin, accountsPath, basic);
+    : await get(ctx, accountsPath);
   if (accounts.kind === "failed") return false;
-  // A few accounts at a time, in order, stopping at ours: BMCs serve few requests at once.
+  // A few accounts at a time, in order, stopping at ours.
   const paths = membersOf(accounts.body);
-  for (let i = 0; i < paths.length; i += ACCOUNTS_AT_ONCE) {
-    const batch = await Promise.all(
-      paths.slice(i, i + ACCOUNTS_AT_ONCE).map((p) => get(http, origin, p, basic)),
-    );
-    const mine = batch.find((a) => a.kind === "ok" && a.body.UserName === username);
+  for (let i = 0; i < paths.length; i += AT_ONCE) {
+    const batch = await Promise.all(paths.slice(i, i + AT_ONCE).map((p) => get(ctx, p)));
+    const mine = batch.find((a) => a.kind === "ok" && a.body.UserName === ctx.username);
     if (mine?.kind === "ok") return mine.body.PasswordChangeRequired === true;
   }
   return false;
@@ -335,6 +627,18 @@ function odataId(link: unknown): string | undefined {
 
 function mentions(body: unknown, messageId: string): boolean {
   return JSON.stringify(body ?? "").includes(messageId);
+}
+
+function objectOf(v: unknown): Json {
+  return v && typeof v === "object" && !Array.isArray(v) ? v as Json : {};
+}
+
+function arrayOf(v: unknown): unknown[] {
+  return Array.isArray(v) ? v : [];
+}
+
+function lastSegment(path: string): string {
+  return path.replace(/\/+$/, "").split("/").pop() ?? "";
 }
 
 function str(v: unknown): string {

@@ -58,6 +58,13 @@ const usernameSchema = z.string().trim().min(1).max(64).regex(
   "The BMC username may only contain printable characters without spaces",
 );
 
+/** Which system of a multi-system BMC: its Redfish `Id` (`Node1`, `System.Embedded.1`) or path. */
+export const bmcSystemSchema = z.string().trim().min(1, "Required: the BMC system").max(200)
+  .regex(
+    /^(\/redfish\/v1\/Systems\/)?[A-Za-z0-9][\w.:-]*$/,
+    "The BMC system is a Redfish system Id (e.g. Node1) or its path /redfish/v1/Systems/{Id}",
+  );
+
 export const deviceNameSchema = z.string({ error: "Required: the device name" }).trim()
   .toLowerCase()
   .refine(
@@ -94,6 +101,7 @@ export const registerRequestSchema = z.object({
   tenant: optional(refSchema("tenant")),
   bmc_username: optional(usernameSchema),
   boot_mac: optional(macSchema),
+  bmc_system: optional(bmcSystemSchema),
 }).strict().superRefine(refuseBmcMacAsBootMac);
 
 /** The fields that place a device in Netbox: all of them, or none (no Netbox step). */
@@ -121,6 +129,7 @@ const importItemShape = {
   tenant: optional(refSchema("tenant")),
   bmc_username: optional(usernameSchema),
   boot_mac: optional(macSchema),
+  bmc_system: optional(bmcSystemSchema),
 };
 
 /**
@@ -159,10 +168,12 @@ export function unknownFields(raw: unknown): string[] {
   return Object.keys(raw).filter((k) => !Object.hasOwn(importItemShape, k));
 }
 
-/** `POST /servers/{id}/retry`: optionally a new password (rescan) or the boot MAC that was missing. */
+/** `POST /servers/{id}/retry`: optionally a new password (rescan), the boot MAC that was missing or
+ * the system of a multi-system BMC. */
 export const retryRequestSchema = z.object({
   bmc_password: passwordSchema.optional(),
   boot_mac: macSchema.optional(),
+  bmc_system: bmcSystemSchema.optional(),
 }).strict();
 
 /** `GET /servers` query: paging and filters. */

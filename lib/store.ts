@@ -2,6 +2,7 @@
 import type { ProvisioningState, RegistrationStatus, StepName, StepState } from "./model.ts";
 import { STEP_NAMES } from "./model.ts";
 import { MacAlreadyRegistered, NotFound, RackSlotTaken } from "./errors.ts";
+import type { BmcSystem, HostNic } from "./redfish.ts";
 
 /** What the requester asked for; Netbox references as given (id, slug or name). Never the password. */
 export interface RegistrationRequest {
@@ -74,7 +75,25 @@ export interface Registration {
   created: CreatedObjects;
   warnings: string[];
   error?: string;
-  bmc?: { vendor: string; model: string; serial: string; systemId: string; systemPath: string };
+  /** Which system of a multi-system BMC (its Redfish `Id` or path), as the operator picked it. */
+  bmc_system?: string;
+  /** What the Redfish check found. */
+  bmc?: {
+    vendor: string;
+    model: string;
+    serial: string;
+    systemId: string;
+    systemPath: string;
+    /** A BMC that manages several systems, until one is picked (`bmc_system`). */
+    systems?: BmcSystem[];
+    /** Host NICs that could boot, with their link state: the technician's choice when the BMC
+     * does not say which one boots. */
+    nics?: HostNic[];
+    /** The boot NIC MAC discovered over Redfish ("" when ambiguous): shown as discovered, never
+     * as `boot_mac` (which is what a person scanned or typed). */
+    bootMac?: string;
+    bootReason?: string;
+  };
   provisioning?: ProvisioningState;
   actor: string;
   created_at: string;

@@ -58,6 +58,7 @@ export interface SubmitInput extends RegistrationRequest {
   bmc_password: string;
   bmc_username?: string;
   boot_mac?: string;
+  bmc_system?: string;
 }
 
 export interface SubmitContext {
@@ -230,6 +231,7 @@ export class Engine {
       bmc_mac: input.bmc_mac,
       bmc_username: input.bmc_username ?? this.#d.config.BMC_USERNAME,
       boot_mac: input.boot_mac,
+      bmc_system: input.bmc_system,
       bmc_ip: input.bmc_ip,
       request,
       resolved,
@@ -291,6 +293,7 @@ export class Engine {
       r.error = undefined;
       r.warnings = [];
       if (input.boot_mac) r.boot_mac = input.boot_mac;
+      if (input.bmc_system) r.bmc_system = input.bmc_system;
       if (input.bmc_username) r.bmc_username = input.bmc_username;
     });
     await store.audit(existing.id, {
@@ -666,11 +669,27 @@ export class Engine {
         host: r.bmc_ip,
         username: r.bmc_username,
         password,
+        bmcMac: r.bmc_mac,
+        system: r.bmc_system,
       });
       if (check.outcome === "wrong-password") throw new Error(check.message);
+      if (check.outcome === "pick-system") {
+        // Neither the system path nor a boot MAC is chosen for the operator.
+        await store.update(r.id, (x) => {
+          x.bmc = {
+            vendor: "",
+            model: "",
+            serial: "",
+            systemId: "",
+            systemPath: "",
+            systems: check.systems,
+          };
+        });
+        throw new StepEnd("blocked", check.message);
+      }
       if (check.outcome === "ok") {
         systemPath = check.systemPath || undefined;
-        bootMac ??= check.nicMacs.find((m) => m !== r.bmc_mac);
+        bootMac ??= check.bootMac || undefined;
         await store.update(r.id, (x) => {
           x.bmc = {
             vendor: check.vendor,
@@ -678,8 +697,22 @@ export class Engine {
             serial: check.serial,
             systemId: check.systemId,
             systemPath: check.systemPath,
+            nics: check.nics,
+            bootMac: check.bootMac,
+            bootReason: check.bootReason,
           };
-          if (!x.boot_mac && bootMac) x.boot_mac = bootMac;
+          if (!r.boot_mac && check.bootMac) {
+            x.warnings.push(
+              `Boot MAC ${check.bootMac} was discovered over Redfish, not scanned ` +
+                `(${check.bootReason}): check that it is the NIC on the provisioning network, ` +
+                "or Retry with the right one (boot_mac)",
+            );
+          } else if (!r.boot_mac && check.nics.length > 1) {
+            x.warnings.push(
+              `The BMC does not say which of its ${check.nics.length} NICs boots ` +
+                `(${check.bootReason}): pick one on the server's page and Retry with it`,
+            );
+          }
           if (check.passwordChangeRequired) {
             x.warnings.push("The BMC asks for a password change before it can be managed");
           }
@@ -752,10 +785,10 @@ export class Engine {
     throw new Error("The BMC password is no longer held by the service: retry with the password");
   }
 
-  /** Resumes from the failed steps; a new password or boot MAC may be supplied. */
+  /** Resumes from the failed steps; a new password, boot MAC or BMC system may be supplied. */
   async retry(
     id: string,
-    input: { bmc_password?: string; boot_mac?: string },
+    input: { bmc_password?: string; boot_mac?: string; bmc_system?: string },
     actor: string,
   ): Promise<Registration> {
     const { store } = this.#d;
@@ -773,6 +806,11 @@ export class Engine {
     if (input.bmc_password) this.#passwords.set(id, input.bmc_password);
     const updated = await store.update(id, (x) => {
       if (input.boot_mac) x.boot_mac = input.boot_mac;
+      if (input.bmc_system) x.bmc_system = input.bmc_system;
+      // A boot MAC or system picked after the host was created: the host is applied again.
+      if ((input.boot_mac || input.bmc_system) && x.steps.metal3.status === "done") {
+        x.steps.metal3.status = "pending";
+      }
       for (const s of Object.values(x.steps)) {
         if (s.status === "failed" || s.status === "blocked") s.status = "pending";
       }

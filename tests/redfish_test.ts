@@ -15,6 +15,12 @@ function setup(options: Partial<FakeRedfishOptions> = {}, timeoutMs?: number) {
   return { fake, client };
 }
 
+/** The host NIC MACs of an `ok` check. */
+function macs(check: BmcCheck): string[] {
+  assert.equal(check.outcome, "ok", JSON.stringify(check));
+  return check.outcome === "ok" ? check.nics.map((n) => n.mac) : [];
+}
+
 function failed(check: BmcCheck, outcome: string): string {
   assert.equal(check.outcome, outcome, JSON.stringify(check));
   assert.ok("message" in check);
@@ -35,7 +41,14 @@ Deno.test("checkBmc() reads vendor, model, serial, system and NIC MACs", async (
       systemId: "1",
       systemPath: "/redfish/v1/Systems/1",
       passwordChangeRequired: false,
-      nicMacs: ["3c:ec:ef:00:11:22", "3c:ec:ef:00:11:23"],
+      nics: [
+        { id: "1", mac: "3c:ec:ef:00:11:22", link: "LinkUp" },
+        { id: "2", mac: "3c:ec:ef:00:11:23", link: "NoLink" },
+      ],
+      bootMac: "3c:ec:ef:00:11:22",
+      bootReason:
+        'the first PXE (IPv4) entry of the boot order, Boot0002 "UEFI: PXE IP4 Intel(R) ' +
+        'Ethernet Controller X550"',
     });
     assert.ok(fake.state.requests.includes("GET /redfish/v1/"));
     assert.equal(fake.state.authFailures, 0);
@@ -49,13 +62,13 @@ Deno.test("checkBmc() reads vendor, model, serial, system and NIC MACs", async (
     assert.equal(check.vendor, "Dell Inc.");
     assert.equal(check.systemId, "System.Embedded.1");
     assert.equal(check.systemPath, "/redfish/v1/Systems/System.Embedded.1");
-    assert.deepEqual(check.nicMacs, ["b0:83:fe:aa:bb:01"]);
+    assert.deepEqual(macs(check), ["b0:83:fe:aa:bb:01"]);
   });
 
   await t.step("HPE: MACAddress only, no PermanentMACAddress", async () => {
     const { client } = setup({ vendor: "HPE", nicMacs: ["94:40:c9:00:00:01"] });
     const check = await client.checkBmc(creds);
-    assert.equal(check.outcome === "ok" && check.nicMacs[0], "94:40:c9:00:00:01");
+    assert.equal(macs(check)[0], "94:40:c9:00:00:01");
   });
 
   await t.step("the unauthenticated probe carries no credentials", async () => {
@@ -122,20 +135,28 @@ Deno.test("checkBmc() asks independent questions side by side", async (t) => {
     const { rounds, calls } = await roundTrips(fake.handler, async (f) => {
       check = await createRedfishClient({ fetch: f }).checkBmc(creds);
     });
-    assert.equal(check?.outcome === "ok" && check.nicMacs.length, 2);
+    assert.equal(macs(check!).length, 2);
     assert.equal(check?.outcome === "ok" && check.passwordChangeRequired, false);
-    // ServiceRoot ∥ Systems; system ∥ NIC collection ∥ AccountService ∥ Accounts; NICs ∥ accounts.
+    // ServiceRoot ∥ Systems; system ∥ NIC and boot option collections ∥ AccountService ∥
+    // Accounts; NICs ∥ boot options ∥ accounts. (Boot options added with the boot-order rule.)
     assert.equal(rounds, 3, JSON.stringify(calls.map((c) => c.path)));
-    assert.equal(calls.length, 10);
+    assert.equal(calls.length, 2 + 5 + (2 + 5 + 2));
   });
 
-  await t.step("a wrong password is sent once, with nothing else alongside", async () => {
+  // Since sessions are tried (as Ironic does) a wrong password is sent once each way: Basic, then
+  // one session login, never alongside anything else.
+  await t.step("a wrong password is sent once each way, with nothing else alongside", async () => {
     const fake = createFakeRedfish({ username: "ADMIN", password: "the-real-one" });
     const { calls } = await roundTrips(fake.handler, async (f) => {
       failed(await createRedfishClient({ fetch: f }).checkBmc(creds), "wrong-password");
     });
     assert.deepEqual(calls.filter((c) => c.auth).map((c) => c.path), ["/redfish/v1/Systems"]);
-    assert.equal(fake.state.authFailures, 1);
+    const basic = calls.find((c) => c.auth)!;
+    const login = calls.filter((c) => c.path === "/redfish/v1/SessionService/Sessions");
+    assert.equal(login.length, 1);
+    assert.ok(login[0].start >= basic.end, "the login waits for the Basic answer");
+    assert.equal(calls.length, 3, JSON.stringify(calls.map((c) => c.path)));
+    assert.equal(fake.state.authFailures, 2);
   });
 
   await t.step("links at non-standard paths are followed, the guesses ignored", async () => {
@@ -169,7 +190,7 @@ Deno.test("checkBmc() asks independent questions side by side", async (t) => {
     };
     const check = await createRedfishClient({ fetch: asFetch(moved) }).checkBmc(creds);
     assert.equal(check.outcome === "ok" && check.systemPath, "/redfish/v1/Systems/1");
-    assert.deepEqual(check.outcome === "ok" && check.nicMacs, [
+    assert.deepEqual(macs(check), [
       "3c:ec:ef:a1:9c:ea",
       "3c:ec:ef:a1:9c:eb",
     ]);
@@ -202,7 +223,9 @@ Deno.test("checkBmc() classifies failures", async (t) => {
       message,
       "The BMC rejected the scanned password for user ADMIN: rescan the password label",
     );
-    assert.equal(fake.state.authFailures, 1, "a 401 is not retried (it could lock the account)");
+    // Basic once, one session login: neither is retried (it could lock the account).
+    assert.equal(fake.state.authFailures, 2);
+    assert.equal(fake.state.sessionLogins, 0);
   });
 
   await t.step("wrong user → wrong-password naming the user", async () => {
@@ -269,7 +292,7 @@ Deno.test("checkBmc() classifies failures", async (t) => {
     const { fake, client } = setup();
     fake.faults.add({ match: "/EthernetInterfaces", status: 404 });
     const check = await client.checkBmc(creds);
-    assert.deepEqual(check.outcome === "ok" && check.nicMacs, []);
+    assert.deepEqual(macs(check), []);
   });
 
   await t.step("a link to another host is not followed with credentials", async () => {
@@ -391,4 +414,227 @@ Deno.test("checkBmc() never puts the password in a message or log line", async (
     assert.ok(!text.includes(PASSWORD) && !text.includes(basic), text);
   }
   assert.equal(lines.length, 3);
+});
+
+const BMC_MAC = "3c:ec:ef:a1:9c:e8";
+/** Port n's MAC. */
+const port = (n: number) => `3c:ec:ef:a1:77:0${n}`;
+
+/** Checks a fake built from `options` and returns the ok result. */
+async function checkOk(options: Partial<FakeRedfishOptions>, system?: string) {
+  const { fake, client } = setup(options);
+  const check = await client.checkBmc({ ...creds, bmcMac: BMC_MAC, system });
+  assert.equal(check.outcome, "ok", JSON.stringify(check));
+  return { fake, check: check as BmcCheck & { outcome: "ok" } };
+}
+
+Deno.test("checkBmc() names the boot NIC only when the BMC's answer is unambiguous", async (t) => {
+  await t.step("the only host NIC, leaving out the BMC's MAC and the ToManager link", async () => {
+    const { check } = await checkOk({
+      nics: [{ mac: BMC_MAC }, { mac: port(1) }, { mac: "aa:bb:cc:dd:ee:fe", toManager: true }],
+      bootOrder: [{ kind: "disk" }],
+    });
+    assert.deepEqual(check.nics, [{ id: "2", mac: port(1), link: "NoLink" }]);
+    assert.equal(check.bootMac, port(1));
+    assert.equal(check.bootReason, "the only host NIC (2)");
+  });
+
+  await t.step("iDRAC lists port 3 first: the boot order's PXE device on port 1", async () => {
+    const { check } = await checkOk({
+      vendor: "Dell",
+      nics: [1, 2, 3, 4].map((n) => ({ mac: port(n) })),
+      listOrder: [2, 0, 1, 3],
+      bootOrder: [{ kind: "disk" }, { kind: "pxe4", nic: 0 }, { kind: "pxe4", nic: 2 }],
+    });
+    assert.equal(check.nics[0].mac, port(3), "the list starts with port 3");
+    assert.equal(check.bootMac, port(1));
+    assert.match(check.bootReason, /PXE Device 2: Integrated NIC 1 Port 1 Partition 1/);
+  });
+
+  await t.step("Dell in legacy BIOS mode: the boot order names NIC.Integrated.1-2-1", async () => {
+    const { fake, check } = await checkOk({
+      vendor: "Dell",
+      bootMode: "Legacy",
+      nics: [1, 2, 3].map((n) => ({ mac: port(n) })),
+      bootOrder: [{ kind: "disk" }, { kind: "pxe4", nic: 1 }],
+    });
+    assert.equal(check.bootMac, port(2));
+    assert.match(check.bootReason, /NIC\.Integrated\.1-2-1/);
+    assert.ok(fake.state.requests.some((r) => r.endsWith("/BootOptions")), "asked, not listed");
+  });
+
+  await t.step("AMI lists 3, 2, 1: PXE IPv4 is preferred over an earlier HTTP entry", async () => {
+    const { check } = await checkOk({
+      vendor: "Gigabyte",
+      nics: [1, 2, 3].map((n) => ({ mac: port(n), link: "LinkUp" as const })),
+      listOrder: [2, 1, 0],
+      bootOrder: [
+        { kind: "disk" },
+        { kind: "cd" },
+        { kind: "pxe6", nic: 2 },
+        { kind: "http", nic: 2 },
+        { kind: "pxe4", nic: 0 },
+        { kind: "pxe4", nic: 1 },
+      ],
+    });
+    assert.deepEqual(check.nics.map((n) => n.mac), [port(3), port(2), port(1)]);
+    assert.equal(check.bootMac, port(1));
+    assert.match(check.bootReason, /^the first PXE \(IPv4\) entry of the boot order, Boot0007 /);
+  });
+
+  await t.step(
+    "HPE lists the add-in card before the OCP port; references ≠ member ids",
+    async () => {
+      const { check } = await checkOk({
+        vendor: "HPE",
+        nics: [{ mac: port(1) }, { mac: port(2), link: "LinkUp" }],
+        listOrder: [1, 0],
+        bootOrder: [{ kind: "shell" }, { kind: "pxe4", nic: 0 }, { kind: "pxe4", nic: 1 }],
+      });
+      assert.equal(check.bootMac, port(1));
+      assert.match(check.bootReason, /Boot0011 "OCP 3\.0 Slot 14 Port 1/);
+    },
+  );
+
+  await t.step("only HTTP boot entries: the first of them", async () => {
+    const { check } = await checkOk({
+      nics: [{ mac: port(1) }, { mac: port(2) }],
+      bootOrder: [{ kind: "disk" }, { kind: "http", nic: 1 }, { kind: "http", nic: 0 }],
+    });
+    assert.equal(check.bootMac, port(2));
+    assert.match(check.bootReason, /^the first HTTP boot entry/);
+  });
+
+  await t.step("a disabled boot option is skipped", async () => {
+    const { check } = await checkOk({
+      nics: [{ mac: port(1) }, { mac: port(2) }],
+      bootOrder: [{ kind: "pxe4", nic: 1, enabled: false }, { kind: "pxe4", nic: 0 }],
+    });
+    assert.equal(check.bootMac, port(1));
+  });
+
+  await t.step("no network boot entry: the NIC whose device function boots by PXE", async () => {
+    const { check } = await checkOk({
+      nics: [{ mac: port(1), functionBootMode: "Disabled" }, {
+        mac: port(2),
+        functionBootMode: "PXE",
+      }],
+      bootOrder: [{ kind: "disk" }],
+    });
+    assert.equal(check.bootMac, port(2));
+    assert.equal(check.bootReason, "the only NIC whose network device function boots by PXE (2)");
+  });
+
+  await t.step("ambiguous: no boot MAC, the candidates with their link state", async () => {
+    const { check } = await checkOk({
+      nics: [{ mac: port(1), link: "LinkUp" }, { mac: port(2), link: "LinkDown" }],
+      bootOrder: [{ kind: "disk" }, { kind: "cd" }],
+    });
+    assert.equal(check.bootMac, "");
+    assert.deepEqual(check.nics, [
+      { id: "1", mac: port(1), link: "LinkUp" },
+      { id: "2", mac: port(2), link: "LinkDown" },
+    ]);
+    assert.match(check.bootReason, /lists 2 host NICs and neither its boot order/);
+  });
+
+  await t.step("PXE only over IPv6: not ours, so no boot MAC", async () => {
+    const { check } = await checkOk({
+      nics: [{ mac: port(1) }, { mac: port(2) }],
+      bootOrder: [{ kind: "pxe6", nic: 1 }],
+    });
+    assert.equal(check.bootMac, "");
+  });
+
+  await t.step("the first PXE entry is the BMC's own MAC: nothing is chosen", async () => {
+    const { check } = await checkOk({
+      nics: [{ mac: BMC_MAC }, { mac: port(1) }, { mac: port(2) }],
+      bootOrder: [{ kind: "pxe4", nic: 0 }, { kind: "pxe4", nic: 1 }],
+    });
+    assert.equal(check.bootMac, "");
+  });
+});
+
+Deno.test("checkBmc() leaves the choice of system to the operator on a multi-system BMC", async (t) => {
+  const options = { systemIds: ["Node0", "Node1", "Node2"], vendor: "HPE" as const };
+
+  await t.step("several systems and none picked: pick-system, nothing chosen", async () => {
+    const { fake, client } = setup(options);
+    const check = await client.checkBmc(creds);
+    assert.equal(check.outcome, "pick-system", JSON.stringify(check));
+    if (check.outcome !== "pick-system") return;
+    assert.deepEqual(check.systems.map((s) => [s.id, s.path, s.serial]), [
+      ["Node0", "/redfish/v1/Systems/Node0", "S421234X0123456-0"],
+      ["Node1", "/redfish/v1/Systems/Node1", "S421234X0123456-1"],
+      ["Node2", "/redfish/v1/Systems/Node2", "S421234X0123456-2"],
+    ]);
+    assert.equal(
+      check.message,
+      "The BMC at 10.16.28.31 manages 3 systems (Node0, Node1, Node2): pick the one in this " +
+        "slot (bmc_system) and Retry",
+    );
+    assert.ok(!fake.state.requests.some((r) => /EthernetInterfaces|BootOptions/.test(r)));
+  });
+
+  await t.step("picked by Id or by path: that system's path and boot NIC", async () => {
+    for (const system of ["Node1", "/redfish/v1/Systems/Node1/"]) {
+      const { fake, check } = await checkOk(options, system);
+      assert.equal(check.systemPath, "/redfish/v1/Systems/Node1");
+      assert.equal(check.systemId, "Node1");
+      assert.equal(check.bootMac, fake.macsBySystem.get("/redfish/v1/Systems/Node1")![0]);
+    }
+  });
+
+  await t.step("a system the BMC does not have: pick-system naming it", async () => {
+    const { client } = setup(options);
+    const check = await client.checkBmc({ ...creds, system: "Node9" });
+    assert.equal(check.outcome, "pick-system");
+    assert.match(failed(check, "pick-system"), /has no system "Node9" \(Node0, Node1, Node2\)/);
+  });
+});
+
+Deno.test("checkBmc() logs in with a session when the BMC refuses Basic authentication", async (t) => {
+  await t.step("one session login, used with X-Auth-Token, deleted afterwards", async () => {
+    const seen: string[] = [];
+    const fake = createFakeRedfish({ username: "ADMIN", password: PASSWORD, auth: "session-only" });
+    const client = createRedfishClient({
+      fetch: asFetch((req) => {
+        if (req.headers.has("x-auth-token")) seen.push(new URL(req.url).pathname);
+        return fake.handler(req);
+      }),
+    });
+    const check = await client.checkBmc(creds);
+    assert.equal(check.outcome, "ok", JSON.stringify(check));
+    assert.equal(check.outcome === "ok" && check.serial, "S421234X0123456");
+    assert.equal(fake.state.sessionLogins, 1);
+    assert.equal(fake.state.openSessions, 0, "the session was deleted");
+    assert.equal(fake.state.authFailures, 1, "only the Basic attempt was refused");
+    assert.equal(seen.at(-1), "/redfish/v1/SessionService/Sessions/1");
+    assert.ok(seen.includes("/redfish/v1/Systems/1/EthernetInterfaces/1"));
+  });
+
+  await t.step("a failed session login is the wrong password; nothing is retried", async () => {
+    const fake = createFakeRedfish({ username: "ADMIN", password: "other", auth: "session-only" });
+    const client = createRedfishClient({ fetch: asFetch(fake.handler) });
+    assert.match(failed(await client.checkBmc(creds), "wrong-password"), /rejected the scanned/);
+    assert.deepEqual(fake.state.requests.toSorted(), [
+      "GET /redfish/v1/",
+      "GET /redfish/v1/Systems",
+      "POST /redfish/v1/SessionService/Sessions",
+    ]);
+  });
+
+  await t.step("a BMC without sessions: the Basic refusal is the answer", async () => {
+    const fake = createFakeRedfish({ username: "ADMIN", password: "other" });
+    const noSessions: Handler = async (req) => {
+      const res = await fake.handler(req);
+      if (new URL(req.url).pathname !== "/redfish/v1/") return res;
+      const { Links: _links, SessionService: _service, ...root } = await res.json();
+      return Response.json(root);
+    };
+    const client = createRedfishClient({ fetch: asFetch(noSessions) });
+    failed(await client.checkBmc(creds), "wrong-password");
+    assert.equal(fake.state.authFailures, 1);
+    assert.ok(!fake.state.requests.some((r) => r.startsWith("POST")));
+  });
 });
