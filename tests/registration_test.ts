@@ -2,6 +2,7 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { dumpKv, FULL_ITEM, MINIMAL_ITEM, startTestApp, type TestApp } from "./app_harness.ts";
 import { bareMetalHostAdmission, loadBareMetalHostValidator } from "../lib/sim/kubernetes.ts";
+import { createFakeRedfish } from "../lib/sim/redfish.ts";
 
 const NS = "metal3";
 
@@ -565,4 +566,116 @@ Deno.test("a technician's registration does not wait behind a bulk import", asyn
   assert(unfinished.length > 0, "the import was still running");
   const results = (await bulk).body;
   assert(results.every((r: { status: string }) => r.status === "ok"));
+});
+
+Deno.test("the Redfish check's boot NIC: discovered is shown as such, ambiguous is left to a person", async (t) => {
+  await t.step("discovered: on the host, reported as discovered, never as boot_mac", async () => {
+    await using app = await startTestApp({ world: { autoBmcs: false } });
+    app.world.bmcs.add(
+      "10.16.28.40",
+      createFakeRedfish({
+        username: "ADMIN",
+        password: MINIMAL_ITEM.bmc_password,
+        vendor: "Dell",
+        nicMacs: ["b0:83:fe:00:00:01", "b0:83:fe:00:00:02"],
+        listOrder: [1, 0],
+      }),
+    );
+    const [r] = (await app.call("POST", "/api/v1/servers/import", [MINIMAL_ITEM])).body;
+    assertEquals(r.status, "ok", r.error);
+    const rec = (await app.call("GET", `/api/v1/servers/${r.id}`)).body;
+    assertEquals(rec.boot_mac, undefined);
+    assertEquals(rec.bmc.bootMac, "b0:83:fe:00:00:01");
+    assert(
+      rec.warnings.some((w: string) => w.startsWith("Boot MAC b0:83:fe:00:00:01 was discovered")),
+    );
+    assertEquals(
+      app.world.kubernetes.state.bareMetalHost(NS, "dcoa-rb07u12")?.spec.bootMACAddress,
+      "b0:83:fe:00:00:01",
+    );
+  });
+
+  await t.step(
+    "ambiguous: no bootMACAddress, the NICs listed; Retry with one sets it",
+    async () => {
+      await using app = await startTestApp({ world: { autoBmcs: false } });
+      app.world.bmcs.add(
+        "10.16.28.40",
+        createFakeRedfish({
+          username: "ADMIN",
+          password: MINIMAL_ITEM.bmc_password,
+          nics: [{ mac: "0c:c4:7a:00:00:11", link: "LinkUp" }, { mac: "0c:c4:7a:00:00:12" }],
+          bootOrder: [{ kind: "disk" }],
+        }),
+      );
+      const [r] = (await app.call("POST", "/api/v1/servers/import", [MINIMAL_ITEM])).body;
+      assertEquals(r.status, "ok", r.error);
+      const rec = (await app.call("GET", `/api/v1/servers/${r.id}`)).body;
+      assertEquals(rec.bmc.bootMac, "");
+      assertEquals(rec.bmc.nics, [
+        { id: "1", mac: "0c:c4:7a:00:00:11", link: "LinkUp" },
+        { id: "2", mac: "0c:c4:7a:00:00:12", link: "NoLink" },
+      ]);
+      assert(
+        rec.warnings.some((w: string) => w.includes("does not say which of its 2 NICs boots")),
+      );
+      const host = () => app.world.kubernetes.state.bareMetalHost(NS, "dcoa-rb07u12")!;
+      assert(!("bootMACAddress" in host().spec));
+      const retry = await app.call("POST", `/api/v1/servers/${r.id}/retry`, {
+        boot_mac: "0C-C4-7A-00-00-12",
+      });
+      assertEquals(retry.status, 202, retry.text);
+      assertEquals((await app.deps.engine.waitFor(r.id, 10_000)).status, "ok");
+      assertEquals(host().spec.bootMACAddress, "0c:c4:7a:00:00:12");
+    },
+  );
+});
+
+Deno.test("a BMC with several systems blocks Metal3 until the operator picks one (bmc_system)", async () => {
+  await using app = await startTestApp({
+    env: { BMC_DRIVER: "redfish" },
+    world: { autoBmcs: false },
+  });
+  const chassis = createFakeRedfish({
+    username: "ADMIN",
+    password: MINIMAL_ITEM.bmc_password,
+    vendor: "HPE",
+    systemIds: ["Node0", "Node1"],
+  });
+  app.world.bmcs.add("10.16.28.40", chassis);
+  const [r] = (await app.call("POST", "/api/v1/servers/import", [MINIMAL_ITEM])).body;
+  const rec = (await app.call("GET", `/api/v1/servers/${r.id}`)).body;
+  assertEquals([rec.status, rec.steps.metal3.status], ["blocked", "blocked"]);
+  assert(rec.steps.metal3.message.includes("manages 2 systems (Node0, Node1)"));
+  assertEquals(rec.bmc.systems.map((s: { id: string }) => s.id), ["Node0", "Node1"]);
+  assertEquals(app.world.kubernetes.state.bareMetalHost(NS, "dcoa-rb07u12"), null);
+
+  const bad = await app.call("POST", `/api/v1/servers/${r.id}/retry`, { bmc_system: "../x" });
+  assertEquals([bad.status, Object.keys(bad.body.error.fields)], [400, ["bmc_system"]]);
+  const retry = await app.call("POST", `/api/v1/servers/${r.id}/retry`, { bmc_system: "Node1" });
+  assertEquals(retry.status, 202, retry.text);
+  const done = await app.deps.engine.waitFor(r.id, 10_000);
+  assertEquals(done.status, "ok", done.error);
+  const bmh = app.world.kubernetes.state.bareMetalHost(NS, "dcoa-rb07u12")!;
+  assertEquals(bmh.spec.bmc?.address, "redfish://10.16.28.40/redfish/v1/Systems/Node1");
+  assertEquals(
+    bmh.spec.bootMACAddress,
+    chassis.macsBySystem.get("/redfish/v1/Systems/Node1")![0],
+  );
+
+  // An import item may name the system from the start.
+  const item = {
+    ...MINIMAL_ITEM,
+    device_name: "dcoa-rb07u13",
+    bmc_mac: "3c:ec:ef:a1:9c:f1",
+    bmc_ip: "10.16.28.41",
+    bmc_system: "/redfish/v1/Systems/Node0",
+  };
+  app.world.bmcs.add("10.16.28.41", chassis);
+  const [second] = (await app.call("POST", "/api/v1/servers/import", [item])).body;
+  assertEquals(second.status, "ok", second.error);
+  assertEquals(
+    app.world.kubernetes.state.bareMetalHost(NS, "dcoa-rb07u13")?.spec.bmc?.address,
+    "redfish://10.16.28.41/redfish/v1/Systems/Node0",
+  );
 });
