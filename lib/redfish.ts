@@ -392,7 +392,9 @@ function classify(got: Got & { kind: "failed" }, ctx: Ctx): BmcCheck {
       return {
         outcome: "unreachable",
         message:
-          `The BMC's certificate is not trusted: ${got.reason.slice(tls.index)} (${where}): ` +
+          `The BMC's certificate is not trusted: ${got.reason.slice(tls.index)} (${
+            ctx.where.replace(/^the BMC /, "")
+          }): ` +
           "give the BMC a certificate from a CA in DENO_CERT, with its IP in the certificate's " +
           "names (README, BMC certificates)",
       };
