@@ -8,7 +8,7 @@ import { MAC_MESSAGES, macProblem, macVendor } from "../lib/mac.ts";
 import { deviceName } from "../lib/names.ts";
 import { api, errorMessage, newer, subscribeEvents } from "../client/api.ts";
 import { Camera } from "../client/camera.tsx";
-import { RetryForm } from "../client/retry_form.tsx";
+import { RetryForm, type RetryTarget } from "../client/retry_form.tsx";
 import { scannedMac, scannedPassword } from "../client/scan_payload.ts";
 import {
   type Elevation,
@@ -64,6 +64,8 @@ interface Progress {
   error?: string;
   steps: Record<string, StepView>;
   updated_at?: string;
+  boot_mac?: string;
+  bmc?: RetryTarget["bmc"];
 }
 
 const STEPS = ["netbox", "openbao", "kea", "metal3"];
@@ -586,10 +588,9 @@ export default function ScanFlow(props: ScanFlowProps) {
             })}
           </ul>
           {goError && <p class="error" role="alert">{goError}</p>}
-          {(progress.status === "failed" || progress.status === "blocked") && (
+          {TERMINAL.has(progress.status) && (
             <RetryForm
-              id={progress.id}
-              blocked={progress.status === "blocked"}
+              registration={progress}
               wasmUrl={props.wasmUrl}
               onResult={(error) => {
                 setGoError(error);

@@ -1,7 +1,7 @@
 /** One server: steps, warnings, created objects, provisioning, audit; Retry and Decommission. */
 import { useEffect, useState } from "preact/hooks";
 import { api, errorMessage, newer, subscribeEvents } from "../client/api.ts";
-import { RetryForm } from "../client/retry_form.tsx";
+import { RetryForm, type RetryTarget } from "../client/retry_form.tsx";
 
 interface Detail {
   id: string;
@@ -10,6 +10,14 @@ interface Detail {
   bmc_mac: string;
   bmc_ip?: string;
   boot_mac?: string;
+  bmc_system?: string;
+  bmc?: RetryTarget["bmc"] & {
+    vendor?: string;
+    model?: string;
+    serial?: string;
+    systemPath?: string;
+    bootReason?: string;
+  };
   error?: string;
   warnings?: string[];
   steps: Record<string, { status: string; message?: string }>;
@@ -131,10 +139,27 @@ export default function ServerDetail(
         <dd>{r.bmc_mac}</dd>
         <dt>BMC IP</dt>
         <dd>{r.bmc_ip ?? "—"}</dd>
-        {r.boot_mac && (
+        <dt>Boot MAC</dt>
+        {r.boot_mac ? <dd>{r.boot_mac}</dd> : r.bmc?.bootMac
+          ? (
+            <dd data-testid="boot-mac-discovered">
+              {r.bmc.bootMac}{" "}
+              <span class="hint">discovered over Redfish, not scanned: {r.bmc.bootReason}</span>
+            </dd>
+          )
+          : <dd>— (none: Metal3's inspection finds the NICs)</dd>}
+        {r.bmc?.vendor && (
           <>
-            <dt>Boot MAC</dt>
-            <dd>{r.boot_mac}</dd>
+            <dt>BMC</dt>
+            <dd>
+              {[
+                r.bmc.vendor,
+                r.bmc.model,
+                r.bmc.serial && `serial ${r.bmc.serial}`,
+                r.bmc.systemPath,
+              ]
+                .filter(Boolean).join(" · ")}
+            </dd>
           </>
         )}
         {r.created_at && (
@@ -204,17 +229,14 @@ export default function ServerDetail(
         )
         : null}
       {message && <p role="status" class="hint">{message}</p>}
-      {(r.status === "failed" || r.status === "blocked") && (
-        <RetryForm
-          id={r.id}
-          blocked={r.status === "blocked"}
-          wasmUrl={props.wasmUrl}
-          onResult={(e) => {
-            setMessage(e);
-            load();
-          }}
-        />
-      )}
+      <RetryForm
+        registration={r}
+        wasmUrl={props.wasmUrl}
+        onResult={(e) => {
+          setMessage(e);
+          load();
+        }}
+      />
       <div class="actions">
         {props.canDecommission && r.status !== "decommissioned" && (
           <button

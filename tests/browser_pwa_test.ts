@@ -304,7 +304,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "PWA: the back gesture walks the steps; a password the BMC rejects is rescanned and retried",
+    "PWA: the back gesture walks the steps; a rejected password, a missing boot MAC or a blade's system is given on Retry",
   ignore: !chromiumAvailable(),
   sanitizeResources: false,
   sanitizeOps: false,
@@ -372,21 +372,87 @@ Deno.test({
     await page.getByLabel("BMC MAC", { exact: true }).fill("3C-EC-EF-77-00-01");
     await page.getByTestId("mac-owner").filter({ hasText: "dcoa-rb06u14" }).waitFor();
 
-    // A BMC that does not answer and no boot MAC: Metal3 is blocked until the boot MAC is given.
+    // A BMC that does not answer and no boot MAC: the host is created without one (SPEC §6.2, only
+    // libvirt blocks), and the boot MAC can be added afterwards.
     await page.getByLabel("BMC MAC", { exact: true }).fill("3c:ec:ef:77:00:02");
     await page.keyboard.press("Enter");
     await page.getByLabel("BMC password", { exact: true }).fill("Pass-2");
     await page.keyboard.press("Enter");
     await fillLocation(page, "16");
     await page.getByRole("button", { name: "Go" }).click();
+    await page.getByTestId("reg-status").filter({ hasText: /^ok$/ }).waitFor({ timeout: 30_000 });
+    await page.getByTestId("no-boot-mac").waitFor();
+    const host = () => world.kubernetes.state.bareMetalHost("metal3", "dcoa-rb06u16");
+    assert(host() && !("bootMACAddress" in host()!.spec), "created without bootMACAddress");
+    await page.getByLabel("Boot NIC MAC", { exact: true }).fill("0C-C4-7A-77-00-02");
+    await page.getByRole("button", { name: "Add boot MAC" }).click();
+    for (let i = 0; i < 100 && !host()?.spec.bootMACAddress; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assertEquals(host()?.spec?.bootMACAddress, "0c:c4:7a:77:00:02");
+
+    // A BMC that lists two NICs and does not say which boots: the detail page lists them with
+    // their link state; the technician picks one.
+    world.bmcs.add(
+      "10.16.28.13",
+      createFakeRedfish({
+        username: "ADMIN",
+        password: "Pass-3",
+        nics: [{ mac: "0c:c4:7a:77:00:31", link: "LinkUp" }, { mac: "0c:c4:7a:77:00:32" }],
+        bootOrder: [{ kind: "disk" }],
+      }),
+    );
+    await page.getByRole("button", { name: "Next server" }).click();
+    await page.getByLabel("BMC MAC", { exact: true }).fill("3c:ec:ef:77:00:03");
+    await page.keyboard.press("Enter");
+    await page.getByLabel("BMC password", { exact: true }).fill("Pass-3");
+    await page.keyboard.press("Enter");
+    await fillLocation(page, "18");
+    await page.getByRole("button", { name: "Go" }).click();
+    await page.getByTestId("reg-status").filter({ hasText: /^ok$/ }).waitFor({ timeout: 30_000 });
+    await page.getByRole("link", { name: "Details" }).click();
+    await page.waitForSelector("[data-island=ServerDetail][data-hydrated=true]");
+    const candidates = page.getByTestId("boot-nic-candidates").locator("li");
+    await candidates.first().waitFor();
+    const texts = await candidates.allInnerTexts();
+    assertEquals(texts.length, 2);
+    assert(/0c:c4:7a:77:00:31[\s\S]*link up/.test(texts[0]), texts[0]);
+    assert(/0c:c4:7a:77:00:32[\s\S]*no link/.test(texts[1]), texts[1]);
+    await candidates.nth(1).getByRole("button", { name: "Use" }).click();
+    await page.getByRole("button", { name: "Add boot MAC" }).click();
+    const third = () => world.kubernetes.state.bareMetalHost("metal3", "dcoa-rb06u18");
+    for (let i = 0; i < 100 && !third()?.spec.bootMACAddress; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assertEquals(third()?.spec?.bootMACAddress, "0c:c4:7a:77:00:32");
+    await page.getByTestId("retry-form").waitFor({ state: "detached" });
+
+    // A blade chassis' BMC manages several systems: Metal3 waits until the technician picks one.
+    const chassis = createFakeRedfish({
+      username: "ADMIN",
+      password: "Pass-4",
+      systemIds: ["Node0", "Node1"],
+    });
+    world.bmcs.add("10.16.28.14", chassis);
+    await page.goto("/");
+    await page.waitForSelector("[data-island=ScanFlow][data-hydrated=true]");
+    await page.getByLabel("BMC MAC", { exact: true }).fill("3c:ec:ef:77:00:04");
+    await page.keyboard.press("Enter");
+    await page.getByLabel("BMC password", { exact: true }).fill("Pass-4");
+    await page.keyboard.press("Enter");
+    await fillLocation(page, "20");
+    await page.getByRole("button", { name: "Go" }).click();
     await page.getByTestId("reg-status").filter({ hasText: /^blocked$/ }).waitFor({
       timeout: 30_000,
     });
-    await page.getByLabel("Boot NIC MAC", { exact: true }).fill("0C-C4-7A-77-00-02");
+    await page.locator("[data-step=metal3]").filter({ hasText: "manages 2 systems" }).waitFor();
+    await page.getByLabel("BMC system of this server").selectOption("Node1");
     await page.getByRole("button", { name: "Retry" }).click();
     await page.getByTestId("reg-status").filter({ hasText: /^ok$/ }).waitFor({ timeout: 30_000 });
-    const host = world.kubernetes.state.bareMetalHost("metal3", "dcoa-rb06u16");
-    assertEquals(host?.spec?.bootMACAddress, "0c:c4:7a:77:00:02");
+    assertEquals(
+      world.kubernetes.state.bareMetalHost("metal3", "dcoa-rb06u20")?.spec.bootMACAddress,
+      chassis.macsBySystem.get("/redfish/v1/Systems/Node1")![0],
+    );
 
     // A search in the address (a reload, a shared link) is the list's search; a label's MAC works.
     await page.goto("/servers?q=3CEC.EF77.0002");
