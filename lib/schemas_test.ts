@@ -127,3 +127,23 @@ Deno.test("ipInPrefix() checks IPv4 containment", () => {
   assertEquals(ipInPrefix("172.16.3.200", "172.16.0.0/22"), true);
   assertEquals(ipInPrefix("172.16.4.1", "172.16.0.0/22"), false);
 });
+
+Deno.test("bmc_system: a Redfish system Id or path, on register, import and retry", async (t) => {
+  const { bmcSystemSchema, retryRequestSchema } = await import("./schemas.ts");
+  await t.step("accepted", () => {
+    for (const v of ["Node1", "System.Embedded.1", "/redfish/v1/Systems/1", " Self "]) {
+      assertEquals(bmcSystemSchema.safeParse(v).success, true, v);
+    }
+    assertEquals(retryRequestSchema.parse({ bmc_system: "Node0" }), { bmc_system: "Node0" });
+  });
+  await t.step("refused, naming the field", () => {
+    for (
+      const v of ["", "../x", "https://evil.example/redfish/v1/Systems/1", "/redfish/v1/Chassis/1"]
+    ) {
+      const r = retryRequestSchema.safeParse({ bmc_system: v });
+      assertEquals(r.success ? [] : [...new Set(r.error.issues.map((i) => i.path.join(".")))], [
+        "bmc_system",
+      ], v);
+    }
+  });
+});
