@@ -154,7 +154,15 @@ export function createRedfishClient(settings: RedfishSettings = {}): RedfishClie
       let session: string | undefined;
       if (systems.kind === "failed" && systems.status === 401 && sessionsPath) {
         const login = await openSession(ctx, sessionsPath, password);
-        if (login.kind === "failed") return classify(login, ctx);
+        if (login.kind === "failed") {
+          // No answer or a busy BMC says nothing about the password; a login the BMC does not
+          // offer after all (404, 405, 501) leaves the Basic refusal as the answer.
+          const transient = login.status === 0 || (login.status >= 500 && login.status !== 501);
+          return classify(
+            transient || login.status === 401 || login.status === 403 ? login : systems,
+            ctx,
+          );
+        }
         token = login.token;
         session = login.location;
         ctx.auth = { "x-auth-token": token };

@@ -624,6 +624,13 @@ Deno.test("checkBmc() logs in with a session when the BMC refuses Basic authenti
     ]);
   });
 
+  await t.step("a session login the BMC does not offer after all: Basic's refusal", async () => {
+    const fake = createFakeRedfish({ username: "ADMIN", password: "other" });
+    fake.faults.add({ match: "POST /redfish/v1/SessionService/Sessions", status: 405 });
+    const client = createRedfishClient({ fetch: asFetch(fake.handler) });
+    assert.match(failed(await client.checkBmc(creds), "wrong-password"), /rejected the scanned/);
+  });
+
   await t.step("a BMC without sessions: the Basic refusal is the answer", async () => {
     const fake = createFakeRedfish({ username: "ADMIN", password: "other" });
     const noSessions: Handler = async (req) => {
