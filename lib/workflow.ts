@@ -130,6 +130,10 @@ const NO_BOOT_MAC_WARNING = "No boot MAC is known: the BareMetalHost was created
   "bootMACAddress and Metal3's inspection will discover the NICs. To set it, Retry with the " +
   "boot NIC's MAC (boot_mac)";
 
+/** The warnings the Metal3 step writes (BMC check and boot MAC). */
+const METAL3_WARNINGS =
+  /^(No boot MAC is known|Boot MAC \S+ was discovered|The BMC does not say which|BMC check: |The BMC asks for a password change)/;
+
 const optionalString = (v: string | number | undefined) => v === undefined ? undefined : String(v);
 const bare = (address: string) => address.split("/")[0];
 const secretPath = (name: string) => `bmc/${name}`;
@@ -662,6 +666,10 @@ export class Engine {
     }
     this.#mustBeBmcIp(r.bmc_ip);
     const password = await passwordRead;
+    // A re-run (e.g. Retry with the boot MAC) replaces what an earlier run of this step warned.
+    await store.update(r.id, (x) => {
+      x.warnings = x.warnings.filter((w) => !METAL3_WARNINGS.test(w));
+    });
     let bootMac = r.boot_mac;
     let systemPath: string | undefined;
     if (this.#d.redfish) {
