@@ -194,7 +194,11 @@ async function start(env: Record<string, string | undefined>, demo: boolean) {
   }
   const kvPath = demo && !env.ONBOARDING_KV_PATH ? ":memory:" : config.KV_PATH;
   if (kvPath !== ":memory:" && !kvPath.includes("://") && kvPath.includes("/")) {
-    await Deno.mkdir(kvPath.replace(/\/[^/]*$/, ""), { recursive: true });
+    // Only a missing directory is created: the start task may allow writes to the KV file alone.
+    const dir = kvPath.replace(/\/[^/]*$/, "") || "/";
+    if (!await Deno.stat(dir).then(() => true, () => false)) {
+      await Deno.mkdir(dir, { recursive: true });
+    }
   }
   const kv = await Deno.openKv(kvPath);
   const deps = await createServices({ config, kv, integrations, log, metrics, demo: demoBanner });
