@@ -346,6 +346,110 @@ Deno.test("k8s Kea DaemonSet runs on the conductor nodes and matches the app's s
     );
   });
 
+  await t.step("tolerates the sunet.se/ironic-conductor taint and selects those nodes", () => {
+    const taint = spec.tolerations.find((x: Obj) => x.key === "sunet.se/ironic-conductor");
+    assert(taint, "no toleration for the sunet.se/ironic-conductor taint");
+    // Any value and any effect (NoSchedule or NoExecute) of the conductor taint.
+    assertEquals([taint.operator, taint.effect], ["Exists", undefined]);
+    const terms = spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution
+      .nodeSelectorTerms;
+    assertEquals(terms, [{
+      matchExpressions: [{ key: "sunet.se/ironic-conductor", operator: "Exists" }],
+    }]);
+  });
+
+  await t.step(
+    "the VLAN interfaces come from the site settings: bond0.4002 and the PXE one",
+    () => {
+      const annotations = ds.spec.template.metadata.annotations;
+      assertEquals(annotations["sunet.se/kea-bmc-interface"], "bond0.4002");
+      assertEquals(annotations["sunet.se/kea-pxe-interface"], "", "the PXE VLAN is to fill in");
+      const render = spec.initContainers.find((c: Obj) => c.name === "render-config");
+      const fromAnnotation = (name: string) =>
+        render.env.find((e: Obj) => e.name === name)?.valueFrom?.fieldRef?.fieldPath;
+      assertEquals(
+        fromAnnotation("BMC_INTERFACE"),
+        "metadata.annotations['sunet.se/kea-bmc-interface']",
+      );
+      assertEquals(
+        fromAnnotation("PXE_INTERFACE"),
+        "metadata.annotations['sunet.se/kea-pxe-interface']",
+      );
+      assertEquals(kea["interfaces-config"].interfaces, ["@BMC_INTERFACE@", "@PXE_INTERFACE@"]);
+      const bmc = kea.subnet4.find((s: Obj) => s.subnet === appConfig.data.ONBOARDING_BMC_PREFIX);
+      assertEquals(bmc.interface, "@BMC_INTERFACE@");
+      const doc = Deno.readTextFileSync(DEPLOY_DOC);
+      assert(doc.includes("SITE SETTINGS") && doc.includes("sunet.se/kea-pxe-interface"));
+    },
+  );
+
+  await t.step("render-config fills the interfaces in and refuses a missing one", async () => {
+    const render = spec.initContainers.find((c: Obj) => c.name === "render-config");
+    const dir = await Deno.makeTempDir({ prefix: "kea-render-" });
+    try {
+      await Deno.writeTextFile(
+        `${dir}/in.conf`,
+        find("ConfigMap", "kea-dhcp4-config", "kea-dhcp").data["kea-dhcp4.conf"],
+      );
+      // The script as shipped, with its paths moved into the temporary folder; `kea-dhcp4 -t`
+      // (Kea 3 configuration) is tests/kea_config_test.ts's business.
+      const script = render.args.join("\n")
+        .replaceAll("/config/kea-dhcp4.conf", `${dir}/in.conf`)
+        .replace("kea-dhcp4 -t /etc/kea/kea-dhcp4.conf", "true")
+        .replaceAll("/etc/kea/kea-dhcp4.conf", `${dir}/out.conf`);
+      const run = (pxe: string) =>
+        new Deno.Command("sh", {
+          args: ["-c", script],
+          env: {
+            HOST_IP: "192.0.2.10",
+            KEA_DB_PASSWORD: "0123abcd",
+            BMC_INTERFACE: "bond0.4002",
+            PXE_INTERFACE: pxe,
+          },
+          stderr: "piped",
+        }).output();
+      const missing = await run("");
+      assertEquals(missing.code, 1);
+      assert(
+        new TextDecoder().decode(missing.stderr).includes("sunet.se/kea-pxe-interface"),
+        "the error names the annotation to set",
+      );
+      assertEquals((await run("bond0.4001;rm")).code, 1, "only interface names are accepted");
+      const ok = await run("bond0.4001");
+      assertEquals(ok.code, 0, new TextDecoder().decode(ok.stderr));
+      const rendered = JSON.parse(await Deno.readTextFile(`${dir}/out.conf`)).Dhcp4;
+      assertEquals(rendered["interfaces-config"].interfaces, ["bond0.4002", "bond0.4001"]);
+      assertEquals(rendered.subnet4.map((s: Obj) => s.interface), ["bond0.4002", "bond0.4001"]);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+
+  await t.step(
+    "the schema init image is ISC's Kea of the same version plus kea-admin and psql",
+    () => {
+      const server = spec.containers.find((c: Obj) => c.name === "kea-dhcp4");
+      const init = spec.initContainers.find((c: Obj) => c.name === "db-schema");
+      // ISC's image installs only isc-kea-dhcp4, isc-kea-ctrl-agent and isc-kea-hooks.
+      assert(init.image !== server.image, "ISC's kea-dhcp4 image has no kea-admin or psql");
+      const version = server.image.split(":").at(-1);
+      assertEquals(init.image.split(":").at(-1), version, "kea-admin of the deployed Kea version");
+      const dockerfile = Deno.readTextFileSync(new URL("kea-admin/Dockerfile", K8S_DIR));
+      assertEquals(dockerfile.match(/^ARG KEA_IMAGE=(.+)$/m)?.[1], server.image);
+      assert(/^FROM \$\{KEA_IMAGE\}$/m.test(dockerfile));
+      assert(
+        /apk add --no-cache "isc-kea-admin=\$\{package_version\}" postgresql-client/.test(
+          dockerfile,
+        ),
+      );
+      // The build itself proves the tools are there, at the server's version.
+      assert(dockerfile.includes('test "$(kea-admin --version)" = "$kea_version"'));
+      assert(dockerfile.includes("psql --version"));
+      const doc = Deno.readTextFileSync(DEPLOY_DOC);
+      assert(doc.includes("k8s/kea-admin/Dockerfile") && doc.includes("apk info"));
+    },
+  );
+
   await t.step("both VLAN interfaces are served", () => {
     const ifaces = kea["interfaces-config"].interfaces;
     assertEquals(ifaces.length, 2);

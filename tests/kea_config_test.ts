@@ -36,8 +36,9 @@ async function loadShipped(): Promise<{ config: Obj; scripts: Record<string, str
  * 1. hooks: `libdhcp_pgsql.so` (2.2 has PostgreSQL built in) and `libdhcp_host_cmds.so` (not in
  *    Debian's 2.2) are dropped; the others get 2.2's hooks directory (3.x resolves bare names);
  * 2. `control-sockets` (HTTP on the daemon, 2.7.2+) becomes 2.2's unix `control-socket`;
- * 3. interfaces become `lo` and the subnets' `interface` (bmc-vlan, pxe-vlan) is removed: Kea
- *    rejects interface names the machine does not have;
+ * 3. interfaces become `lo` and the subnets' `interface` (the `@BMC_INTERFACE@` and
+ *    `@PXE_INTERFACE@` placeholders) is removed: Kea rejects interface names the machine does not
+ *    have;
  * 4. loggers: `output-options` becomes 2.2's spelling `output_options`;
  * 5. both databases point at the test PostgreSQL (or stay as shipped when there is none: `-t`
  *    does not connect); the `@KEA_DB_PASSWORD@` placeholder goes with them.
@@ -138,7 +139,12 @@ Deno.test("Kea config carries the complete SPEC §9 setup", async (t) => {
   await t.step("only the placeholders the render-config init container fills in", () => {
     const text = JSON.stringify(shipped);
     const placeholders = [...new Set(text.match(/@[A-Z_]+@/g))].sort();
-    assertEquals(placeholders, ["@HOST_IP@", "@KEA_DB_PASSWORD@"]);
+    assertEquals(placeholders, [
+      "@BMC_INTERFACE@",
+      "@HOST_IP@",
+      "@KEA_DB_PASSWORD@",
+      "@PXE_INTERFACE@",
+    ]);
     for (const p of placeholders) assert(scripts["render-config"].includes(`s/${p}/`), p);
     // The init container's own check of the rendered file, so a bad config stops there.
     assert(scripts["render-config"].includes("kea-dhcp4 -t /etc/kea/kea-dhcp4.conf"));
