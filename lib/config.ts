@@ -26,6 +26,14 @@ const keaServers = z.preprocess(
 
 const BMC_NETWORKS_MESSAGE = "must be a list of CIDRs, e.g. 10.16.28.0/24,10.16.29.0/24";
 
+/** `server, storage` → ["server", "storage"]; each a Netbox slug or id. */
+const slugList = z.preprocess(
+  (v) => typeof v === "string" ? v.split(",").map((x) => x.trim()).filter(Boolean) : v ?? [],
+  z.array(
+    z.string().regex(/^[\w-]+$/, "must be Netbox slugs or ids separated by commas"),
+  ),
+);
+
 export const configSchema = z.object({
   PORT: port(8000),
   HOSTNAME: z.preprocess(emptyToUndefined, z.string().default("0.0.0.0")),
@@ -123,6 +131,10 @@ export const configSchema = z.object({
       v.split(",").map((r) => r.trim().toLowerCase()).filter(Boolean)
     ),
   ),
+  /** The Netbox devices the Servers list shows beside our registrations: role and site slugs or
+   * ids, comma-separated; empty = every role / every site. */
+  INVENTORY_ROLES: slugList,
+  INVENTORY_SITES: slugList,
   /** Seconds reference look-ups stay cached in KV. */
   REFERENCE_TTL: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).default(300)),
 });

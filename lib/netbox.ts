@@ -54,6 +54,20 @@ export interface NetboxDevice {
   oob_ip_id: number | null;
   tenant_id: number | null;
 }
+/** A device as the inventory list shows it: where it is, what it is, its status and BMC IP. */
+export interface InventoryDevice {
+  id: number;
+  name: string;
+  status: string;
+  site: NetboxRef | null;
+  location: NetboxRef | null;
+  rack: NetboxRef | null;
+  position: number | null;
+  device_type: NetboxRef | null;
+  role: NetboxRef | null;
+  /** The device's OOB (BMC) IP, without its mask. */
+  bmc_ip: string | null;
+}
 export interface RackDevice {
   id: number;
   name: string;
@@ -95,6 +109,11 @@ export interface NetboxClient {
   /** Devices in a rack with their heights (device type u_height), for occupancy. */
   rackDevices(rackId: number): Promise<RackDevice[]>;
   findDeviceByName(name: string, siteId?: number): Promise<NetboxDevice | null>;
+  /**
+   * Every device of the given roles and sites (slugs or ids; none given = all), following
+   * Netbox's pages (`limit`/`offset`, `next`), for the inventory list.
+   */
+  listDevices(filter?: { roles?: string[]; sites?: string[] }): Promise<InventoryDevice[]>;
   /** Devices that have an interface with this MAC (works for both MAC models). */
   findDevicesByMac(mac: string): Promise<{ id: number; name: string }[]>;
   /** Creates the device with status planned, face front. */
@@ -190,11 +209,13 @@ interface ApiDevice {
   name: string | null;
   status: { value: string } | string;
   site: Nested;
+  location?: Nested | null;
   rack: Nested | null;
   position: number | null;
-  oob_ip: Nested | null;
+  oob_ip: (Nested & { address?: string }) | null;
   tenant: Nested | null;
-  device_type: Nested;
+  device_type: Nested & { model?: string };
+  role?: Nested | null;
 }
 interface ApiInterface {
   id: number;
@@ -248,6 +269,20 @@ const toDevice = (o: ApiDevice): NetboxDevice => ({
   position: o.position == null ? null : Number(o.position),
   oob_ip_id: o.oob_ip?.id ?? null,
   tenant_id: o.tenant?.id ?? null,
+});
+const nestedRef = (o: Nested | null | undefined, name = o?.name): NetboxRef | null =>
+  o ? { id: o.id, name: name ?? String(o.id), ...(o.slug ? { slug: o.slug } : {}) } : null;
+const toInventoryDevice = (o: ApiDevice): InventoryDevice => ({
+  id: o.id,
+  name: o.name ?? `Unnamed device (${o.id})`,
+  status: typeof o.status === "string" ? o.status : o.status?.value,
+  site: nestedRef(o.site),
+  location: nestedRef(o.location),
+  rack: nestedRef(o.rack),
+  position: o.position == null ? null : Number(o.position),
+  device_type: nestedRef(o.device_type, o.device_type?.model ?? undefined),
+  role: nestedRef(o.role),
+  bmc_ip: o.oob_ip?.address?.split("/")[0] ?? null,
 });
 const toIp = (o: ApiIp): NetboxIp => ({
   id: o.id,
@@ -589,6 +624,35 @@ export function createNetboxClient(settings: NetboxSettings): NetboxClient {
     },
 
     findDeviceByName,
+
+    async listDevices(filter = {}) {
+      const path = "dcim/devices";
+      const search = new URLSearchParams();
+      // Repeated parameters select any of the values (`?role=a&role=b`); ids use the `_id` filters.
+      for (const role of filter.roles ?? []) {
+        search.append(asId(role) !== null ? "role_id" : "role", role);
+      }
+      for (const site of filter.sites ?? []) {
+        search.append(asId(site) !== null ? "site_id" : "site", site);
+      }
+      search.set("limit", String(PAGE_SIZE));
+      // Only what the list shows, so thousands of devices stay a few quick pages (4.0+; older
+      // versions ignore the parameter).
+      search.set(
+        "fields",
+        "id,name,status,site,location,rack,position,device_type,role,oob_ip",
+      );
+      const out: InventoryDevice[] = [];
+      let url = `${api(path)}?${search}`;
+      for (;;) {
+        const page = (await http.request<Page<ApiDevice>>("list devices", "GET", url, { headers }))
+          .body;
+        out.push(...page.results.map(toInventoryDevice));
+        if (!page.next || page.results.length === 0) return out;
+        // `next` keeps every repeated filter; only its query is used (the host may be a proxy's).
+        url = `${api(path)}${new URL(page.next).search}`;
+      }
+    },
 
     async findDevicesByMac(mac) {
       const canonical = canonicalMac(mac) ?? mac;

@@ -1,8 +1,17 @@
 /** Netbox reference data for the location pickers, cached in Deno KV with a TTL. */
 import { Conflict, NotFound, UnknownReference } from "./errors.ts";
 import { IntegrationError } from "./http.ts";
-import type { NetboxClient, NetboxPrefix, NetboxRef } from "./netbox.ts";
+import type { InventoryDevice, NetboxClient, NetboxPrefix, NetboxRef } from "./netbox.ts";
 import { keys, type RegistrationStore, type SiteFilter } from "./store.ts";
+
+/** Below KV's 64 KiB per value, with room for the encoding's overhead. */
+const INVENTORY_CHUNK_BYTES = 40_000;
+
+/** Orders devices by lower-cased name, then id: the inventory's order and cursor. */
+export function compareByName(a: { name: string; id: number }, name: string, id: number): number {
+  const n = a.name.toLowerCase();
+  return n < name ? -1 : n > name ? 1 : a.id - id;
+}
 
 export interface RackElevation {
   rack: { id: number; name: string; u_height: number };
@@ -81,6 +90,74 @@ export class ReferenceData {
   }
   tenants() {
     return this.#cached("tenants", () => this.netbox.listTenants());
+  }
+
+  /**
+   * The Netbox devices of these roles and sites, sorted by name, cached like the rest with the
+   * TTL. A site can hold thousands of devices and a KV value at most 64 KiB, so the list is kept
+   * in chunks under one head entry written last; a missing chunk means reloading.
+   */
+  async inventoryDevices(filter: { roles: string[]; sites: string[] }): Promise<InventoryDevice[]> {
+    const what = `inventory:${filter.roles.join(",")}:${filter.sites.join(",")}`;
+    const head = await this.store.kv.get<{ chunks: number }>(keys.reference(what));
+    if (head.value) {
+      if (this.#inventoryMemo?.what === what && this.#inventoryMemo.stamp === head.versionstamp) {
+        return this.#inventoryMemo.devices;
+      }
+      const chunkKeys = Array.from({ length: head.value.chunks }, (_, i) => [
+        ...keys.reference(what),
+        i,
+      ]);
+      const parts = [];
+      for (let i = 0; i < chunkKeys.length; i += 10) { // getMany takes 10 keys
+        parts.push(...await this.store.kv.getMany<InventoryDevice[][]>(chunkKeys.slice(i, i + 10)));
+      }
+      if (parts.every((p) => p.value !== null)) {
+        const devices = parts.flatMap((p) => p.value!);
+        this.#inventoryMemo = { what, stamp: head.versionstamp, devices };
+        return devices;
+      }
+    }
+    // One load at a time per filter in this process; concurrent callers share it.
+    let loading = this.#inventoryLoads.get(what);
+    if (!loading) {
+      loading = this.#loadInventory(what, filter).finally(() => this.#inventoryLoads.delete(what));
+      this.#inventoryLoads.set(what, loading);
+    }
+    return await loading;
+  }
+
+  #inventoryMemo: { what: string; stamp: string; devices: InventoryDevice[] } | null = null;
+  #inventoryLoads = new Map<string, Promise<InventoryDevice[]>>();
+
+  async #loadInventory(
+    what: string,
+    filter: { roles: string[]; sites: string[] },
+  ): Promise<InventoryDevice[]> {
+    const devices = (await this.netbox.listDevices(filter)).sort((a, b) =>
+      compareByName(a, b.name.toLowerCase(), b.id)
+    );
+    if (this.ttlSeconds <= 0) return devices;
+    const expireIn = this.ttlSeconds * 1000;
+    const chunks: InventoryDevice[][] = [];
+    let size = 0;
+    for (const d of devices) {
+      const bytes = JSON.stringify(d).length;
+      if (!chunks.length || size + bytes > INVENTORY_CHUNK_BYTES) {
+        chunks.push([]);
+        size = 0;
+      }
+      chunks.at(-1)!.push(d);
+      size += bytes;
+    }
+    // Chunks outlive the head a little, so a reader that saw the head finds them all.
+    await Promise.all(
+      chunks.map((c, i) =>
+        this.store.kv.set([...keys.reference(what), i], c, { expireIn: expireIn + 60_000 })
+      ),
+    );
+    await this.store.kv.set(keys.reference(what), { chunks: chunks.length }, { expireIn });
+    return devices;
   }
 
   /** Occupied and free units, live (not cached): Netbox devices plus registrations still in flight. */

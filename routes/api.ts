@@ -7,13 +7,8 @@ import { ValidationFailed } from "../lib/errors.ts";
 import { publicView } from "../lib/events.ts";
 import { runImport } from "../lib/import.ts";
 import { RateLimiter } from "../lib/rate_limit.ts";
-import { siteFilter } from "../lib/reference.ts";
-import {
-  fieldErrors,
-  listQuerySchema,
-  registerRequestSchema,
-  retryRequestSchema,
-} from "../lib/schemas.ts";
+import { listServers, serverFilters, serverListQuerySchema } from "../lib/inventory.ts";
+import { fieldErrors, registerRequestSchema, retryRequestSchema } from "../lib/schemas.ts";
 import type { Registration } from "../lib/store.ts";
 import type { AppDeps, AppEnv } from "../main.ts";
 
@@ -156,11 +151,13 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
     }),
   );
 
+  const listDeps = { ...deps, kubernetes: deps.integrations.kubernetes };
   app.get("/servers", async (c) => {
-    const query = validate(listQuerySchema, c.req.query());
-    const site = query.site ? await siteFilter(deps.reference, query.site) : undefined;
-    const page = await store.list({ ...query, site });
-    return c.json({ items: page.items.map(publicView), cursor: page.cursor });
+    return c.json(await listServers(listDeps, validate(serverListQuerySchema, c.req.query())));
+  });
+
+  app.get("/servers/filters", async (c) => {
+    return c.json(await serverFilters(listDeps, validate(serverListQuerySchema, c.req.query())));
   });
 
   app.get("/servers/:id", async (c) => {

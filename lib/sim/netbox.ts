@@ -1408,6 +1408,39 @@ export function createFakeNetbox(options: FakeNetboxOptions = {}): FakeNetbox {
     };
   }
 
+  /**
+   * A ModelMultipleChoiceFilter on a related object's slug (`?site=dcoa`, `?role=server`): an
+   * unknown slug is a 400, like django-filter answers; several values match any of them.
+   */
+  function slugFilter<T>(
+    param: string,
+    table: Map<number, { slug: string }>,
+    get: (o: T) => number | null,
+  ): Filter<T> {
+    return (o, values) => {
+      const ids = values.map((v) => {
+        const found = [...table.entries()].find(([, x]) => x.slug === v);
+        if (!found) {
+          invalid(param, `Select a valid choice. ${v} is not one of the available choices.`);
+        }
+        return found[0];
+      });
+      return ids.includes(get(o) ?? -1);
+    };
+  }
+
+  /** A MultipleChoiceFilter: a value outside the choices is a 400. */
+  function choiceFilter<T>(param: string, choices: string[], get: (o: T) => string): Filter<T> {
+    return (o, values) => {
+      for (const v of values) {
+        if (!choices.includes(v)) {
+          invalid(param, `Select a valid choice. ${v} is not one of the available choices.`);
+        }
+      }
+      return values.includes(get(o));
+    };
+  }
+
   const named = <T extends { name: string; slug: string }>() => ({
     ...stringFilters<T>("name", (o) => o.name),
     ...stringFilters<T>("slug", (o) => o.slug),
@@ -1595,13 +1628,20 @@ export function createFakeNetbox(options: FakeNetboxOptions = {}): FakeNetbox {
       ...stringFilters<FakeDevice>("name", (o) => o.name),
       q: (o: FakeDevice, v) =>
         v.some((x) => (o.name ?? "").toLowerCase().includes(x.toLowerCase())),
+      // Netbox 4.x DeviceFilterSet: `<fk>_id` by id and `<fk>` by slug (`role`, not 3.x's
+      // `device_role`), each repeatable.
       site_id: fkFilter("site_id", sites, (o: FakeDevice) => o.site_id),
+      site: slugFilter("site", sites, (o: FakeDevice) => o.site_id),
       location_id: fkFilter("location_id", locations, (o: FakeDevice) => o.location_id),
+      location: slugFilter("location", locations, (o: FakeDevice) => o.location_id),
       rack_id: fkFilter("rack_id", racks, (o: FakeDevice) => o.rack_id),
       role_id: fkFilter("role_id", roles, (o: FakeDevice) => o.role_id),
+      role: slugFilter("role", roles, (o: FakeDevice) => o.role_id),
       tenant_id: fkFilter("tenant_id", tenants, (o: FakeDevice) => o.tenant_id),
+      tenant: slugFilter("tenant", tenants, (o: FakeDevice) => o.tenant_id),
       device_type_id: fkFilter("device_type_id", deviceTypes, (o: FakeDevice) => o.device_type_id),
-      status: (o: FakeDevice, v) => v.includes(o.status),
+      device_type: slugFilter("device_type", deviceTypes, (o: FakeDevice) => o.device_type_id),
+      status: choiceFilter("status", DEVICE_STATUSES, (o: FakeDevice) => o.status),
       position: (o: FakeDevice, v) => v.map(Number).includes(o.position ?? NaN),
       mac_address: (o: FakeDevice, v) => devicesWithMac(v).has(o.id),
     },
