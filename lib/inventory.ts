@@ -141,8 +141,19 @@ function viewOf(config: Config, d: InventoryDevice): NetboxView {
   };
 }
 
+/** Names of device types and roles by id, for registrations the cached inventory lacks yet. */
+interface TypeAndRoleNames {
+  types: Map<number, string>;
+  roles: Map<number, string>;
+}
+
 /** Our registration with its Netbox device's view, or what the registration itself knows. */
-function ourRow(config: Config, r: Registration, device?: InventoryDevice): ServerRow {
+function ourRow(
+  config: Config,
+  r: Registration,
+  device: InventoryDevice | undefined,
+  names: TypeAndRoleNames,
+): ServerRow {
   if (device) return { ...publicView(r), origin: "ours", netbox: viewOf(config, device) };
   const req = r.request;
   const res = r.resolved;
@@ -160,12 +171,17 @@ function ourRow(config: Config, r: Registration, device?: InventoryDevice): Serv
       location: named(res?.locationId, res?.locationName ?? req.location),
       rack: named(res?.rackId, res?.rackName ?? req.rack),
       position: req.position ?? null,
-      device_type: named(res?.deviceTypeId, req.device_type),
-      role: named(res?.roleId, req.device_role),
+      device_type: named(
+        res?.deviceTypeId,
+        names.types.get(res?.deviceTypeId ?? -1) ?? req.device_type,
+      ),
+      role: named(res?.roleId, names.roles.get(res?.roleId ?? -1) ?? req.device_role),
     }
     : null;
   return { ...publicView(r), origin: "ours", netbox };
 }
+
+const NO_NAMES: TypeAndRoleNames = { types: new Map(), roles: new Map() };
 
 /** BareMetalHost states by name, listed at most every few seconds (they change while provisioning). */
 const HOSTS_MAX_AGE_MS = 10_000;
@@ -229,6 +245,20 @@ export async function listServers(
     // The store's index finds the site by id, slug or name (also for records Netbox never had).
     const site = query.site ? await siteFilter(reference, query.site) : undefined;
     const rest = { ...query, site: undefined };
+    // A registration newer than the cached inventory is named from the cached types and roles.
+    let names: TypeAndRoleNames | undefined;
+    const typeAndRoleNames = async (): Promise<TypeAndRoleNames> => {
+      if (names) return names;
+      const [types, roles] = reference
+        ? await Promise.all([reference.deviceTypes(), reference.deviceRoles()]).catch(
+          () => [[], []],
+        )
+        : [[], []];
+      return names = {
+        types: new Map(types.map((t) => [t.id, t.name])),
+        roles: new Map(roles.map((t) => [t.id, t.name])),
+      };
+    };
     let next: string | null | undefined = cursor?.p === "ours" ? cursor.c : undefined;
     do {
       const page = await store.list({
@@ -241,7 +271,8 @@ export async function listServers(
         q: query.q,
       });
       for (const r of page.items) {
-        const row = ourRow(config, r, byName.get(r.device_name.toLowerCase()));
+        const device = byName.get(r.device_name.toLowerCase());
+        const row = ourRow(config, r, device, device ? NO_NAMES : await typeAndRoleNames());
         if (matches(row, rest)) items.push(row);
       }
       next = page.cursor;

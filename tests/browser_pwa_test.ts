@@ -468,6 +468,46 @@ Deno.test({
 });
 
 Deno.test({
+  name: "PWA: the Servers list shows Netbox devices we did not register, filtered by drop-downs",
+  ignore: !chromiumAvailable(),
+  sanitizeResources: false,
+  sanitizeOps: false,
+}, async () => {
+  await using served = await serveApp({ world: true });
+  const browser = await launchChromium();
+  try {
+    const context = await phoneContext(browser, served.url);
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto("/servers");
+    await page.waitForSelector("[data-island=ServerList][data-hydrated=true]");
+    // dcoa-rb06u40 is in the simulated Netbox only: its card says so, with rack · U · role.
+    const row = page.locator("[data-testid=server-list] li[data-origin=netbox]", {
+      hasText: "dcoa-rb06u40",
+    });
+    await row.waitFor();
+    assert((await row.innerText()).includes("RB06 · U40 · Server"), await row.innerText());
+    assert((await row.innerText()).includes("Netbox: active"), await row.innerText());
+    // The Role drop-down (under Filters) offers the roles in the data; one narrows the list.
+    await page.getByText("Filters", { exact: true }).click();
+    const role = page.getByLabel("Role", { exact: true });
+    await role.locator("option", { hasText: "Storage" }).waitFor({ state: "attached" });
+    await role.selectOption({ label: "Storage" });
+    await page.waitForURL(/role=storage/);
+    await page.locator("[data-testid=server-list] li", { hasText: "dcoa-rb06u40" }).waitFor({
+      state: "detached",
+    });
+    const shown = await page.locator("[data-testid=server-list] li").allInnerTexts();
+    assertEquals(shown.map((t) => t.split("\n")[0]).sort(), ["dcoa-rb06u1", "dcoa-rb07u20"]);
+    assertEquals(errors, []);
+    await context.close();
+  } finally {
+    await browser.close();
+  }
+});
+
+Deno.test({
   name: "createFrameReader() reads small codes on a 1280×720 frame: scaled frame, then reticle",
   ignore: !chromiumAvailable(),
   sanitizeResources: false,
