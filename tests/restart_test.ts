@@ -121,7 +121,8 @@ Deno.test("a server killed mid-import resumes after restart: all ok, nothing dup
       ),
       [],
     );
-    const list = await (await fetch(`http://127.0.0.1:${port}/api/v1/servers?source=ours&limit=200`)).json();
+    const list =
+      await (await fetch(`http://127.0.0.1:${port}/api/v1/servers?source=ours&limit=200`)).json();
     assertEquals(list.items.length, COUNT);
     assert(list.items.every((r: { status: string }) => r.status === "ok"));
 
