@@ -279,6 +279,7 @@ export async function listServers(
     } while (next && items.length < limit);
     if (next) return done({ p: "ours", c: next });
   }
+  if (!reference && query.source === "netbox") warnings.push("Netbox is not configured");
   if (query.source === "ours" || !reference) return done(null);
   // A page filled by the last registrations: the next one starts with the Netbox devices.
   if (items.length >= limit) return done({ p: "netbox", n: "", i: -1 });
