@@ -1628,12 +1628,11 @@ export function createFakeNetbox(options: FakeNetboxOptions = {}): FakeNetbox {
       ...stringFilters<FakeDevice>("name", (o) => o.name),
       q: (o: FakeDevice, v) =>
         v.some((x) => (o.name ?? "").toLowerCase().includes(x.toLowerCase())),
-      // Netbox 4.x DeviceFilterSet: `<fk>_id` by id and `<fk>` by slug (`role`, not 3.x's
-      // `device_role`), each repeatable.
+      // Netbox's DeviceFilterSet: `<fk>_id` by id and `<fk>` by slug for site, role (`role` from
+      // 3.6, `device_role` removed in 4.0), tenant and device_type; each repeatable.
       site_id: fkFilter("site_id", sites, (o: FakeDevice) => o.site_id),
       site: slugFilter("site", sites, (o: FakeDevice) => o.site_id),
       location_id: fkFilter("location_id", locations, (o: FakeDevice) => o.location_id),
-      location: slugFilter("location", locations, (o: FakeDevice) => o.location_id),
       rack_id: fkFilter("rack_id", racks, (o: FakeDevice) => o.rack_id),
       role_id: fkFilter("role_id", roles, (o: FakeDevice) => o.role_id),
       role: slugFilter("role", roles, (o: FakeDevice) => o.role_id),
