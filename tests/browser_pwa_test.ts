@@ -480,8 +480,34 @@ Deno.test({
     const page = await context.newPage();
     const errors: string[] = [];
     page.on("pageerror", (e) => errors.push(e.message));
+    const registered = await fetch(`${served.url}/api/v1/servers/register?wait=30`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        bmc_mac: "3c:ec:ef:66:00:31",
+        bmc_password: "Pass-31",
+        site: "dcoa",
+        location: "hall-a",
+        rack: "RB06",
+        position: 31,
+        device_type: "sys-1029u",
+        device_role: "server",
+        bmc_prefix: "10.16.28.0/24",
+        boot_mac: "0c:c4:7a:66:00:31",
+      }),
+    });
+    assertEquals(registered.status, 201, await registered.text());
     await page.goto("/servers");
     await page.waitForSelector("[data-island=ServerList][data-hydrated=true]");
+    // Our registration's card: rack · U · role, and the time as 2026-12-06 23:27 (24 h).
+    const ours = page.locator("[data-testid=server-list] li[data-origin=ours]", {
+      hasText: "dcoa-rb06u31",
+    });
+    await ours.waitFor();
+    assert(
+      /RB06 · U31 · Server · .* · \d{4}-\d\d-\d\d \d\d:\d\d/.test(await ours.innerText()),
+      await ours.innerText(),
+    );
     // dcoa-rb06u40 is in the simulated Netbox only: its card says so, with rack · U · role.
     const row = page.locator("[data-testid=server-list] li[data-origin=netbox]", {
       hasText: "dcoa-rb06u40",
