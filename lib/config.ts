@@ -122,6 +122,16 @@ export const configSchema = z.object({
     emptyToUndefined,
     z.coerce.number().int().min(1).max(64).default(8),
   ),
+  /** Seconds the Metal3 step waits for a BareMetalHost or Secret being deleted to be gone. */
+  METAL3_DELETE_WAIT: z.preprocess(
+    emptyToUndefined,
+    z.coerce.number().min(0).max(3600).default(300),
+  ),
+  /** Seconds a SIGTERM/SIGINT lets running steps finish; below the pod's grace period. */
+  SHUTDOWN_TIMEOUT: z.preprocess(
+    emptyToUndefined,
+    z.coerce.number().min(0).max(3600).default(20),
+  ),
   /** Writes per minute per client (register, import, retry, delete). */
   WRITE_RATE_LIMIT: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).default(120)),
   /** IPAM role slugs or names of BMC prefixes, listed first (alone when any exists) in the picker. */

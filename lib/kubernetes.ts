@@ -176,8 +176,11 @@ type KubeObject = {
 };
 
 export interface KubernetesClient {
-  /** Server-side apply with our field manager (force), creating the object if missing. */
-  apply<T extends KubeObject>(object: T): Promise<T>;
+  /**
+   * Server-side apply with our field manager, creating the object if missing. `force` takes
+   * conflicting fields over from other managers: only for an object already known to be ours.
+   */
+  apply<T extends KubeObject>(object: T, options?: { force?: boolean }): Promise<T>;
   getBareMetalHost(namespace: string, name: string): Promise<BareMetalHostObject | null>;
   listBareMetalHosts(
     namespace: string,
@@ -535,7 +538,7 @@ export function createKubernetesClient(settings: KubernetesSettings): Kubernetes
   }
 
   return {
-    async apply<T extends KubeObject>(object: T): Promise<T> {
+    async apply<T extends KubeObject>(object: T, options: { force?: boolean } = {}): Promise<T> {
       const ns = object.metadata.namespace;
       if (!ns) {
         throw new TypeError(`Cannot apply ${object.kind} ${object.metadata.name}: no namespace`);
@@ -551,7 +554,8 @@ export function createKubernetesClient(settings: KubernetesSettings): Kubernetes
         "PATCH",
         objectPath(r, ns, object.metadata.name),
         {
-          query: { fieldManager: FIELD_MANAGER, force: true },
+          // Forcing takes fields over from other managers: only for objects known to be ours.
+          query: { fieldManager: FIELD_MANAGER, force: options.force ? true : undefined },
           headers: { "content-type": "application/apply-patch+yaml" },
           body: JSON.stringify(body),
         },

@@ -12,6 +12,8 @@ export const LABEL_LOCATION = "bare-metal-onboarding/location";
 export const LABEL_RACK = "bare-metal-onboarding/rack";
 export const LABEL_NETBOX_DEVICE_ID = "bare-metal-onboarding/netbox-device-id";
 export const LABEL_MANAGED_BY = "app.kubernetes.io/managed-by";
+/** The registration an object was applied for: only that registration may change it again. */
+export const ANNOTATION_REGISTRATION_ID = "bare-metal-onboarding/registration-id";
 /** The label the Metal3 operator uses to cache BMC Secrets; pre-labelling saves it a read. */
 export const LABEL_METAL3_ENVIRONMENT = "environment.metal3.io";
 
@@ -198,6 +200,7 @@ export function bmcSecret(input: {
   username: string;
   password: string;
   labels?: Record<string, string>;
+  registrationId?: string;
 }): SecretObject {
   return {
     apiVersion: "v1",
@@ -205,6 +208,9 @@ export function bmcSecret(input: {
     metadata: {
       name: input.name,
       namespace: input.namespace,
+      ...(input.registrationId
+        ? { annotations: { [ANNOTATION_REGISTRATION_ID]: input.registrationId } }
+        : {}),
       labels: {
         ...sanitiseLabels(input.labels),
         [LABEL_MANAGED_BY]: FIELD_MANAGER,
@@ -228,6 +234,7 @@ export function bareMetalHost(input: {
   bootMac?: string;
   labels: Record<string, string>;
   annotations?: Record<string, string>;
+  registrationId?: string;
   /** For self-signed BMC certificates (Redfish drivers). */
   disableCertificateVerification?: boolean;
 }): BareMetalHostObject {
@@ -246,10 +253,39 @@ export function bareMetalHost(input: {
     namespace: input.namespace,
     labels: { ...sanitiseLabels(input.labels), [LABEL_MANAGED_BY]: FIELD_MANAGER },
   };
-  if (input.annotations && Object.keys(input.annotations).length) {
-    metadata.annotations = { ...input.annotations };
-  }
+  const annotations = {
+    ...input.annotations,
+    ...(input.registrationId ? { [ANNOTATION_REGISTRATION_ID]: input.registrationId } : {}),
+  };
+  if (Object.keys(annotations).length) metadata.annotations = annotations;
   return { apiVersion: BMH_API_VERSION, kind: "BareMetalHost", metadata, spec };
+}
+
+/**
+ * Why an existing Secret or BareMetalHost is not this registration's, naming its owner; null when
+ * it is ours: our `managed-by` label, our field manager, and this registration's id annotation.
+ * An object we applied before the annotation existed counts as ours when the registration
+ * recorded it (`recorded`); the next apply adds the annotation.
+ */
+export function foreignOwner(
+  object: { kind?: string; metadata: ObjectMeta },
+  registration: { id: string; recorded: boolean },
+): string | null {
+  const meta = object.metadata;
+  const label = meta.labels?.[LABEL_MANAGED_BY];
+  const annotation = meta.annotations?.[ANNOTATION_REGISTRATION_ID];
+  const managers = [...new Set((meta.managedFields ?? []).map((m) => m.manager))];
+  const ours = label === FIELD_MANAGER &&
+    (!meta.managedFields || managers.includes(FIELD_MANAGER)) &&
+    (annotation === registration.id || (annotation === undefined && registration.recorded));
+  if (ours) return null;
+  const owner = [
+    `field managers ${managers.join(", ") || "none"}`,
+    `label ${LABEL_MANAGED_BY}=${label ?? "(none)"}`,
+    ...(annotation ? [`registration ${annotation}`] : []),
+  ];
+  return `${object.kind ?? "Object"} ${meta.namespace}/${meta.name} exists and is not this ` +
+    `registration's (${owner.join("; ")})`;
 }
 
 /** What the server list shows of a host's provisioning, from its status. */

@@ -10,6 +10,8 @@ import {
   ValidationFailed,
 } from "./errors.ts";
 import type { KeaClient } from "./kea.ts";
+import type { KubernetesClient } from "./kubernetes.ts";
+import { ANNOTATION_REGISTRATION_ID, LABEL_MANAGED_BY } from "./metal3.ts";
 import type { NetboxClient } from "./netbox.ts";
 import { ipInPrefix, ipInSubnetProblem, unusableIpReason } from "./schemas.ts";
 import type { RegistrationRequest, ResolvedRefs } from "./store.ts";
@@ -255,5 +257,47 @@ export function checkBmcAddress(
         }): its addresses cannot be BMC IPs`
         : `A BMC IP cannot be allocated from ${allocateFrom}: ${allowedText(networks)}`,
     });
+  }
+}
+
+/**
+ * A new registration's device name must be nobody else's, Netbox fields or not: no BareMetalHost
+ * of that name may exist (a new registration owns none yet; one being deleted must be gone
+ * first), and without Netbox fields (`checkPreflight` looks within the site otherwise) no Netbox
+ * device of that name may exist unless it carries this BMC MAC.
+ */
+export async function checkNameFree(
+  name: string,
+  options: {
+    netbox?: NetboxClient;
+    kubernetes?: KubernetesClient;
+    namespace: string;
+    mac: string;
+    macOwners: Promise<MacOwners>;
+    /** Netbox fields given: the name is checked within the site by `checkPreflight`. */
+    withNetbox: boolean;
+  },
+): Promise<void> {
+  const { netbox, kubernetes, namespace } = options;
+  const [host, device, [macDevices]] = await Promise.all([
+    kubernetes ? kubernetes.getBareMetalHost(namespace, name) : null,
+    netbox && !options.withNetbox ? netbox.findDeviceByName(name) : null,
+    options.macOwners,
+  ]);
+  if (host) {
+    const meta = host.metadata;
+    const owner = meta.annotations?.[ANNOTATION_REGISTRATION_ID]
+      ? `registration ${meta.annotations[ANNOTATION_REGISTRATION_ID]}`
+      : `managed by ${meta.labels?.[LABEL_MANAGED_BY] ?? "someone else"}`;
+    throw new Conflict(
+      meta.deletionTimestamp
+        ? `BareMetalHost ${namespace}/${name} (${owner}) is still being deleted: waiting for the previous host to be deleted; register again once it is gone`
+        : `A BareMetalHost named ${name} already exists in ${namespace} (${owner}); choose another device name`,
+    );
+  }
+  if (device && !macDevices.some((d) => d.id === device.id)) {
+    throw new Conflict(
+      `Netbox already has a device named ${name} (id ${device.id}) without BMC MAC ${options.mac}; choose another name or fix Netbox`,
+    );
   }
 }

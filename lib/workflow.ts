@@ -14,7 +14,7 @@ import {
 } from "./errors.ts";
 import type { EventBus } from "./events.ts";
 import { publicView } from "./events.ts";
-import { IntegrationError } from "./http.ts";
+import { IntegrationError, sleep } from "./http.ts";
 import type { KeaClient } from "./kea.ts";
 import type { KubernetesClient } from "./kubernetes.ts";
 import type { Logger } from "./log.ts";
@@ -23,6 +23,7 @@ import {
   bmcAddress,
   bmcSecret,
   bmcSecretName,
+  foreignOwner,
   hostLabels,
   MANAGED_SELECTOR,
   needsBootMac,
@@ -32,6 +33,7 @@ import type { Metrics } from "./metrics.ts";
 import {
   bmcIpProblem,
   checkBmcAddress,
+  checkNameFree,
   checkPreflight,
   findMacOwners,
   type ReferenceMemo,
@@ -217,13 +219,17 @@ export class Engine {
       }
     }
 
-    const existingDeviceId = await checkPreflight(
-      this.#d.netbox,
-      name,
-      input,
-      resolved,
-      macOwners,
-    );
+    const [existingDeviceId] = await Promise.all([
+      checkPreflight(this.#d.netbox, name, input, resolved, macOwners),
+      checkNameFree(name, {
+        netbox: this.#d.netbox,
+        kubernetes: this.#d.kubernetes,
+        namespace: this.#d.config.METAL3_NAMESPACE,
+        mac: input.bmc_mac,
+        macOwners,
+        withNetbox: resolved !== undefined,
+      }),
+    ]);
     if (resolved && existingDeviceId !== undefined) resolved.existingDeviceId = existingDeviceId;
 
     const now = new Date().toISOString();
@@ -742,18 +748,30 @@ export class Engine {
       rack: r.resolved?.rackName ?? optionalString(r.request.rack),
       netboxDeviceId: r.created.netbox_device_id,
     });
+    const ours = await this.#metal3Ownership(r, ns, secretName);
     await Promise.all([
       kubernetes.apply(
-        bmcSecret({ name: secretName, namespace: ns, username: r.bmc_username, password }),
+        bmcSecret({
+          name: secretName,
+          namespace: ns,
+          username: r.bmc_username,
+          password,
+          registrationId: r.id,
+        }),
+        { force: ours.secret },
       ),
-      kubernetes.apply(bareMetalHost({
-        name: r.device_name,
-        namespace: ns,
-        bmcAddress: bmcAddress(driver, r.bmc_ip, systemPath),
-        credentialsName: secretName,
-        bootMac,
-        labels,
-      })),
+      kubernetes.apply(
+        bareMetalHost({
+          name: r.device_name,
+          namespace: ns,
+          bmcAddress: bmcAddress(driver, r.bmc_ip, systemPath),
+          credentialsName: secretName,
+          bootMac,
+          labels,
+          registrationId: r.id,
+        }),
+        { force: ours.host },
+      ),
     ]);
     await store.update(r.id, (x) => {
       x.created.metal3_secret = secretName;
@@ -770,6 +788,74 @@ export class Engine {
   #mustBeBmcIp(ip: string): void {
     const problem = bmcIpProblem(ip, bmcNetworks(this.#d.config));
     if (problem) throw new ValidationFailed({ bmc_ip: problem }, `bmc_ip: ${problem}`);
+  }
+
+  /**
+   * Reads the BareMetalHost and its Secret before anything is applied. While either is being
+   * deleted (a deletionTimestamp, the operator's finalizer still on it) the step waits, bounded
+   * by METAL3_DELETE_WAIT and shown in the step message; either existing and not ours is a
+   * conflict naming its owner, and nothing is changed. Says which exist (and are ours).
+   */
+  async #metal3Ownership(
+    r: Registration,
+    ns: string,
+    secretName: string,
+  ): Promise<{ host: boolean; secret: boolean }> {
+    const kubernetes = this.#d.kubernetes!;
+    const waitMs = this.#d.config.METAL3_DELETE_WAIT * 1000;
+    const deadline = Date.now() + waitMs;
+    while (true) {
+      const [host, secret] = await Promise.all([
+        kubernetes.getBareMetalHost(ns, r.device_name),
+        kubernetes.getSecret(ns, secretName),
+      ]);
+      const found = [
+        { kind: "BareMetalHost", object: host, recorded: r.created.metal3_bmh === r.device_name },
+        { kind: "Secret", object: secret, recorded: r.created.metal3_secret === secretName },
+      ];
+      const deleting = found.find((f) => f.object?.metadata.deletionTimestamp);
+      if (!deleting) {
+        for (const { kind, object, recorded } of found) {
+          const owner = object && foreignOwner({ ...object, kind }, { id: r.id, recorded });
+          if (owner) {
+            throw new Conflict(
+              `${owner}: nothing was changed. Choose another device name, or have its owner remove it, then Retry`,
+            );
+          }
+        }
+        return { host: host !== null, secret: secret !== null };
+      }
+      const what = `${deleting.kind} ${ns}/${deleting.object!.metadata.name}`;
+      const since = deleting.object!.metadata.deletionTimestamp;
+      if (Date.now() >= deadline) {
+        throw new Error(
+          `${what} is still being deleted (since ${since}; its finalizer is kept until the ` +
+            `operator has deprovisioned it). Check it with kubectl -n ${ns} get ${deleting.kind.toLowerCase()} ` +
+            `${deleting.object!.metadata.name}, and Retry once it is gone`,
+        );
+      }
+      await this.#stepProgress(
+        r.id,
+        "metal3",
+        `Waiting for the previous host to be deleted: ${what} is being deleted since ${since}`,
+      );
+      await sleep(Math.min(2000, Math.max(20, waitMs / 20)));
+    }
+  }
+
+  /** Updates a running step's message (a visible wait) without changing its status. */
+  async #stepProgress(id: string, step: StepName, message: string): Promise<void> {
+    const r = await this.#d.store.update(id, (x) => {
+      x.steps[step].message = message;
+    });
+    this.#d.events.publish({
+      type: "step",
+      id,
+      device_name: r.device_name,
+      step,
+      status: r.steps[step].status,
+      message,
+    });
   }
 
   /** The password for the Metal3 Secret: read back from OpenBao (memory only without OpenBao). */

@@ -102,9 +102,12 @@ Deno.test("apply() creates objects by server-side apply and is idempotent", asyn
     const last = fake.state.requests.at(-1)!;
     assertEquals(last.method, "PATCH");
     assertEquals(last.contentType, "application/apply-patch+yaml");
+    // Not forced unless the caller knows the object is ours (issue: never take over others').
     assert(
-      last.search.includes(`fieldManager=${FIELD_MANAGER}`) && last.search.includes("force=true"),
+      last.search.includes(`fieldManager=${FIELD_MANAGER}`) && !last.search.includes("force"),
     );
+    await k8s.apply(secret("dcoa-rb06u31"), { force: true });
+    assert(fake.state.requests.at(-1)!.search.includes("force=true"));
     const stored = await k8s.getSecret(NS, "dcoa-rb06u31-bmc-secret");
     assertEquals(stored?.type, "Opaque");
     assert(!stored || !("stringData" in stored));
@@ -256,7 +259,7 @@ Deno.test("Kubernetes Status errors become IntegrationErrors with reason and mes
     assert(Number(put.body.metadata.resourceVersion) > Number(current!.metadata.resourceVersion));
   });
 
-  await t.step("409 FieldManagerConflict without force; our forced apply takes over", async () => {
+  await t.step("409 FieldManagerConflict without force; we force only when asked", async () => {
     const other = host("h1", "0c:c4:7a:99:99:99");
     const res = await raw(
       fake,
@@ -277,7 +280,10 @@ Deno.test("Kubernetes Status errors become IntegrationErrors with reason and mes
       "application/apply-patch+yaml",
     );
     assertEquals(forced.status, 200);
-    const ours = await k8s.apply(host("h1", "0c:c4:7a:11:22:33"));
+    // The client never forces by itself: taking fields over is the caller's decision.
+    const refused = await rejects(() => k8s.apply(host("h1", "0c:c4:7a:11:22:33")));
+    assertEquals(refused.status, 409);
+    const ours = await k8s.apply(host("h1", "0c:c4:7a:11:22:33"), { force: true });
     assertEquals(ours.spec.bootMACAddress, "0c:c4:7a:11:22:33");
   });
 

@@ -346,8 +346,9 @@ Deno.test("an injected failure fails only the affected servers; retry completes 
       integration: "kubernetes drop",
       step: "metal3",
       fault: (a) =>
+        // The step's writes: pre-flight's read of the name is not what this case is about.
         a.world.kubernetes.faults.add({
-          match: "baremetalhosts/dcoa-rb06u31",
+          match: "PATCH /apis/metal3.io/v1alpha1/namespaces/metal3/baremetalhosts/dcoa-rb06u31",
           drop: true,
           times: 10,
         }),
@@ -542,7 +543,11 @@ Deno.test("the BMC password appears nowhere but OpenBao and the Metal3 Secret", 
 
 Deno.test("a technician's registration does not wait behind a bulk import", async () => {
   await using app = await startTestApp({ env: { IMPORT_CONCURRENCY: "1" } });
-  app.world.kubernetes.faults.add({ match: "baremetalhosts/imp-", delayMs: 500 });
+  // A slow Metal3 apply (pre-flight's read of the name stays fast).
+  app.world.kubernetes.faults.add({
+    match: "PATCH /apis/metal3.io/v1alpha1/namespaces/metal3/baremetalhosts/imp-",
+    delayMs: 500,
+  });
   const items = Array.from({ length: 8 }, (_, i) => ({
     device_name: `imp-${i}`,
     bmc_mac: `3c:ec:ef:30:00:0${i}`,

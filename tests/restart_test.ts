@@ -10,7 +10,8 @@ const COUNT = 50;
 
 function items() {
   return Array.from({ length: COUNT }, (_, i) => ({
-    device_name: `dcoa-rb07u${String(i + 1).padStart(2, "0")}`,
+    // Not rack RB07's names: the seeded Netbox has a dcoa-rb07u20, which pre-flight refuses.
+    device_name: `dcoa-rb09u${String(i + 1).padStart(2, "0")}`,
     bmc_mac: `3c:ec:ef:20:00:${(i + 1).toString(16).padStart(2, "0")}`,
     bmc_password: `pw-restart-${i}`,
     bmc_ip: `10.16.28.${100 + i}`,
