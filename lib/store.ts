@@ -98,6 +98,11 @@ export interface Registration {
   actor: string;
   created_at: string;
   updated_at: string;
+  /**
+   * Decommissioned, but its BareMetalHost is still being deleted (the operator's finalizer):
+   * name, MAC and rack slot stay claimed until it is gone.
+   */
+  host_deletion?: { name: string; since: string };
   /** Claimed rack units (rack id + positions), released on decommission. */
   slot?: { rackId: number; units: number[] };
 }
@@ -115,6 +120,8 @@ export const keys = {
   /** Small per-record index entries so filtered lists do not decode whole records. */
   search: (id: string) => ["registrations_search", id] as const,
   byStatus: (status: string, id: string) => ["registrations_by_status", status, id] as const,
+  /** Decommissioned records whose BareMetalHost is still being deleted. */
+  hostDeletion: (id: string) => ["host_deletions", id] as const,
 };
 
 /** What a filtered list reads instead of the record. */
@@ -290,6 +297,19 @@ export class RegistrationStore {
     await release(keys.byMac(record.bmc_mac));
     for (const u of record.slot?.units ?? []) await release(keys.slot(record.slot!.rackId, u));
     await op.commit();
+  }
+
+  /** Marks or clears a decommissioned record as waiting for its BareMetalHost to be gone. */
+  async setHostDeletion(id: string, waiting: boolean): Promise<void> {
+    if (waiting) await this.kv.set(keys.hostDeletion(id), true);
+    else await this.kv.delete(keys.hostDeletion(id));
+  }
+
+  /** Ids of the records waiting for their BareMetalHost to be deleted. */
+  async hostDeletions(): Promise<string[]> {
+    const ids: string[] = [];
+    for await (const e of this.kv.list({ prefix: ["host_deletions"] })) ids.push(String(e.key[1]));
+    return ids;
   }
 
   /** Who holds a rack unit, if anyone. */

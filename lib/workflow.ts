@@ -19,6 +19,7 @@ import type { KeaClient } from "./kea.ts";
 import type { KubernetesClient } from "./kubernetes.ts";
 import type { Logger } from "./log.ts";
 import {
+  ANNOTATION_REGISTRATION_ID,
   bareMetalHost,
   bmcAddress,
   bmcSecret,
@@ -259,8 +260,15 @@ export class Engine {
         : undefined,
     };
     try {
-      await store.create(record, ctx.idempotencyKey);
+      await store.create(record, ctx.idempotencyKey).catch(async (e) => {
+        // A decommissioned holder whose host is gone by now gives its claims up: try once more.
+        if (await this.#releaseDeletedHolders(record)) {
+          return await store.create(record, ctx.idempotencyKey);
+        }
+        throw e;
+      });
     } catch (e) {
+      if (e instanceof Conflict) throw e;
       // Lost a race against an identical request: answer with the winner's registration.
       const winner = await store.idByName(name);
       const other = winner ? await store.get(winner) : null;
@@ -926,20 +934,44 @@ export class Engine {
     const r = await store.mustGet(id);
     const report: Record<string, string> = {};
     const ns = config.METAL3_NAMESPACE;
+    if (r.status === "decommissioned") {
+      // Again while its host is being deleted: only look whether it is gone now.
+      await this.#releaseIfHostGone(id);
+      return { registration: await store.mustGet(id), steps: report };
+    }
+    let hostDeletion: Registration["host_deletion"];
     if (kubernetes && r.created.metal3_bmh) {
-      const bmh = await kubernetes.getBareMetalHost(ns, r.created.metal3_bmh);
+      const name = r.created.metal3_bmh;
+      const bmh = await kubernetes.getBareMetalHost(ns, name);
       const state = bmh ? statusView(bmh).state : "";
       if (PROVISIONED_STATES.includes(state) && !options.force) {
         throw new Conflict(
           `${r.device_name} is ${state} in Metal3: deprovision it first, or decommission with force=true (admins only)`,
         );
       }
-      await kubernetes.deleteBareMetalHost(ns, r.created.metal3_bmh);
-      report.baremetalhost = "deleted";
+      if (bmh && foreignOwner({ ...bmh, kind: "BareMetalHost" }, { id, recorded: true })) {
+        report.baremetalhost = "not this registration's any more: left alone";
+      } else if (bmh) {
+        await kubernetes.deleteBareMetalHost(ns, name);
+        // The operator's finalizer keeps it while it deprovisions: the claims wait for that.
+        const after = await kubernetes.getBareMetalHost(ns, name);
+        if (after && after.metadata.uid === bmh.metadata.uid) {
+          hostDeletion = {
+            name,
+            since: after.metadata.deletionTimestamp ?? new Date().toISOString(),
+          };
+          report.baremetalhost = "deleting (the operator removes it once deprovisioned)";
+        } else report.baremetalhost = "deleted";
+      } else report.baremetalhost = "already gone";
     }
     if (kubernetes && r.created.metal3_secret) {
-      await kubernetes.deleteSecret(ns, r.created.metal3_secret);
-      report.secret = "deleted";
+      const secret = await kubernetes.getSecret(ns, r.created.metal3_secret);
+      if (secret && foreignOwner({ ...secret, kind: "Secret" }, { id, recorded: true })) {
+        report.secret = "not this registration's any more: left alone";
+      } else {
+        await kubernetes.deleteSecret(ns, r.created.metal3_secret);
+        report.secret = "deleted";
+      }
     }
     if (kea && r.created.kea_subnet_id !== undefined) {
       const { results } = await kea.release(r.bmc_mac, r.created.kea_subnet_id);
@@ -964,12 +996,21 @@ export class Engine {
       }
     }
     this.#passwords.delete(id);
+    if (hostDeletion) await store.setHostDeletion(id, true);
     const updated = await store.update(id, (x) => {
       x.status = "decommissioned";
       x.created = {};
-      x.provisioning = undefined; // the host is gone; the watch ignores decommissioned records
+      x.host_deletion = hostDeletion;
+      x.provisioning = hostDeletion
+        ? {
+          ...(x.provisioning ?? { operationalStatus: "", poweredOn: false, errorMessage: "" }),
+          state: "deleting",
+          updatedAt: new Date().toISOString(),
+        }
+        : undefined;
+      if (hostDeletion) x.warnings.push(waitingForDeletion(ns, hostDeletion.name));
     });
-    await store.releaseClaims(updated);
+    if (!hostDeletion) await store.releaseClaims(updated);
     await store.audit(id, {
       at: new Date().toISOString(),
       actor,
@@ -1004,28 +1045,138 @@ export class Engine {
     }
   }
 
-  /** Feeds Metal3 provisioning changes into the records and the live events. */
+  /**
+   * A decommissioned record waiting for its BareMetalHost: once the host is gone (or the name is
+   * another object's), releases name, MAC and rack slot. Returns true when nothing waits any more.
+   */
+  async #releaseIfHostGone(id: string): Promise<boolean> {
+    const { store, kubernetes, config } = this.#d;
+    const r = await store.get(id);
+    if (!r?.host_deletion) {
+      await store.setHostDeletion(id, false);
+      return true;
+    }
+    const host = kubernetes
+      ? await kubernetes.getBareMetalHost(config.METAL3_NAMESPACE, r.host_deletion.name)
+      : null;
+    if (host?.metadata.deletionTimestamp) return false;
+    const wait = waitingForDeletion(config.METAL3_NAMESPACE, r.host_deletion.name);
+    const updated = await store.update(id, (x) => {
+      x.host_deletion = undefined;
+      x.provisioning = undefined;
+      x.warnings = x.warnings.filter((w) => w !== wait);
+    });
+    await store.releaseClaims(updated);
+    await store.setHostDeletion(id, false);
+    await store.audit(id, {
+      at: new Date().toISOString(),
+      actor: "system",
+      action: "release",
+      detail: `BareMetalHost ${r.host_deletion.name} is gone: name, MAC and rack slot released`,
+    });
+    this.#publish(updated);
+    return true;
+  }
+
+  /**
+   * After a lost claim: a holder that is decommissioned and waiting for its host is released if
+   * the host is gone (true: try again); still deleting is a conflict saying so.
+   */
+  async #releaseDeletedHolders(record: Registration): Promise<boolean> {
+    const { store, config } = this.#d;
+    const holders = new Set(
+      [
+        await store.idByName(record.device_name),
+        await store.idByMac(record.bmc_mac),
+        ...await Promise.all(
+          (record.slot?.units ?? []).map((u) => store.slotHolder(record.slot!.rackId, u)),
+        ),
+      ].filter((h): h is string => !!h && h !== record.id),
+    );
+    let released = false;
+    for (const id of holders) {
+      const holder = await store.get(id);
+      if (!holder?.host_deletion) continue;
+      if (!(await this.#releaseIfHostGone(id))) {
+        throw new Conflict(
+          `${holder.device_name} was decommissioned and ${
+            waitingForDeletion(config.METAL3_NAMESPACE, holder.host_deletion.name)
+          }: register again once it is gone`,
+        );
+      }
+      released = true;
+    }
+    return released;
+  }
+
+  /**
+   * Feeds Metal3 provisioning changes into the records and the live events: a host being deleted
+   * shows as such, a decommissioned record's host that is gone releases its claims, and the host
+   * of an `ok` registration deleted behind our back turns the registration `failed`.
+   */
   async watchProvisioning(signal: AbortSignal): Promise<void> {
     const { kubernetes, config, store } = this.#d;
     if (!kubernetes) return;
-    await kubernetes.watchBareMetalHosts(config.METAL3_NAMESPACE, {
+    const ns = config.METAL3_NAMESPACE;
+    // Hosts that went away while no watch ran.
+    for (const id of await store.hostDeletions()) {
+      await this.#releaseIfHostGone(id).catch((e) =>
+        this.#d.log.warn("BareMetalHost deletion check failed", { id, error: e })
+      );
+    }
+    await kubernetes.watchBareMetalHosts(ns, {
       labelSelector: MANAGED_SELECTOR,
       signal,
       onEvent: async (e) => {
-        const id = await store.idByName(e.object.metadata.name);
+        const { name, annotations, deletionTimestamp } = e.object.metadata;
+        const id = await store.idByName(name);
         if (!id) return;
+        const before = await store.mustGet(id);
+        const owner = annotations?.[ANNOTATION_REGISTRATION_ID];
+        if (owner && owner !== id) return; // another registration's host of that name
+        if (before.status === "decommissioned") {
+          if (e.type === "DELETED" && before.host_deletion) await this.#releaseIfHostGone(id);
+          return;
+        }
         const view = statusView(e.object);
+        const now = new Date().toISOString();
+        const lost = e.type === "DELETED" && before.status === "ok";
+        const message =
+          `BareMetalHost ${ns}/${name} was deleted outside this service: press Retry to create it again, or decommission the server`;
         const updated = await store.update(id, (r) => {
           if (r.status === "decommissioned") return;
-          r.provisioning = e.type === "DELETED"
-            ? { ...view, state: "deleted", updatedAt: new Date().toISOString() }
-            : { ...view, updatedAt: new Date().toISOString() };
+          r.provisioning = {
+            ...view,
+            state: e.type === "DELETED" ? "deleted" : deletionTimestamp ? "deleting" : view.state,
+            updatedAt: now,
+          };
+          if (lost && r.status === "ok") {
+            r.status = "failed";
+            r.steps.metal3 = { ...r.steps.metal3, status: "failed", message, endedAt: now };
+            r.error = `metal3: ${message}`;
+          }
         });
+        if (lost && updated.status === "failed") {
+          this.#d.log.warn("BareMetalHost deleted outside the service", { id, device: name });
+          this.#d.events.publish({
+            type: "step",
+            id,
+            device_name: name,
+            step: "metal3",
+            status: "failed",
+            message,
+          });
+        }
         this.#publish(updated);
       },
       onError: (err) => this.#d.log.warn("BareMetalHost watch interrupted", { error: err }),
     });
   }
+}
+
+/** What a decommissioned registration shows while its BareMetalHost is deleted. */
+function waitingForDeletion(ns: string, name: string): string {
+  return `Waiting for the previous host to be deleted: BareMetalHost ${ns}/${name} keeps the operator's finalizer while it deprovisions; name, MAC and rack slot stay claimed until it is gone`;
 }
 
 /** Turns an error into a message that tells the technician what to do next; never a secret. */

@@ -199,6 +199,8 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
       device_name: registration.device_name,
       status: registration.status,
       steps,
+      // Claims stay until the operator has deleted the host (the record's warning says so).
+      ...(registration.host_deletion ? { host_deletion: registration.host_deletion } : {}),
     });
   });
 

@@ -634,3 +634,30 @@ users:
     assert(!e.message.includes("token-two"));
   });
 });
+
+Deno.test("the simulated operator keeps its finalizer on a deleted host for a while, as a real one deprovisioning does", async () => {
+  using fake = createFakeKubernetes({ token: TOKEN, provisioning: { stepMs: 10, deleteMs: 300 } });
+  const k8s = clientFor(fake);
+  await k8s.apply(secret("h1"));
+  await k8s.apply(host("h1", "0c:c4:7a:11:22:33"));
+  const started = Date.now();
+  while (!fake.state.bareMetalHost(NS, "h1")?.metadata.finalizers?.length) {
+    assert(Date.now() - started < 2000, "the operator adds its finalizer");
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  await k8s.deleteBareMetalHost(NS, "h1");
+  const deleting = await k8s.getBareMetalHost(NS, "h1");
+  assert(deleting?.metadata.deletionTimestamp, "still there, being deleted");
+  // The API server refuses a new finalizer on an object being deleted.
+  const refused = await Promise.resolve(
+    fake.update("BareMetalHost", NS, "h1", (o) => {
+      o.metadata.finalizers = [...o.metadata.finalizers, "example.com/keep"];
+    }),
+  ).then(() => null, (e: Error) => e.message);
+  assert(/no new finalizers can be added/.test(refused ?? ""), `refused: ${refused}`);
+  // Provisioning ticks meanwhile do not cut the deprovisioning short.
+  await new Promise((r) => setTimeout(r, 150));
+  assert(await k8s.getBareMetalHost(NS, "h1"), "kept while deprovisioning");
+  await new Promise((r) => setTimeout(r, 300));
+  assertEquals(await k8s.getBareMetalHost(NS, "h1"), null);
+});

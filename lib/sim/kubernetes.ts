@@ -663,8 +663,12 @@ export function bareMetalHostAdmission(bmh: any): string | null {
 export interface FakeKubernetesOptions {
   /** When set, every request must carry `Authorization: Bearer <token>`. */
   token?: string;
-  /** Simulate the bare-metal operator: registering → inspecting → available, one step per stepMs. */
-  provisioning?: { stepMs: number };
+  /**
+   * Simulate the bare-metal operator: registering → inspecting → available, one step per stepMs.
+   * A deleted host keeps the operator's finalizer (deletionTimestamp set, still readable) for
+   * deleteMs (default stepMs) while it is deprovisioned, then is gone.
+   */
+  provisioning?: { stepMs: number; deleteMs?: number };
   /** Events kept for watches; a watch from an older resourceVersion gets 410 Gone. */
   historyLimit?: number;
   /** How a too-old watch is refused: an ERROR event in a 200 stream (watch cache), or HTTP 410. */
@@ -755,6 +759,8 @@ export function createFakeKubernetes(options: FakeKubernetesOptions = {}): FakeK
   let closed = false;
 
   const objKey = (t: ResourceType, ns: string, name: string) => `${t.plural}/${ns}/${name}`;
+  /** When the operator may drop its finalizer from a host being deleted, by object key. */
+  const deleteDue = new Map<string, number>();
 
   function render(s: Stored): any {
     const out = structuredClone(s.object);
@@ -851,6 +857,20 @@ export function createFakeKubernetes(options: FakeKubernetesOptions = {}): FakeK
         }
       }
       causes.push(...result.causes);
+    }
+    // The API server's rule (ValidateObjectMetaUpdate): a deleting object gains no finalizer.
+    const added = (next.metadata.finalizers ?? []).filter((f: string) =>
+      !(existing?.object.metadata.finalizers ?? []).includes(f)
+    );
+    if (existing?.object.metadata.deletionTimestamp && added.length) {
+      causes.push({
+        reason: "FieldValueForbidden",
+        message: `Forbidden: no new finalizers can be added if the object is being deleted, ` +
+          `found new finalizers []string{${
+            added.map((f: string) => JSON.stringify(f)).join(", ")
+          }}`,
+        field: "metadata.finalizers",
+      });
     }
     if (causes.length) throw invalid(t, name, causes);
     if (t === BMHS) {
@@ -1119,6 +1139,9 @@ export function createFakeKubernetes(options: FakeKubernetesOptions = {}): FakeK
     if (!s) return;
     const o = s.object;
     if (o.metadata.deletionTimestamp) {
+      // Deprovisioning takes its time: an earlier provisioning tick leaves the finalizer.
+      if (Date.now() < (deleteDue.get(objKey(BMHS, ns, name)) ?? 0)) return;
+      deleteDue.delete(objKey(BMHS, ns, name));
       await operatorUpdate(BMHS, ns, name, (b) => {
         b.metadata.finalizers = (b.metadata.finalizers ?? []).filter((f: string) =>
           f !== BMH_FINALIZER
@@ -1555,7 +1578,11 @@ export function createFakeKubernetes(options: FakeKubernetesOptions = {}): FakeK
             const next = structuredClone(existing.object);
             next.metadata.deletionTimestamp = now();
             const stored = await commit(t, ns, name, next, existing.managers, false, []);
-            if (options.provisioning && t === BMHS) scheduleOperator(ns, name);
+            if (options.provisioning && t === BMHS) {
+              const ms = options.provisioning.deleteMs ?? options.provisioning.stepMs;
+              deleteDue.set(k, Date.now() + ms);
+              schedule(() => void advance(ns, name), ms);
+            }
             return json(render(stored));
           }
           return json(render(existing));

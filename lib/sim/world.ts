@@ -109,6 +109,8 @@ function router(world: Omit<SimWorld, "integrations" | "close">): Handler {
 export function createSimWorld(options: {
   netboxVersion?: string;
   provisioningStepMs?: number;
+  /** How long the simulated operator keeps its finalizer on a deleted host (default one step). */
+  deprovisionMs?: number;
   autoBmcs?: boolean;
 } = {}): SimWorld {
   const netbox = createFakeNetbox({ version: options.netboxVersion });
@@ -117,7 +119,11 @@ export function createSimWorld(options: {
   const subnets = [{ id: 1, subnet: "10.16.28.0/24" }, { id: 2, subnet: "172.16.0.0/22" }];
   const kea = SIM_URLS.kea.map(() => createFakeKea({ subnets }));
   const kubernetes = createFakeKubernetes(
-    options.provisioningStepMs ? { provisioning: { stepMs: options.provisioningStepMs } } : {},
+    options.provisioningStepMs
+      ? {
+        provisioning: { stepMs: options.provisioningStepMs, deleteMs: options.deprovisionMs },
+      }
+      : {},
   );
   const bmcs = new BmcFleet(options.autoBmcs ?? false);
   const parts = { netbox, openbao, kea, kubernetes, bmcs };
@@ -230,7 +236,8 @@ export async function demoIntegrations(
 ): Promise<Demo> {
   const env = options.env ?? {};
   const log = options.log ?? silentLogger;
-  const world = createSimWorld({ provisioningStepMs: 4000, autoBmcs: true });
+  // Deprovisioning a deleted host takes a while, as on a real cluster (minutes there).
+  const world = createSimWorld({ provisioningStepMs: 4000, deprovisionMs: 20_000, autoBmcs: true });
   const integrations = world.integrations({ metrics });
   const simulated = (): Demo => ({
     world,
