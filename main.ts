@@ -44,6 +44,8 @@ export interface AppDeps {
   authEnabled: boolean;
   /** A prepared OIDC client (tests); built from the config when absent and auth is enabled. */
   auth?: Auth;
+  /** Open WebSockets, closed with a close frame on shutdown. */
+  sockets: Set<{ close(code?: number, reason?: string): void }>;
   /** Demo mode: simulators behind the clients; a banner says so (a string says which, e.g.
    * "simulated Netbox, OpenBao and Metal3, real Kea 2.2"). */
   demo?: boolean | string;
@@ -82,6 +84,7 @@ export async function createServices(options: {
       )
       : undefined,
     outboxKey: await OutboxKey.load(kv),
+    sockets: new Set(),
     authEnabled: Boolean(config.OIDC_ISSUER),
     demo: options.demo,
   };
@@ -167,11 +170,13 @@ async function start(env: Record<string, string | undefined>, demo: boolean) {
   const metrics = new Metrics();
   let integrations: Integrations;
   let demoBanner: boolean | string = demo;
+  let closeDemo = () => Promise.resolve();
   if (demo) {
     const { demoIntegrations } = await import("./lib/sim/world.ts");
-    // Kea is real when installed: it must be stopped with the demo.
+    // Kea is real when installed: it must be stopped with the demo, however the process ends.
     const sim = await demoIntegrations(metrics, { env, log });
     sim.closeOnExit();
+    closeDemo = sim.close;
     integrations = sim.integrations;
     demoBanner = sim.description;
     // The simulated Netbox is seeded with this BMC prefix.
@@ -208,7 +213,7 @@ async function start(env: Record<string, string | undefined>, demo: boolean) {
   deps.engine.watchProvisioning(stop.signal).catch((e) =>
     log.error("BareMetalHost watch stopped", { error: e })
   );
-  Deno.serve({
+  const server = Deno.serve({
     port: config.PORT,
     hostname: config.HOSTNAME,
     onListen: ({ hostname, port }) => {
@@ -216,6 +221,40 @@ async function start(env: Record<string, string | undefined>, demo: boolean) {
       if (demo) console.log(`\n  Demo running: open http://localhost:${port}/\n`);
     },
   }, app.fetch);
+
+  let stopping = false;
+  const shutdown = async (signal: Deno.Signal) => {
+    if (stopping) return;
+    stopping = true;
+    const timeoutMs = config.SHUTDOWN_TIMEOUT * 1000;
+    log.info("shutting down: no new work; running steps may finish", {
+      signal,
+      running: deps.engine.runningCount,
+      timeoutSeconds: config.SHUTDOWN_TIMEOUT,
+    });
+    // 1001 "going away": the PWA reconnects to the next pod.
+    for (const ws of deps.sockets) ws.close(1001, "server shutting down");
+    const started = Date.now();
+    const drained = await deps.engine.close(timeoutMs);
+    const left = Math.max(0, timeoutMs - (Date.now() - started));
+    // In-flight requests (an import waiting for its items) get what is left of the bound.
+    await Promise.race([server.shutdown(), new Promise((r) => setTimeout(r, left))]);
+    if (!drained) {
+      log.warn("shutdown bound reached: unfinished registrations resume on the next start", {
+        running: deps.engine.runningCount,
+      });
+    }
+    stop.abort();
+    await integrations.kea?.close().catch(() => {});
+    integrations.kubernetes?.close();
+    kv.close();
+    await closeDemo();
+    log.info("stopped", { signal });
+    Deno.exit(0);
+  };
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    Deno.addSignalListener(signal, () => void shutdown(signal));
+  }
 }
 
 if (import.meta.main) {

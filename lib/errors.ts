@@ -55,3 +55,11 @@ export class Conflict extends Error {
 export class PayloadTooLarge extends Error {
   override name = "PayloadTooLarge";
 }
+
+/** The service is stopping (SIGTERM): no new work is taken; send it again shortly (503). */
+export class ShuttingDown extends Error {
+  override name = "ShuttingDown";
+  constructor() {
+    super("The service is shutting down: send the request again in a moment");
+  }
+}

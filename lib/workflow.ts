@@ -10,6 +10,7 @@ import {
   MacAlreadyRegistered,
   NotFound,
   RackSlotTaken,
+  ShuttingDown,
   ValidationFailed,
 } from "./errors.ts";
 import type { EventBus } from "./events.ts";
@@ -163,6 +164,7 @@ export class Engine {
    * units atomically), stores the password in OpenBao and queues the remaining steps.
    */
   async submit(input: SubmitInput, ctx: SubmitContext): Promise<Registration> {
+    if (this.#closed) throw new ShuttingDown();
     const { store } = this.#d;
     if (ctx.idempotencyKey) {
       const prior = await store.idByIdempotencyKey(ctx.idempotencyKey);
@@ -402,10 +404,26 @@ export class Engine {
     for (const r of await this.#d.store.unfinished()) await this.#enqueue(r.id);
   }
 
-  /** Stops taking work and waits for the runs in progress (graceful shutdown, tests). */
-  async close(): Promise<void> {
+  /**
+   * Stops taking work and waits for the runs in progress (graceful shutdown, tests), at most
+   * `timeoutMs`; true when none is left running. Unfinished runs resume on the next start.
+   */
+  async close(timeoutMs = Infinity): Promise<boolean> {
     this.#closed = true;
-    await Promise.allSettled([...this.#running.values()]);
+    const all = Promise.allSettled([...this.#running.values()]).then(() => true);
+    if (!Number.isFinite(timeoutMs)) return await all;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<boolean>((r) => timer = setTimeout(() => r(false), timeoutMs));
+    try {
+      return await Promise.race([all, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** How many registrations run in this process now. */
+  get runningCount(): number {
+    return this.#running.size;
   }
 
   /** Starts a run in this process without waiting for the queue to deliver its message. */
@@ -893,6 +911,7 @@ export class Engine {
     input: { bmc_password?: string; boot_mac?: string; bmc_system?: string },
     actor: string,
   ): Promise<Registration> {
+    if (this.#closed) throw new ShuttingDown();
     const { store } = this.#d;
     const r = await store.mustGet(id);
     if (r.status === "decommissioned") {

@@ -115,6 +115,8 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
         : undefined;
       let started = false;
       return {
+        onOpen: (_e, ws) => void deps.sockets.add(ws),
+        onClose: (_e, ws) => void deps.sockets.delete(ws),
         onMessage: (event, ws) => {
           if (started) return;
           started = true;
@@ -210,11 +212,15 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
       let unsubscribe = () => {};
       return {
         onOpen: (_e, ws) => {
+          deps.sockets.add(ws);
           unsubscribe = events.subscribe((event) => {
             if (ws.readyState === 1) ws.send(JSON.stringify(event));
           });
         },
-        onClose: () => unsubscribe(),
+        onClose: (_e, ws) => {
+          deps.sockets.delete(ws);
+          unsubscribe();
+        },
         onError: () => unsubscribe(),
       };
     }),

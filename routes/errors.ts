@@ -9,6 +9,7 @@ import {
   NotFound,
   PayloadTooLarge,
   RackSlotTaken,
+  ShuttingDown,
   UnknownReference,
   ValidationFailed,
 } from "../lib/errors.ts";
@@ -35,6 +36,7 @@ export function describeError(err: unknown): { status: number; body: ErrorBody }
   if (err instanceof BootMacRequired) return out(409, "boot_mac_required", err.message);
   if (err instanceof NotFound) return out(404, "not_found", err.message);
   if (err instanceof PayloadTooLarge) return out(413, "payload_too_large", err.message);
+  if (err instanceof ShuttingDown) return out(503, "shutting_down", err.message);
   if (err instanceof IntegrationError) {
     return out(
       err.status === 0 || err.status >= 500 ? 503 : 502,

@@ -128,6 +128,13 @@ Deno.test("k8s onboarding Deployment probes /healthz and /readyz on the app's po
   assertEquals(appContainer.startupProbe.httpGet.path, "/healthz");
 });
 
+Deno.test("k8s onboarding's shutdown bound ends before the pod's termination grace period", () => {
+  const grace = podSpec(app).terminationGracePeriodSeconds ?? 30;
+  const bound = Number(appConfig.data.ONBOARDING_SHUTDOWN_TIMEOUT);
+  // Closing KV and the integrations after the bound takes a moment: leave a margin.
+  assert(bound > 0 && bound + 5 <= grace, `SHUTDOWN_TIMEOUT ${bound} s vs grace ${grace} s`);
+});
+
 Deno.test("k8s containers are hardened and have resources", async (t) => {
   const effective = (w: Obj, c: Obj, key: string) =>
     c.securityContext?.[key] ?? podSpec(w).securityContext?.[key];

@@ -126,3 +126,12 @@ export function serveFake(
     [Symbol.asyncDispose]: close,
   };
 }
+
+/** Request logs keep this many of the most recent lines: a long-running demo must not grow. */
+export const REQUEST_LOG_LIMIT = 1000;
+
+/** Appends to a simulator's request log, dropping the oldest lines beyond the limit. */
+export function logRequest<T>(log: T[], entry: T): void {
+  log.push(entry);
+  if (log.length > REQUEST_LOG_LIMIT) log.splice(0, log.length - REQUEST_LOG_LIMIT);
+}

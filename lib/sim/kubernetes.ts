@@ -4,7 +4,7 @@
 // deno-lint-ignore-file no-explicit-any -- request bodies are arbitrary JSON documents
 import { parse as parseYaml } from "yaml";
 import { Ajv } from "ajv";
-import { type Fault, Faults } from "./faults.ts";
+import { type Fault, Faults, logRequest } from "./faults.ts";
 import type { BareMetalHostObject, BareMetalHostStatus, SecretObject } from "../metal3.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -883,7 +883,7 @@ export function createFakeKubernetes(options: FakeKubernetesOptions = {}): FakeK
         );
       }
     }
-    warnings.push(...warn);
+    for (const w of warn) logRequest(warnings, w);
 
     if (existing) {
       // Identical content is a no-op: no new resourceVersion, no event.
@@ -1695,7 +1695,7 @@ export function createFakeKubernetes(options: FakeKubernetesOptions = {}): FakeK
     const injected = await faults.apply(req);
     if (injected) return injected;
     const url = new URL(req.url);
-    requests.push({
+    logRequest(requests, {
       method: req.method,
       path: url.pathname,
       search: url.search,

@@ -2,7 +2,7 @@
  * In-memory Netbox REST API for tests and the demo: DCIM, IPAM and MAC objects with Netbox's own
  * validation rules, error bodies, pagination and serialised IP allocation.
  */
-import { Faults } from "./faults.ts";
+import { Faults, logRequest } from "./faults.ts";
 import { intToIp, ipToInt } from "../schemas.ts";
 import { type NetboxSeedIds, seedNetbox } from "./netbox_seed.ts";
 
@@ -1948,8 +1948,7 @@ export function createFakeNetbox(options: FakeNetboxOptions = {}): FakeNetbox {
 
   async function handler(req: Request): Promise<Response> {
     const url = new URL(req.url);
-    requestLog.push(`${req.method} ${url.pathname}${url.search}`);
-    if (requestLog.length > 1000) requestLog.splice(0, requestLog.length - 1000);
+    logRequest(requestLog, `${req.method} ${url.pathname}${url.search}`);
     const faulted = await faults.apply(req);
     if (faulted) return faulted;
     try {

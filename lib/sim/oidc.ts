@@ -4,7 +4,7 @@
  * client secret, with the error codes of RFC 6749 / OIDC Core.
  */
 import { base64url, exportJWK, generateKeyPair, type JWK, type JWTPayload, SignJWT } from "jose";
-import { Faults, serveFake } from "./faults.ts";
+import { Faults, logRequest, serveFake } from "./faults.ts";
 
 /** The person the authorize endpoint signs in (there is no login form). */
 export interface FakeOidcUser {
@@ -265,7 +265,7 @@ export async function createFakeOidc(options: FakeOidcOptions = {}): Promise<Fak
 
   async function handler(req: Request): Promise<Response> {
     const url = new URL(req.url);
-    state.requests.push(`${req.method} ${url.pathname}`);
+    logRequest(state.requests, `${req.method} ${url.pathname}`);
     const faulted = await faults.apply(req);
     if (faulted) return faulted;
     const path = url.pathname;

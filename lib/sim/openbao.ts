@@ -1,6 +1,6 @@
 /** In-process OpenBao fake: AppRole login, token TTL and renewal, sys/health and one KV v2 mount,
  * with the status codes and error bodies of the real server (used by tests and the demo mode). */
-import { Faults } from "./faults.ts";
+import { Faults, logRequest } from "./faults.ts";
 
 export interface FakeOpenBaoOptions {
   roleId?: string;
@@ -566,7 +566,7 @@ export function createFakeOpenBao(options: FakeOpenBaoOptions = {}): FakeOpenBao
   return {
     handler: async (req: Request) => {
       const url = new URL(req.url);
-      state.requests.push(`${req.method} ${url.pathname}`);
+      logRequest(state.requests, `${req.method} ${url.pathname}`);
       const faulted = await faults.apply(req);
       if (faulted) return faulted;
       return await route(req);

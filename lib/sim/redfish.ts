@@ -6,7 +6,7 @@
  * NetworkDeviceFunction, Session) and what real BMCs do with them: NIC lists in no particular order,
  * boot options whose UEFI device path carries the NIC's MAC (HPE iLO, AMI), Dell's
  * `NIC.Integrated.1-1-1` names, a host-side `ToManager` interface. */
-import { Faults } from "./faults.ts";
+import { Faults, logRequest } from "./faults.ts";
 
 export type RedfishVendor = "Supermicro" | "Dell" | "HPE" | "Lenovo" | "Gigabyte";
 
@@ -545,7 +545,7 @@ export function createFakeRedfish(options: FakeRedfishOptions): FakeRedfish {
 
   return {
     handler: async (req: Request) => {
-      state.requests.push(`${req.method} ${new URL(req.url).pathname}`);
+      logRequest(state.requests, `${req.method} ${new URL(req.url).pathname}`);
       const faulted = await faults.apply(req);
       if (faulted) return faulted;
       return await route(req);

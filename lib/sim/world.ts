@@ -168,7 +168,10 @@ export interface Demo {
   realKea: RealDemoKea | null;
   /** Stops the real Kea and its PostgreSQL (nothing to do for the simulators). */
   close(): Promise<void>;
-  /** Stops them on SIGINT/SIGTERM (then exits) and when the process exits otherwise. */
+  /**
+   * Stops them when the process exits without `close()` (a failed start, `Deno.exit`); the
+   * server's SIGTERM/SIGINT shutdown calls `close()` itself.
+   */
   closeOnExit(): void;
 }
 
@@ -293,7 +296,8 @@ export async function demoIntegrations(
     },
   );
   let closing: Promise<void> | undefined;
-  const close = () => closing ??= running.stop();
+  const close = () =>
+    closing ??= (log.info("Stopping the demo's Kea and PostgreSQL"), running.stop());
   return {
     world,
     integrations,
@@ -301,13 +305,7 @@ export async function demoIntegrations(
     realKea: { version, dhcpPort, relay, ctrlUrl: kea.ctrlUrl },
     close,
     closeOnExit() {
-      for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
-        Deno.addSignalListener(signal, () => {
-          log.info("Stopping the demo's Kea and PostgreSQL", { signal });
-          close().finally(() => Deno.exit(code));
-        });
-      }
-      // Any other exit (e.g. the port is taken): no event loop left, so stop synchronously.
+      // Any exit without close() (e.g. the port is taken): no event loop left, so stop synchronously.
       globalThis.addEventListener("unload", () => {
         if (!closing) running.stopSync();
       });
