@@ -150,6 +150,8 @@ export class Engine {
   readonly #running = new Map<string, Promise<void>>();
   /** OpenBao writes still in flight from submit, which the worker's first phase waits for. */
   readonly #secretWrites = new Map<string, Promise<void>>();
+  /** Registrations being decommissioned here now. */
+  readonly #decommissioning = new Set<string>();
   readonly #slots: Semaphore;
   #closed = false;
 
@@ -949,6 +951,20 @@ export class Engine {
     options: { force: boolean },
     actor: string,
   ): Promise<{ registration: Registration; steps: Record<string, string> }> {
+    // The watch sees our own deletion meanwhile: it must not report the host as lost.
+    this.#decommissioning.add(id);
+    try {
+      return await this.#decommission(id, options, actor);
+    } finally {
+      this.#decommissioning.delete(id);
+    }
+  }
+
+  async #decommission(
+    id: string,
+    options: { force: boolean },
+    actor: string,
+  ): Promise<{ registration: Registration; steps: Record<string, string> }> {
     const { store, kubernetes, kea, openbao, netbox, config } = this.#d;
     const r = await store.mustGet(id);
     const report: Record<string, string> = {};
@@ -1037,6 +1053,10 @@ export class Engine {
       detail: JSON.stringify(report),
     });
     this.#publish(updated);
+    // The host may have gone while we were busy here (its DELETED event was ignored).
+    if (hostDeletion && await this.#releaseIfHostGone(id)) {
+      return { registration: await store.mustGet(id), steps: report };
+    }
     return { registration: updated, steps: report };
   }
 
@@ -1149,7 +1169,7 @@ export class Engine {
       onEvent: async (e) => {
         const { name, annotations, deletionTimestamp } = e.object.metadata;
         const id = await store.idByName(name);
-        if (!id) return;
+        if (!id || this.#decommissioning.has(id)) return;
         const before = await store.mustGet(id);
         const owner = annotations?.[ANNOTATION_REGISTRATION_ID];
         if (owner && owner !== id) return; // another registration's host of that name

@@ -190,3 +190,39 @@ Deno.test("the Metal3 step gives up on a host still being deleted after METAL3_D
     r.steps.metal3.message,
   );
 });
+
+Deno.test("our own decommission is not reported as a host deleted outside the service", async () => {
+  await using w = await startWatchedAppWithoutOperator();
+  const { app } = w;
+  const [first] = (await app.call("POST", "/api/v1/servers/import", [MINIMAL_ITEM])).body;
+  assertEquals(first.status, "ok");
+  w.events.length = 0;
+  const del = await app.call("DELETE", `/api/v1/servers/${first.id}`);
+  assertEquals([del.status, del.body.host_deletion], [200, undefined]);
+  await new Promise((r) => setTimeout(r, 100)); // let the watch's DELETED arrive
+  const r = (await app.call("GET", `/api/v1/servers/${first.id}`)).body;
+  assertEquals([r.status, r.steps.metal3.status, r.error], ["decommissioned", "done", undefined]);
+  assert(
+    !w.events.some((e) => e.type === "registration" && e.registration.status === "failed"),
+    "no failed event",
+  );
+});
+
+/** The watch running, against a Kubernetes without the operator (deletion is immediate). */
+async function startWatchedAppWithoutOperator() {
+  const app = await startTestApp();
+  const stop = new AbortController();
+  const watch = app.deps.engine.watchProvisioning(stop.signal);
+  const events: LiveEvent[] = [];
+  app.deps.events.subscribe((e) => events.push(e));
+  await new Promise((r) => setTimeout(r, 50)); // the watch is listening
+  return {
+    app,
+    events,
+    async [Symbol.asyncDispose]() {
+      stop.abort();
+      await watch.catch(() => {});
+      await app.close();
+    },
+  };
+}
