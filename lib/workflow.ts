@@ -22,6 +22,7 @@ import type { Logger } from "./log.ts";
 import {
   ANNOTATION_REGISTRATION_ID,
   bareMetalHost,
+  type BareMetalHostObject,
   bmcAddress,
   bmcSecret,
   bmcSecretName,
@@ -29,6 +30,7 @@ import {
   hostLabels,
   MANAGED_SELECTOR,
   needsBootMac,
+  type SecretObject,
   statusView,
 } from "./metal3.ts";
 import type { Metrics } from "./metrics.ts";
@@ -137,6 +139,9 @@ const NO_BOOT_MAC_WARNING = "No boot MAC is known: the BareMetalHost was created
 /** The warnings the Metal3 step writes (BMC check and boot MAC). */
 const METAL3_WARNINGS =
   /^(No boot MAC is known|Boot MAC \S+ was discovered|The BMC does not say which|BMC check: |The BMC asks for a password change)/;
+
+/** A registration's BareMetalHost and Secret as read from the API (null when absent). */
+type Metal3Objects = [BareMetalHostObject | null, SecretObject | null];
 
 const optionalString = (v: string | number | undefined) => v === undefined ? undefined : String(v);
 const bare = (address: string) => address.split("/")[0];
@@ -699,6 +704,9 @@ export class Engine {
       throw new StepEnd("skipped", "Kubernetes is not configured: no BareMetalHost was created");
     }
     this.#mustBeBmcIp(r.bmc_ip);
+    // What exists under these names is read while the BMC is checked.
+    const existing = this.#readMetal3Objects(r);
+    existing.catch(() => {}); // awaited (and thrown) below
     const password = await passwordRead;
     // A re-run (e.g. Retry with the boot MAC) replaces what an earlier run of this step warned.
     await store.update(r.id, (x) => {
@@ -776,7 +784,7 @@ export class Engine {
       rack: r.resolved?.rackName ?? optionalString(r.request.rack),
       netboxDeviceId: r.created.netbox_device_id,
     });
-    const ours = await this.#metal3Ownership(r, ns, secretName);
+    const ours = await this.#metal3Ownership(r, existing);
     await Promise.all([
       kubernetes.apply(
         bmcSecret({
@@ -826,17 +834,14 @@ export class Engine {
    */
   async #metal3Ownership(
     r: Registration,
-    ns: string,
-    secretName: string,
+    firstRead: Promise<Metal3Objects>,
   ): Promise<{ host: boolean; secret: boolean }> {
-    const kubernetes = this.#d.kubernetes!;
+    const ns = this.#d.config.METAL3_NAMESPACE;
+    const secretName = bmcSecretName(r.device_name);
     const waitMs = this.#d.config.METAL3_DELETE_WAIT * 1000;
     const deadline = Date.now() + waitMs;
-    while (true) {
-      const [host, secret] = await Promise.all([
-        kubernetes.getBareMetalHost(ns, r.device_name),
-        kubernetes.getSecret(ns, secretName),
-      ]);
+    for (let read = firstRead;; read = this.#readMetal3Objects(r)) {
+      const [host, secret] = await read;
       const found = [
         { kind: "BareMetalHost", object: host, recorded: r.created.metal3_bmh === r.device_name },
         { kind: "Secret", object: secret, recorded: r.created.metal3_secret === secretName },
@@ -869,6 +874,16 @@ export class Engine {
       );
       await sleep(Math.min(2000, Math.max(20, waitMs / 20)));
     }
+  }
+
+  /** The BareMetalHost and the Secret of a registration's names, as they are now (or null). */
+  #readMetal3Objects(r: Registration): Promise<Metal3Objects> {
+    const { kubernetes, config } = this.#d;
+    const ns = config.METAL3_NAMESPACE;
+    return Promise.all([
+      kubernetes!.getBareMetalHost(ns, r.device_name),
+      kubernetes!.getSecret(ns, bmcSecretName(r.device_name)),
+    ]);
   }
 
   /** Updates a running step's message (a visible wait) without changing its status. */
