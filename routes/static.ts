@@ -37,7 +37,14 @@ export function staticRoutes(options: StaticOptions): Hono {
   const app = new Hono();
 
   app.get("/static/*", async (c) => {
-    const rel = decodeURIComponent(c.req.path.slice("/static/".length));
+    let rel: string;
+    try {
+      rel = decodeURIComponent(c.req.path.slice("/static/".length));
+    } catch {
+      return c.json({
+        error: { code: "invalid_request", message: "The path has a malformed percent-escape" },
+      }, 400);
+    }
     // Refuse anything that could leave the static folder or reach dotfiles.
     if (!rel || rel.split("/").some((p) => p === "" || p.startsWith("."))) return c.notFound();
     const ext = rel.split(".").pop() ?? "";

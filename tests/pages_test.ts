@@ -44,7 +44,7 @@ Deno.test("serializeProps() escapes markup so props cannot close the script elem
 });
 
 Deno.test("pageRoutes() renders islands with their props and boot script", async (t) => {
-  await withApp(undefined, async (app) => {
+  await withApp(undefined, async (app, logs) => {
     await t.step("the scan page has an island marker, props and a hashed boot module", async () => {
       const res = await app.request("/");
       assertEquals(res.status, 200);
@@ -114,6 +114,14 @@ Deno.test("pageRoutes() renders islands with their props and boot script", async
         assertEquals(res.status, 404, path);
         await res.body?.cancel();
       }
+    });
+    await t.step("a malformed percent-escape is a 400 and logs no error", async () => {
+      for (const path of ["/static/%E0%A4%A.js", "/static/%", "/static/build/%zz.js"]) {
+        const res = await app.request(path);
+        assertEquals(res.status, 400, path);
+        assertEquals((await res.json()).error.code, "invalid_request");
+      }
+      assert(!logs.some((l) => l.includes('"level":"error"')), logs.join("\n"));
     });
   });
 });
