@@ -5,6 +5,7 @@
 import {
   base64url,
   createLocalJWKSet,
+  decodeProtectedHeader,
   errors as joseErrors,
   type JSONWebKeySet,
   type JWSHeaderParameters,
@@ -137,7 +138,8 @@ export function safeReturnTo(value: string | undefined | null): string {
   const base = "http://local.invalid";
   try {
     const url = new URL(value, base);
-    if (url.origin !== base || url.pathname.startsWith("/auth/")) return "/";
+    // Checked on the parsed path too: dot segments can collapse `/.//x` into `//x` (another host).
+    if (url.origin !== base || /^\/(\/|auth\/)/.test(url.pathname)) return "/";
     return url.pathname + url.search + url.hash;
   } catch {
     return "/";
@@ -166,6 +168,25 @@ function reasonOf(e: unknown): string {
   if (e instanceof joseErrors.JWSSignatureVerificationFailed) return "the signature is invalid";
   if (e instanceof joseErrors.JOSEError) return "the token is malformed";
   return "the token cannot be verified";
+}
+
+/**
+ * Why a verified token is not an access token, where the issuer marks the kind: the `typ` header
+ * (RFC 9068 `at+jwt`; ID tokens say `JWT` or nothing), Cognito's `token_use` and Keycloak's `typ`
+ * claim. An unmarked token passes; the audience check is then what keeps ID tokens out.
+ */
+function notAnAccessToken(typ: string | undefined, payload: JWTPayload): string | undefined {
+  const header = typ?.toLowerCase().replace(/^application\//, "");
+  if (header !== undefined && header !== "jwt" && header !== "at+jwt") {
+    return `a "${typ}" token is not an access token`;
+  }
+  if (payload.token_use !== undefined && payload.token_use !== "access") {
+    return "an ID token is not an access token (token_use)";
+  }
+  if (payload.typ !== undefined && payload.typ !== "Bearer") {
+    return "an ID token is not an access token (typ)";
+  }
+  return undefined;
 }
 
 /** Options for `createAuth`. */
@@ -336,6 +357,8 @@ export class Auth {
   /** Validates an `Authorization: Bearer` access token (audience = OIDC_AUDIENCE or client id). */
   async verifyBearer(token: string): Promise<User> {
     const payload = await this.#verify(token, this.settings.audience);
+    const why = notAnAccessToken(decodeProtectedHeader(token).typ, payload);
+    if (why) throw new AuthenticationFailed(`The token was refused: ${why}`);
     return this.userOf(this.#claimsOf(payload));
   }
 

@@ -88,6 +88,17 @@ Deno.test("Auth.verifyBearer() accepts provider tokens and refuses every broken 
       },
     );
 
+    await t.step("access tokens marked as such are accepted", async () => {
+      for (
+        const token of [
+          await fake.mintToken({ groups: ["dc-operators"] }, { typ: "at+jwt" }),
+          await fake.mintToken({ groups: ["dc-operators"] }, { typ: "application/at+jwt" }),
+          await fake.mintToken({ groups: ["dc-operators"], token_use: "access" }),
+          await fake.mintToken({ groups: ["dc-operators"], typ: "Bearer" }),
+        ]
+      ) assertEquals((await auth.verifyBearer(token)).sub, "operator-1");
+    });
+
     const refused: [string, () => Promise<string>, RegExp][] = [
       [
         "expired",
@@ -148,6 +159,21 @@ Deno.test("Auth.verifyBearer() accepts provider tokens and refuses every broken 
         /signature is invalid/,
       ],
       ["garbage", () => Promise.resolve("not.a.jwt"), /malformed/],
+      [
+        "an ID token marked by token_use (Cognito)",
+        () => fake.mintToken({ groups: ["dc-operators"], token_use: "id" }),
+        /ID token/,
+      ],
+      [
+        "an ID token marked by its typ claim (Keycloak)",
+        () => fake.mintToken({ groups: ["dc-operators"], typ: "ID" }),
+        /ID token/,
+      ],
+      [
+        "a token of another kind by its typ header",
+        () => fake.mintToken({ groups: ["dc-operators"] }, { typ: "logout+jwt" }),
+        /not an access token/,
+      ],
       [
         "no sub claim",
         () => fake.mintToken({ sub: undefined, groups: ["dc-operators"] }),
@@ -441,6 +467,11 @@ Deno.test("safeReturnTo() keeps local paths and drops everything else", async (t
     ["/\r\nx", "/"],
     ["javascript:alert(1)", "/"],
     ["/auth/login", "/"],
+    // Dot segments that collapse into a protocol-relative URL after parsing.
+    ["/.//evil.example", "/"],
+    ["/a/..//evil.example/x", "/"],
+    ["/%2e//evil.example", "/"],
+    ["/servers/./list", "/servers/list"],
   ];
   for (const [input, want] of cases) {
     await t.step(`${JSON.stringify(input)} → ${want}`, () => {

@@ -86,6 +86,8 @@ export interface MintOptions {
   expiresIn?: number;
   /** Omit the `kid` header. */
   noKid?: boolean;
+  /** The `typ` header (default `JWT`; RFC 9068 access tokens say `at+jwt`). */
+  typ?: string;
 }
 
 /** A fresh signing key with a random `kid`. */
@@ -131,7 +133,10 @@ export async function createFakeOidc(options: FakeOidcOptions = {}): Promise<Fak
   async function mintToken(claims: JWTPayload = {}, o: MintOptions = {}): Promise<string> {
     const key = o.key ?? state.keys[0];
     const iat = Math.floor(now() / 1000);
-    const header: { alg: string; typ: string; kid?: string } = { alg: key.alg, typ: "JWT" };
+    const header: { alg: string; typ: string; kid?: string } = {
+      alg: key.alg,
+      typ: o.typ ?? "JWT",
+    };
     if (!o.noKid) header.kid = key.kid;
     return await new SignJWT({ sub: state.user.sub, ...claims })
       .setProtectedHeader(header)
