@@ -3,8 +3,10 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { secureHeaders } from "hono/secure-headers";
 import { bmcNetworks, type Config, loadConfig } from "./lib/config.ts";
+import { clientAddress } from "./lib/client_address.ts";
 import { EventBus } from "./lib/events.ts";
 import { createIntegrations, type Integrations } from "./lib/integrations.ts";
+import { MAX_BODY_BYTES } from "./lib/import.ts";
 import { createLogger, type Logger, silentLogger } from "./lib/log.ts";
 import { Metrics } from "./lib/metrics.ts";
 import { OutboxKey } from "./lib/outbox_key.ts";
@@ -28,7 +30,8 @@ export interface User {
   admin: boolean;
 }
 
-export type AppEnv = { Variables: { requestId: string; user?: User } };
+/** `clientAddress`: the socket peer, or the client a trusted proxy names; "local" in-process. */
+export type AppEnv = { Variables: { requestId: string; clientAddress: string; user?: User } };
 
 export interface AppDeps {
   config: Config;
@@ -90,8 +93,47 @@ export async function createServices(options: {
   };
 }
 
-/** Largest request body: the import limit (10 MB). */
-const MAX_BODY_BYTES = 10 * 1024 * 1024;
+/** Thrown into a request body stream when the client has not sent it all in time. */
+class BodyTimeout extends Error {
+  override name = "BodyTimeout";
+}
+
+/** The body as a stream that fails after `ms`; `timedOut()` tells the middleware to answer 408. */
+function withBodyDeadline(req: Request, ms: number): { req: Request; timedOut: () => boolean } {
+  const source = req.body!.getReader();
+  let expired = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      timer = setTimeout(() => {
+        expired = true;
+        controller.error(new BodyTimeout("The request body did not arrive in time"));
+        source.cancel().catch(() => {});
+      }, ms);
+    },
+    async pull(controller) {
+      try {
+        const { done, value } = await source.read();
+        if (expired) return;
+        if (done) {
+          clearTimeout(timer);
+          controller.close();
+        } else controller.enqueue(value);
+      } catch (e) {
+        clearTimeout(timer);
+        if (!expired) controller.error(e);
+      }
+    },
+    cancel(reason) {
+      clearTimeout(timer);
+      return source.cancel(reason);
+    },
+  });
+  return {
+    req: new Request(req, { body, duplex: "half" } as RequestInit),
+    timedOut: () => expired,
+  };
+}
 
 /** Builds the HTTP application; no I/O happens until a request arrives. */
 export function createApp(deps: AppDeps): Hono<AppEnv> {
@@ -102,9 +144,29 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     const requestId = c.req.header("x-request-id")?.slice(0, 64) || crypto.randomUUID();
     c.set("requestId", requestId);
     c.header("x-request-id", requestId);
+    const peer = (c.env as { remoteAddr?: { hostname?: string } } | undefined)?.remoteAddr;
+    c.set(
+      "clientAddress",
+      clientAddress(peer?.hostname, c.req.header("x-forwarded-for"), deps.config.TRUSTED_PROXIES),
+    );
     const started = performance.now();
+    // Deno.serve has no body (or header) timeout: a body that does not arrive in time ends the
+    // request with 408, so its handler and buffers are released. The socket itself stays open
+    // while Deno waits for the rest; the proxy in front closes it (see README, Security).
+    let timedOut = () => false;
+    if (c.req.raw.body) {
+      const limited = withBodyDeadline(c.req.raw, deps.config.REQUEST_TIMEOUT * 1000);
+      c.req.raw = limited.req;
+      timedOut = limited.timedOut;
+    }
     await next();
-    deps.metrics.httpRequest(c.req.method, c.res.status);
+    if (timedOut()) {
+      c.res = c.json({
+        error: { code: "request_timeout", message: "The request body did not arrive in time" },
+      }, 408);
+    }
+    // The route pattern, not the path: labels stay a closed set whatever clients send.
+    deps.metrics.httpRequest(c.req.method, c.req.routePath, c.res.status);
     if (c.req.path !== "/healthz" && c.req.path !== "/metrics") {
       deps.log.info("request", {
         requestId,

@@ -1,5 +1,6 @@
 /** Configuration from `ONBOARDING_*` environment variables, validated once at start-up. */
 import { z } from "zod";
+import { type Network, parseNetwork } from "./client_address.ts";
 import { DEFAULT_NAME_TEMPLATE } from "./names.ts";
 
 const PREFIX = "ONBOARDING_";
@@ -33,6 +34,19 @@ const slugList = z.preprocess(
     z.string().regex(/^[\w-]+$/, "must be Netbox slugs or ids separated by commas"),
   ),
 );
+
+/** A list of CIDRs or addresses, separated by commas or spaces (IPv4 and IPv6). */
+const networkList = (fallback: string) =>
+  z.preprocess(
+    (v) => String(emptyToUndefined(v) ?? fallback).split(/[\s,]+/).filter(Boolean),
+    z.array(z.string()).transform((list, ctx): Network[] =>
+      list.map((cidr) => {
+        const n = parseNetwork(cidr);
+        if (!n) ctx.addIssue({ code: "custom", message: `"${cidr}" is not a CIDR or address` });
+        return n!;
+      })
+    ),
+  );
 
 export const configSchema = z.object({
   PORT: port(8000),
@@ -147,6 +161,19 @@ export const configSchema = z.object({
   INVENTORY_SITES: slugList,
   /** Seconds reference look-ups stay cached in KV. */
   REFERENCE_TTL: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).default(300)),
+
+  // Request-facing security: who may read /metrics, whose X-Forwarded-For counts, body deadline.
+  /** Peers allowed to read /metrics and the /readyz detail without the token. */
+  METRICS_NETWORKS: networkList("127.0.0.0/8,::1"),
+  /** Bearer token for /metrics and the /readyz detail from anywhere else; empty = none. */
+  METRICS_TOKEN: optionalString,
+  /** Proxies (the ingress controller) whose X-Forwarded-For names the client; empty = none. */
+  TRUSTED_PROXIES: networkList(""),
+  /** Seconds a client has to send a request's headers and body. */
+  REQUEST_TIMEOUT: z.preprocess(
+    emptyToUndefined,
+    z.coerce.number().int().min(1).max(3600).default(30),
+  ),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -126,7 +126,7 @@ Deno.test("errors and metrics never carry secrets", async () => {
     },
   );
   assert(
-    metrics.render().includes(
+    (await metrics.render()).includes(
       'onboarding_external_call_errors_total{integration="openbao",status="403"} 1',
     ),
   );

@@ -13,6 +13,9 @@ import type { ReferenceMemo } from "./preflight.ts";
 import { fieldErrors, IMPORT_MAX_ITEMS, importItemSchema, unknownFields } from "./schemas.ts";
 import type { Registration } from "./store.ts";
 
+/** Largest import body or import WebSocket message (10 MB), also the HTTP body limit. */
+export const MAX_BODY_BYTES = 10 * 1024 * 1024;
+
 type StepReport = "done" | "skipped" | "failed" | "pending";
 
 export interface ImportResult {

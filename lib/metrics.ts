@@ -1,59 +1,60 @@
-/** Prometheus metrics kept in memory and rendered in the text exposition format. */
-
-type Labels = Record<string, string>;
+/**
+ * Prometheus metrics with `prom-client`, one registry per app. Every label takes its value from a
+ * closed set chosen here or in code (never raw request input), so series cannot grow without bound.
+ */
+import { Counter, Histogram, Registry } from "prom-client";
 
 const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
 
-function labelKey(labels: Labels): string {
-  return Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, "\\$&")}"`).join(
-    ",",
-  );
+/** `GET`…`OPTIONS`, else `other` (a client may send any token as a method). */
+export function methodLabel(method: string): string {
+  return METHODS.has(method) ? method : "other";
 }
 
-class Histogram {
-  #series = new Map<string, { buckets: number[]; sum: number; count: number }>();
-  observe(labels: Labels, seconds: number) {
-    const key = labelKey(labels);
-    let s = this.#series.get(key);
-    if (!s) this.#series.set(key, s = { buckets: BUCKETS.map(() => 0), sum: 0, count: 0 });
-    BUCKETS.forEach((b, i) => {
-      if (seconds <= b) s.buckets[i]++;
-    });
-    s.sum += seconds;
-    s.count++;
-  }
-  render(name: string): string[] {
-    const lines: string[] = [];
-    for (const [key, s] of this.#series) {
-      const sep = key ? "," : "";
-      BUCKETS.forEach((b, i) =>
-        lines.push(`${name}_bucket{${key}${sep}le="${b}"} ${s.buckets[i]}`)
-      );
-      lines.push(`${name}_bucket{${key}${sep}le="+Inf"} ${s.count}`);
-      lines.push(`${name}_sum{${key}} ${s.sum}`, `${name}_count{${key}} ${s.count}`);
-    }
-    return lines;
-  }
-}
-
-class Counter {
-  #series = new Map<string, number>();
-  inc(labels: Labels, by = 1) {
-    const key = labelKey(labels);
-    this.#series.set(key, (this.#series.get(key) ?? 0) + by);
-  }
-  render(name: string): string[] {
-    return [...this.#series].map(([key, v]) => `${name}{${key}} ${v}`);
-  }
+/** `2xx`…`5xx`, else `other`. */
+export function statusClass(status: number): string {
+  return status >= 100 && status <= 599 ? `${Math.floor(status / 100)}xx` : "other";
 }
 
 /** The service's metrics; one instance per app. */
 export class Metrics {
-  #registrations = new Counter();
-  #stepDuration = new Histogram();
-  #callDuration = new Histogram();
-  #callErrors = new Counter();
-  #httpRequests = new Counter();
+  readonly #registry = new Registry();
+  readonly #registrations = new Counter({
+    name: "onboarding_registrations_total",
+    help: "Registrations finished, by outcome.",
+    labelNames: ["outcome"],
+    registers: [this.#registry],
+  });
+  readonly #stepDuration = new Histogram({
+    name: "onboarding_step_duration_seconds",
+    help: "Workflow step durations.",
+    labelNames: ["step", "status"],
+    buckets: BUCKETS,
+    registers: [this.#registry],
+  });
+  readonly #callDuration = new Histogram({
+    name: "onboarding_external_call_duration_seconds",
+    help: "External call latency by integration and operation.",
+    labelNames: ["integration", "operation"],
+    buckets: BUCKETS,
+    registers: [this.#registry],
+  });
+  readonly #callErrors = new Counter({
+    name: "onboarding_external_call_errors_total",
+    help: "External calls that failed, by integration and HTTP status (0 = network).",
+    labelNames: ["integration", "status"],
+    registers: [this.#registry],
+  });
+  readonly #httpRequests = new Counter({
+    name: "onboarding_http_requests_total",
+    help: "HTTP requests served, by method, route pattern and status class.",
+    labelNames: ["method", "route", "status"],
+    registers: [this.#registry],
+  });
+
+  /** The exposition format's content type. */
+  readonly contentType: string = this.#registry.contentType;
 
   registration(outcome: string) {
     this.#registrations.inc({ outcome });
@@ -64,50 +65,21 @@ export class Metrics {
   observeCall(integration: string, operation: string, status: number, ms: number) {
     this.#callDuration.observe({ integration, operation }, ms / 1000);
     if (status === 0 || status >= 400) {
-      this.#callErrors.inc({ integration, status: String(status) });
+      // Statuses come from upstream answers: anything outside HTTP's range counts as `other`.
+      const label = status === 0 || (status >= 400 && status <= 599) ? String(status) : "other";
+      this.#callErrors.inc({ integration, status: label });
     }
   }
-  httpRequest(method: string, status: number) {
-    this.#httpRequests.inc({ method, status: String(status) });
+  /** `route` is the matched route pattern (from the code), never the request path. */
+  httpRequest(method: string, route: string, status: number) {
+    this.#httpRequests.inc({
+      method: methodLabel(method),
+      route,
+      status: statusClass(status),
+    });
   }
 
-  render(): string {
-    const block = (name: string, type: string, help: string, lines: string[]) => [
-      `# HELP ${name} ${help}`,
-      `# TYPE ${name} ${type}`,
-      ...lines,
-    ];
-    return [
-      ...block(
-        "onboarding_registrations_total",
-        "counter",
-        "Registrations finished, by outcome.",
-        this.#registrations.render("onboarding_registrations_total"),
-      ),
-      ...block(
-        "onboarding_step_duration_seconds",
-        "histogram",
-        "Workflow step durations.",
-        this.#stepDuration.render("onboarding_step_duration_seconds"),
-      ),
-      ...block(
-        "onboarding_external_call_duration_seconds",
-        "histogram",
-        "External call latency by integration and operation.",
-        this.#callDuration.render("onboarding_external_call_duration_seconds"),
-      ),
-      ...block(
-        "onboarding_external_call_errors_total",
-        "counter",
-        "External calls that failed, by integration and HTTP status (0 = network).",
-        this.#callErrors.render("onboarding_external_call_errors_total"),
-      ),
-      ...block(
-        "onboarding_http_requests_total",
-        "counter",
-        "HTTP requests served, by method and status.",
-        this.#httpRequests.render("onboarding_http_requests_total"),
-      ),
-    ].join("\n") + "\n";
+  render(): Promise<string> {
+    return this.#registry.metrics();
   }
 }

@@ -5,7 +5,7 @@ import { HTTPException } from "hono/http-exception";
 import type { z } from "zod";
 import { ValidationFailed } from "../lib/errors.ts";
 import { publicView } from "../lib/events.ts";
-import { runImport } from "../lib/import.ts";
+import { MAX_BODY_BYTES, runImport } from "../lib/import.ts";
 import { RateLimiter } from "../lib/rate_limit.ts";
 import { listServers, serverFilters, serverListQuerySchema } from "../lib/inventory.ts";
 import { fieldErrors, registerRequestSchema, retryRequestSchema } from "../lib/schemas.ts";
@@ -53,13 +53,12 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
   const { engine, store, events } = deps;
   const limiter = new RateLimiter(deps.config.WRITE_RATE_LIMIT);
 
-  // Writes are rate limited per client (user when logged in, else address).
+  // Writes are rate limited per client (user when logged in, else address); the import socket
+  // starts an import, so opening it is a write too.
   app.use(async (c, next) => {
-    if (c.req.method !== "GET") {
-      const who = c.get("user")?.sub ??
-        c.req.header("x-forwarded-for")?.split(",")[0].trim() ??
-        (c.env as { remoteAddr?: Deno.NetAddr } | undefined)?.remoteAddr?.hostname ?? "local";
-      const wait = limiter.take(who);
+    const write = !/^(GET|HEAD)$/.test(c.req.method) || c.req.path.endsWith("/servers/import/ws");
+    if (write) {
+      const wait = limiter.take(c.get("user")?.sub ?? c.get("clientAddress"));
       if (wait > 0) {
         c.header("Retry-After", String(wait));
         throw new HTTPException(429, { message: `Too many writes: try again in ${wait} s` });
@@ -109,9 +108,10 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
     "/servers/import/ws",
     upgradeWebSocket((c) => {
       const actor = actorOf(c);
+      // A client may ask for less parallelism than configured, never more.
       const requested = Number(c.req.query("concurrency"));
-      const concurrency = Number.isInteger(requested) && requested >= 1 && requested <= 64
-        ? requested
+      const concurrency = Number.isInteger(requested) && requested >= 1
+        ? Math.min(requested, deps.config.IMPORT_CONCURRENCY)
         : undefined;
       let started = false;
       return {
@@ -120,6 +120,20 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
         onMessage: (event, ws) => {
           if (started) return;
           started = true;
+          const data = event.data;
+          const size = typeof data === "string"
+            ? new TextEncoder().encode(data).byteLength
+            : data instanceof Blob
+            ? data.size
+            : (data as ArrayBuffer).byteLength;
+          if (size > MAX_BODY_BYTES) {
+            ws.send(JSON.stringify({
+              type: "error",
+              error: { code: "payload_too_large", message: "The message is larger than 10 MB" },
+            }));
+            ws.close(1009, "message too big");
+            return;
+          }
           let items: unknown;
           try {
             items = JSON.parse(String(event.data));

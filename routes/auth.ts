@@ -55,15 +55,6 @@ export interface AuthLayer {
 const SAFE_METHOD = /^(GET|HEAD|OPTIONS)$/;
 const BEARER = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i;
 
-/** The client address: the last X-Forwarded-For hop (added by our proxy), else the socket peer. */
-function clientAddress(c: Context): string {
-  const forwarded = c.req.header("x-forwarded-for")?.split(",").map((s) => s.trim()).filter(
-    Boolean,
-  );
-  return forwarded?.at(-1) ??
-    (c.env as { remoteAddr?: Deno.NetAddr } | undefined)?.remoteAddr?.hostname ?? "local";
-}
-
 function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 }
@@ -177,7 +168,7 @@ export function authLayer(deps: AppDeps): AuthLayer {
   });
 
   const limitLogin: MiddlewareHandler<AppEnv> = async (c, next) => {
-    const wait = limiter.take(clientAddress(c));
+    const wait = limiter.take(c.get("clientAddress"));
     if (wait > 0) {
       c.header("Retry-After", String(wait));
       throw new HTTPException(429, {

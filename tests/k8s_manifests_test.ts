@@ -57,6 +57,7 @@ const SECRET_VARS = [
   "OPENBAO_SECRET_ID",
   "OIDC_CLIENT_SECRET",
   "KEA_DB_URL",
+  "METRICS_TOKEN",
 ];
 
 Deno.test("k8s manifests parse and every object has a kind, name and namespace", () => {
@@ -244,6 +245,35 @@ Deno.test("k8s onboarding exposure: Service, Ingress with TLS and WebSocket time
     const backend = ingress.spec.rules[0].http.paths[0].backend.service;
     assertEquals(backend.name, svc.metadata.name);
     assertEquals(backend.port.name, svc.spec.ports[0].name);
+  });
+
+  await t.step("the app's paths are routed; probes and metrics are not", () => {
+    const paths: Obj[] = ingress.spec.rules.flatMap((r: Obj) => r.http.paths);
+    const routed = (path: string) =>
+      paths.some((p) =>
+        p.pathType === "Exact"
+          ? p.path === path
+          : p.path === "/" || path === p.path || path.startsWith(`${p.path.replace(/\/$/, "")}/`)
+      );
+    for (const path of ["/metrics", "/readyz", "/healthz"]) assert(!routed(path), path);
+    for (
+      const path of [
+        "/",
+        "/servers",
+        "/servers/abc",
+        "/import",
+        "/api/v1/servers",
+        "/api/v1/events",
+        "/auth/callback",
+        "/static/build/boot-1.js",
+        "/manifest.webmanifest",
+        "/sw.js",
+      ]
+    ) assert(routed(path), path);
+  });
+
+  await t.step("bearer tokens are checked against an audience that is not the client id", () => {
+    assert(appConfig.data.ONBOARDING_OIDC_AUDIENCE !== appConfig.data.ONBOARDING_OIDC_CLIENT_ID);
   });
 
   await t.step("WebSockets stay open for an hour and a 10 MB import fits", () => {

@@ -23,12 +23,13 @@ Deno.test("POST /servers/import refuses more than 5,000 items and bodies over 10
 
 Deno.test("writes are rate limited per client with 429 and Retry-After", async () => {
   await using t = await startTestApp({ env: { WRITE_RATE_LIMIT: "3" } });
+  // The client is the socket peer (X-Forwarded-For counts only from trusted proxies).
   const send = (ip: string) =>
     t.app.request("/api/v1/servers/register", {
       method: "POST",
-      headers: { "content-type": "application/json", "x-forwarded-for": ip },
+      headers: { "content-type": "application/json" },
       body: "{}",
-    });
+    }, { remoteAddr: { hostname: ip, port: 40000, transport: "tcp" } });
   const statuses = [];
   for (let i = 0; i < 4; i++) statuses.push((await send("192.0.2.10")).status);
   assertEquals(statuses, [400, 400, 400, 429]);

@@ -321,7 +321,7 @@ Deno.test("checkBmc() over a real socket", async (t) => {
   await t.step("ok, with the call metrics recorded", async () => {
     const check = await client.checkBmc(local);
     assert.equal(check.outcome === "ok" && check.systemId, "System.Embedded.1");
-    assert.match(metrics.render(), /integration="redfish",operation="check BMC"/);
+    assert.match(await metrics.render(), /integration="redfish",operation="check BMC"/);
   });
 
   await t.step("the 401 carries WWW-Authenticate Basic", async () => {
