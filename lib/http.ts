@@ -33,7 +33,7 @@ export class IntegrationError extends Error {
     super(
       init.message ??
         `${init.integration} ${init.operation} failed: ${what} (${init.method} ${init.url})${
-          detailOf(init.body)
+          summarizeBody(init.body)
         }`,
       { cause: init.cause },
     );
@@ -55,15 +55,38 @@ export function isTransientStatus(status: number): boolean {
   return status === 0 || status === 429 || status >= 500;
 }
 
-function detailOf(body: unknown): string {
-  if (body == null || body === "") return "";
-  let text: string;
-  if (typeof body === "string") text = body;
-  else if (typeof body === "object" && "detail" in body) text = String(body.detail);
-  else if (typeof body === "object" && "message" in body) text = String(body.message);
-  else if (typeof body === "object" && "errors" in body) text = JSON.stringify(body.errors);
-  else text = JSON.stringify(body);
-  return `: ${text.slice(0, 300)}`;
+/** Longest upstream text kept in a message, after redaction. */
+export const DETAIL_MAX = 300;
+
+/**
+ * A summary of an error body for a message: the upstream's own message fields (Netbox `detail`
+ * or per-field lists, OpenBao `errors`, Redfish `error.message`, a Kubernetes Status' reason and
+ * causes, Kea `text`), never a text body copied whole. Redacted before it is cut to length.
+ */
+export function summarizeBody(body: unknown, secrets: readonly string[] = []): string {
+  if (body == null || typeof body !== "object") return "";
+  const b = body as Record<string, unknown>;
+  const text = (v: unknown) => (typeof v === "string" ? v : JSON.stringify(v));
+  let parts: string[];
+  if (b.kind === "Status") {
+    const causes = (b.details as { causes?: Record<string, unknown>[] })?.causes ?? [];
+    const said = causes.filter((c) => c.message).map((c) =>
+      c.field ? `${c.field}: ${text(c.message)}` : text(c.message)
+    );
+    parts = [
+      [b.reason, said.length ? said.join("; ") : b.message].filter(Boolean).map(text).join(": "),
+    ];
+  } else if ("detail" in b) parts = [text(b.detail)];
+  else if ("message" in b) parts = [text(b.message)];
+  else if (Array.isArray(b.errors)) parts = b.errors.map(text);
+  else if (b.error && typeof b.error === "object") {
+    parts = [text((b.error as Record<string, unknown>).message ?? "")];
+  } else if (Array.isArray(body)) parts = body.map((a) => text(a?.text ?? ""));
+  else {parts = Object.entries(b).map(([k, v]) =>
+      `${k}: ${Array.isArray(v) ? v.map(text).join(" ") : text(v)}`
+    );}
+  const joined = parts.filter(Boolean).join("; ");
+  return joined ? `: ${truncateSafely(redactText(joined, secrets), DETAIL_MAX, secrets)}` : "";
 }
 
 const SECRET_QUERY = /([?&](?:token|secret|secret_id|password|access_token|sig)=)[^&]*/gi;
@@ -80,11 +103,89 @@ export function redactUrl(url: string): string {
   }
 }
 
-/** Replaces every occurrence of the given secret values in a string with `***`. */
-export function redactText(text: string, secrets: readonly string[]): string {
+/** Secrets this short are redacted only as whole tokens: anywhere would wreck every message. */
+const SHORT_SECRET = 4;
+
+/** UTF-8 base64 of `text`. */
+function base64(bytes: Uint8Array): string {
+  return btoa(String.fromCharCode(...bytes));
+}
+
+/**
+ * The encodings a secret may take in an upstream's answer or our own output: raw, JSON-escaped
+ * (once and twice: a JSON message inside a JSON body), URL- and form-encoded, and base64 at each
+ * of the three byte alignments (the characters that do not depend on neighbouring bytes).
+ */
+export function secretForms(secret: string): string[] {
+  const forms = new Set<string>([secret]);
+  const json = JSON.stringify(secret).slice(1, -1);
+  forms.add(json);
+  forms.add(JSON.stringify(json).slice(1, -1));
+  forms.add(encodeURIComponent(secret));
+  forms.add(encodeURIComponent(secret).replace(/%20/g, "+"));
+  const bytes = new TextEncoder().encode(secret);
+  for (let shift = 0; shift < 3; shift++) {
+    const padded = new Uint8Array(shift + bytes.length);
+    padded.set(bytes, shift);
+    const full = base64(padded).replace(/=+$/, "");
+    const start = Math.ceil((shift * 4) / 3);
+    const end = Math.floor((padded.length * 4) / 3);
+    const core = full.slice(start, end);
+    if (core.length >= SHORT_SECRET) {
+      forms.add(core);
+      forms.add(core.replace(/\+/g, "-").replace(/\//g, "_"));
+    }
+  }
+  return [...forms].filter(Boolean);
+}
+
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/**
+ * Replaces every encoding of each secret with `***`, longest first. A secret shorter than 4
+ * characters is replaced only where it stands alone (between characters that are not letters or
+ * digits), unless `short` is false (for JSON text, where `"ms":7` must stay valid).
+ */
+export function redactText(
+  text: string,
+  secrets: readonly string[],
+  options: { short?: boolean } = {},
+): string {
+  const forms = [...new Set(secrets.filter(Boolean).flatMap(secretForms))]
+    .sort((a, b) => b.length - a.length);
   let out = text;
-  for (const s of secrets) if (s && s.length >= 3) out = out.split(s).join("***");
+  for (const f of forms) {
+    if (f.length >= SHORT_SECRET) out = out.split(f).join("***");
+    else if (options.short !== false) {
+      out = out.replace(
+        // Standing alone: no letter or digit around it, except after a %XX escape.
+        new RegExp(
+          `(?:(?<=%[0-9A-Fa-f]{2})|(?<![\\p{L}\\p{N}]))${escapeRegExp(f)}(?![\\p{L}\\p{N}])`,
+          "gu",
+        ),
+        "***",
+      );
+    }
+  }
   return out;
+}
+
+/**
+ * Cuts `text` to `max` characters, then drops a tail that could be the start (4+ characters) of
+ * any encoding of a secret, so a cut never leaves a recognisable prefix behind.
+ */
+export function truncateSafely(text: string, max: number, secrets: readonly string[]): string {
+  if (text.length <= max) return text;
+  let out = text.slice(0, max);
+  for (const f of secrets.filter(Boolean).flatMap(secretForms)) {
+    for (let k = Math.min(f.length - 1, out.length); k >= SHORT_SECRET; k--) {
+      if (out.endsWith(f.slice(0, k))) {
+        out = out.slice(0, -k);
+        break;
+      }
+    }
+  }
+  return `${out}…`;
 }
 
 /** Deep-copies a JSON value replacing secret values and values of secret-looking keys. */
@@ -311,13 +412,18 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     got: { res: Response; text: string | null },
     query?: RequestOptions["query"],
   ): never {
+    const body = redactValue(parseText(got.text), secrets());
+    const where = `${method} ${redactUrl(withQuery(url, query))}`;
     throw new IntegrationError({
       integration: options.integration,
       operation,
       method,
       url: redactUrl(withQuery(url, query)),
       status: got.res.status,
-      body: redactValue(parseText(got.text), secrets()),
+      body,
+      message: `${options.integration} ${operation} failed: HTTP ${got.res.status} (${where})${
+        summarizeBody(body, secrets())
+      }`,
     });
   }
 

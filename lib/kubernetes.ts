@@ -3,6 +3,7 @@
 import { parse as parseYaml } from "yaml";
 import {
   createHttpClient,
+  DETAIL_MAX,
   type HttpClient,
   IntegrationError,
   redactText,
@@ -10,6 +11,8 @@ import {
   type RequestOptions,
   type RetryPolicy,
   sleep,
+  summarizeBody,
+  truncateSafely,
 } from "./http.ts";
 import type { Metrics } from "./metrics.ts";
 import { type BareMetalHostObject, FIELD_MANAGER, type SecretObject } from "./metal3.ts";
@@ -292,18 +295,19 @@ export function createKubernetesClient(settings: KubernetesSettings): Kubernetes
     return h;
   }
 
-  /** Re-throws an HTTP failure with the Status reason and message, secrets scrubbed. */
+  /** Re-throws an HTTP failure with the Status reason and causes, every secret scrubbed first. */
   function rethrow(e: unknown, secrets: readonly string[] = []): never {
     if (!(e instanceof IntegrationError) || e.status === 0) throw e;
     const all = [...secrets, lastToken].filter(Boolean);
-    const detail = isStatus(e.body) ? statusDetail(e.body) : "";
+    // Redacted before anything is formatted: a message built from the raw body would carry the
+    // value in forms (JSON-escaped, cut short) that a later scrub no longer recognises.
     const body = redactValue(e.body, all);
-    const message = redactText(
-      detail
-        ? `${e.integration} ${e.operation} failed: HTTP ${e.status} ${detail} (${e.method} ${e.url})`
-        : e.message,
-      all,
-    );
+    const where = `(${e.method} ${e.url})`;
+    const message = isStatus(body)
+      ? `HTTP ${e.status} ${
+        truncateSafely(redactText(statusDetail(body), all), DETAIL_MAX, all)
+      } ${where}`
+      : `HTTP ${e.status} ${where}${summarizeBody(body, all)}`;
     throw new IntegrationError({
       integration: e.integration,
       operation: e.operation,
@@ -311,7 +315,7 @@ export function createKubernetesClient(settings: KubernetesSettings): Kubernetes
       url: e.url,
       status: e.status,
       body,
-      message,
+      message: `${e.integration} ${e.operation} failed: ${message}`,
     });
   }
 

@@ -38,7 +38,9 @@ export function createLogger(options: LoggerOptions = {}): Logger {
           errorReplacer,
         ),
       );
-      write(redactText(JSON.stringify(redactValue(plain, list)), list));
+      // Values first (short secrets too, as whole tokens), then the line itself for any form that
+      // survived inside a nested JSON string; short ones are skipped there to keep the line JSON.
+      write(redactText(JSON.stringify(redactValue(plain, list)), list, { short: false }));
     };
     return {
       debug: (m, f) => log("debug", m, f),

@@ -7,6 +7,7 @@ import {
   redactUrl,
   type RequestOptions,
   type RetryPolicy,
+  summarizeBody,
 } from "./http.ts";
 import type { Metrics } from "./metrics.ts";
 
@@ -87,18 +88,19 @@ export function createOpenBaoClient(settings: OpenBaoSettings): OpenBaoClient {
   /** Secret values being written right now, scrubbed from errors too. */
   const inFlight = new Map<string, number>();
 
+  const secrets = () => [
+    settings.roleId,
+    settings.secretId ?? "",
+    token?.value ?? "",
+    ...inFlight.keys(),
+  ];
   const http = createHttpClient({
     integration: "openbao",
     fetch: settings.fetch,
     timeoutMs: settings.timeoutMs,
     retry: settings.retry,
     metrics: settings.metrics,
-    secrets: () => [
-      settings.roleId,
-      settings.secretId ?? "",
-      token?.value ?? "",
-      ...inFlight.keys(),
-    ],
+    secrets,
   });
 
   function tokenFrom(auth: AuthBlock | undefined, operation: string, url: string): Token {
@@ -251,8 +253,8 @@ export function createOpenBaoClient(settings: OpenBaoSettings): OpenBaoClient {
         url,
         status: 404,
         body: res.body,
-        message: `openbao read secret failed: HTTP 404 (GET ${url}): ${
-          JSON.stringify(errs ?? res.body).slice(0, 300)
+        message: `openbao read secret failed: HTTP 404 (GET ${url})${
+          summarizeBody(res.body, secrets())
         }; check ONBOARDING_OPENBAO_MOUNT_POINT (${mount}) and the URL`,
       });
     }

@@ -8,7 +8,8 @@ export interface Fault {
   match?: string | RegExp;
   /** Answer with this status (and `body`) instead of the real handler. */
   status?: number;
-  body?: unknown;
+  /** The answer's JSON body, or a function of the request's text (an upstream echoing input). */
+  body?: unknown | ((request: { url: string; headers: Headers; text: string }) => unknown);
   headers?: Record<string, string>;
   /** Wait this long before answering (or before the fault). */
   delayMs?: number;
@@ -48,7 +49,10 @@ export class Faults {
     if (fault.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs));
     if (fault.drop) throw new ConnectionDropped(`dropped ${line}`);
     if (fault.status === undefined) return null;
-    return Response.json(fault.body ?? { error: "injected fault" }, {
+    const body = typeof fault.body === "function"
+      ? fault.body({ url: req.url, headers: req.headers, text: await req.clone().text() })
+      : fault.body;
+    return Response.json(body ?? { error: "injected fault" }, {
       status: fault.status,
       headers: fault.headers,
     });
