@@ -173,7 +173,7 @@ Deno.test("property: passwords echoed by OpenBao, Kubernetes and the BMC reach n
       });
     } else if (where === "kubernetes") {
       t.world.kubernetes.faults.add({
-        match: `/secrets/${name}-bmc-secret`,
+        match: `PATCH /api/v1/namespaces/metal3/secrets/${name}-bmc-secret`,
         status: 422,
         body: echo,
       });
