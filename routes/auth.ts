@@ -23,9 +23,9 @@ import type { AppDeps, AppEnv, User } from "../main.ts";
 export const LOGIN_RATE_PER_MINUTE = 20;
 
 /**
- * Paths served without credentials: probes and metrics (for the kubelet and Prometheus inside the
- * cluster; `/metrics` holds counts only, no names or secrets), the login routes, static assets,
- * the web app manifest and the service worker.
+ * Paths served without OIDC credentials: probes and metrics (for the kubelet and Prometheus inside
+ * the cluster; `/metrics` and the `/readyz` detail check their own scraper access, see
+ * routes/system.ts), the login routes, static assets, the web app manifest and the service worker.
  */
 export function isOpenPath(path: string): boolean {
   return path === "/healthz" || path === "/readyz" || path === "/metrics" ||
