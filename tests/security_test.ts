@@ -179,10 +179,12 @@ Deno.test("a request whose body stops arriving is answered 408 at the deadline",
         'content-length: 200\r\n\r\n{"bmc_mac":',
     ));
     const buf = new Uint8Array(4096);
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const n = await Promise.race([
       conn.read(buf),
-      new Promise<null>((r) => setTimeout(() => r(null), 4000)),
+      new Promise<null>((r) => timer = setTimeout(() => r(null), 4000)),
     ]);
+    clearTimeout(timer);
     const answer = n ? new TextDecoder().decode(buf.subarray(0, n)) : "(no answer in 4 s)";
     assert(answer.startsWith("HTTP/1.1 408"), answer);
     assert(performance.now() - started < 3000);
