@@ -1,5 +1,6 @@
 /** Bulk import: validate each item on its own, submit with bounded concurrency, report in input order. */
 import {
+  Conflict,
   MacAlreadyRegistered,
   PayloadTooLarge,
   RackSlotTaken,
@@ -184,5 +185,72 @@ export async function runImport(
   } finally {
     unsubscribe();
   }
+  return results;
+}
+
+/** What a dry run says of one item: "ready" passed validation and every pre-flight check. */
+export interface PreviewResult {
+  index: number;
+  device_name: string;
+  status: "ready" | "failed";
+  error?: string;
+  fields?: Record<string, string>;
+  /** A registration of this name and MAC exists: importing runs it again. */
+  existing_id?: string;
+}
+
+/**
+ * The checks an import makes before writing (validation, Netbox references, rack units, MAC
+ * held by Netbox or Kea), writing nothing: `POST /servers/import?dry_run=true`.
+ */
+export async function previewImport(
+  deps: ImportDeps,
+  items: unknown,
+  options: { concurrency?: number } = {},
+): Promise<PreviewResult[]> {
+  if (!Array.isArray(items)) throw new ValidationFailed({ body: "Send a JSON array of servers" });
+  if (items.length > IMPORT_MAX_ITEMS) {
+    throw new PayloadTooLarge(
+      `At most ${IMPORT_MAX_ITEMS} servers per import (got ${items.length})`,
+    );
+  }
+  const results: PreviewResult[] = new Array(items.length);
+  const references: ReferenceMemo = new Map();
+  await pool(
+    items.length,
+    options.concurrency ?? deps.config.IMPORT_CONCURRENCY,
+    async (index) => {
+      const raw = items[index];
+      const parsed = importItemSchema.safeParse(raw);
+      const name = (raw as { device_name?: unknown })?.device_name;
+      const device_name = typeof name === "string" ? name : "";
+      if (!parsed.success) {
+        const fields = fieldErrors(parsed.error);
+        results[index] = {
+          index,
+          device_name,
+          status: "failed",
+          error: `Invalid: ${Object.entries(fields).map(([k, v]) => `${k}: ${v}`).join("; ")}`,
+          fields,
+        };
+        return;
+      }
+      try {
+        const found = await deps.engine.preflight(parsed.data, references);
+        results[index] = { index, status: "ready", ...found };
+      } catch (e) {
+        const known = e instanceof ValidationFailed || e instanceof UnknownReference ||
+          e instanceof RackSlotTaken || e instanceof MacAlreadyRegistered ||
+          e instanceof Conflict;
+        results[index] = {
+          index,
+          device_name: parsed.data.device_name,
+          status: "failed",
+          error: known ? (e as Error).message : `pre-flight: ${actionable(e)}`,
+          ...(e instanceof ValidationFailed ? { fields: e.fields } : {}),
+        };
+      }
+    },
+  );
   return results;
 }

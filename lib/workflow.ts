@@ -177,71 +177,9 @@ export class Engine {
       const prior = await store.idByIdempotencyKey(ctx.idempotencyKey);
       if (prior) return await store.mustGet(prior);
     }
-    const request: RegistrationRequest = {
-      site: input.site,
-      location: input.location,
-      rack: input.rack,
-      position: input.position,
-      device_type: input.device_type,
-      device_role: input.device_role,
-      bmc_prefix: input.bmc_prefix ?? this.#d.config.BMC_PREFIX,
-      tenant: input.tenant,
-      bmc_ip: input.bmc_ip,
-    };
-    // Nothing may receive the BMC password outside the BMC networks: check before any lookup.
-    const networks = bmcNetworks(this.#d.config);
-    checkBmcAddress(request, networks);
-    const withNetbox = netboxFieldsComplete(request) && this.#d.netbox !== undefined;
-    // Who else holds this MAC does not depend on the references: ask while they resolve.
-    const macOwners = findMacOwners(this.#d.netbox, this.#d.kea, input.bmc_mac);
-    macOwners.catch(() => {}); // awaited (and thrown) in #preflight
-    const resolved = withNetbox
-      ? await resolveReferences(this.#d.netbox!, request, ctx.references)
-      : undefined;
-    if (resolved?.prefix) checkBmcAddress(request, networks, resolved.prefix);
-    const name = input.device_name ?? (resolved
-      ? deviceName(
-        { site: resolved.siteSlug, rack: resolved.rackName, position: request.position! },
-        this.#d.config.DEVICE_NAME_TEMPLATE,
-      )
-      : undefined);
-    if (!name) {
-      throw new ValidationFailed({
-        device_name:
-          "Required unless site, location, rack, position, device type and role are given",
-      });
-    }
-
-    // Same name and MAC as an existing registration: this is a repeat; run it again idempotently.
-    const existingId = (await store.idByName(name)) ?? (await store.idByMac(input.bmc_mac));
-    if (existingId) {
-      const existing = await store.mustGet(existingId);
-      if (existing.status !== "decommissioned") {
-        if (existing.device_name !== name) {
-          throw new MacAlreadyRegistered(input.bmc_mac, existing.device_name);
-        }
-        if (existing.bmc_mac !== input.bmc_mac) {
-          throw new Conflict(
-            `Device ${name} is already registered with BMC MAC ${existing.bmc_mac}`,
-          );
-        }
-        return await this.#resubmit(existing, input, ctx);
-      }
-    }
-
-    const [existingDeviceId] = await Promise.all([
-      checkPreflight(this.#d.netbox, name, input, resolved, macOwners),
-      checkNameFree(name, {
-        netbox: this.#d.netbox,
-        kubernetes: this.#d.kubernetes,
-        namespace: this.#d.config.METAL3_NAMESPACE,
-        mac: input.bmc_mac,
-        macOwners,
-        withNetbox: resolved !== undefined,
-      }),
-    ]);
-    if (resolved && existingDeviceId !== undefined) resolved.existingDeviceId = existingDeviceId;
-
+    const checked = await this.#check(input, ctx.references);
+    if (checked.repeat) return await this.#resubmit(checked.repeat, input, ctx);
+    const { name, request, resolved } = checked;
     const now = new Date().toISOString();
     const record: Registration = {
       id: newRegistrationId(),
@@ -292,6 +230,127 @@ export class Engine {
     });
     await this.#queue(record, input.bmc_password);
     return (await store.get(record.id))!;
+  }
+
+  /**
+   * Every read-only check of a submit, writing nothing: what `POST /servers/import?dry_run=true`
+   * answers with, and what submit runs first.
+   */
+  async preflight(
+    input: Omit<SubmitInput, "bmc_password">,
+    references?: ReferenceMemo,
+  ): Promise<{ device_name: string; existing_id?: string }> {
+    const { name, repeat } = await this.#check(input, references);
+    return { device_name: name, ...(repeat ? { existing_id: repeat.id } : {}) };
+  }
+
+  /**
+   * Who already holds a BMC MAC, read-only: this service's live registration, and Netbox devices
+   * or Kea reservations that are not that registration's own. The PWA asks at the scan.
+   */
+  async macHolders(mac: string): Promise<{
+    bmc_mac: string;
+    registration: { id: string; device_name: string; status: string } | null;
+    netbox_devices: { id: number; name: string; url?: string }[];
+    kea_reservations: { hostname?: string; ip: string; subnet_id: number }[];
+  }> {
+    const { store, config } = this.#d;
+    const [id, [devices, hosts]] = await Promise.all([
+      store.idByMac(mac),
+      findMacOwners(this.#d.netbox, this.#d.kea, mac),
+    ]);
+    const found = id ? await store.get(id) : null;
+    const own = found && found.status !== "decommissioned" ? found : null;
+    const ownName = own?.device_name.toLowerCase();
+    const netboxUi = config.NETBOX_URL?.replace(/\/+$/, "").replace(/\/api$/, "");
+    return {
+      bmc_mac: mac,
+      registration: own && { id: own.id, device_name: own.device_name, status: own.status },
+      netbox_devices: devices.filter((d) => d.name.toLowerCase() !== ownName).map((d) => ({
+        id: d.id,
+        name: d.name,
+        ...(netboxUi ? { url: `${netboxUi}/dcim/devices/${d.id}/` } : {}),
+      })),
+      kea_reservations: hosts.filter((h) =>
+        !ownName || h.hostname?.toLowerCase() !== `${ownName}-bmc`
+      )
+        .map((h) => ({ hostname: h.hostname, ip: h.ip, subnet_id: h.subnetId })),
+    };
+  }
+
+  /** Resolves the references and the name, and refuses conflicts; `repeat` is a re-submit. */
+  async #check(input: Omit<SubmitInput, "bmc_password">, references?: ReferenceMemo): Promise<{
+    name: string;
+    request: RegistrationRequest;
+    resolved?: ResolvedRefs;
+    repeat?: Registration;
+  }> {
+    const { store } = this.#d;
+    const request: RegistrationRequest = {
+      site: input.site,
+      location: input.location,
+      rack: input.rack,
+      position: input.position,
+      device_type: input.device_type,
+      device_role: input.device_role,
+      bmc_prefix: input.bmc_prefix ?? this.#d.config.BMC_PREFIX,
+      tenant: input.tenant,
+      bmc_ip: input.bmc_ip,
+    };
+    // Nothing may receive the BMC password outside the BMC networks: check before any lookup.
+    const networks = bmcNetworks(this.#d.config);
+    checkBmcAddress(request, networks);
+    const withNetbox = netboxFieldsComplete(request) && this.#d.netbox !== undefined;
+    // Who else holds this MAC does not depend on the references: ask while they resolve.
+    const macOwners = findMacOwners(this.#d.netbox, this.#d.kea, input.bmc_mac);
+    macOwners.catch(() => {}); // awaited (and thrown) in checkPreflight
+    const resolved = withNetbox
+      ? await resolveReferences(this.#d.netbox!, request, references)
+      : undefined;
+    if (resolved?.prefix) checkBmcAddress(request, networks, resolved.prefix);
+    const name = input.device_name ?? (resolved
+      ? deviceName(
+        { site: resolved.siteSlug, rack: resolved.rackName, position: request.position! },
+        this.#d.config.DEVICE_NAME_TEMPLATE,
+      )
+      : undefined);
+    if (!name) {
+      throw new ValidationFailed({
+        device_name:
+          "Required unless site, location, rack, position, device type and role are given",
+      });
+    }
+
+    // Same name and MAC as an existing registration: this is a repeat; run it again idempotently.
+    const existingId = (await store.idByName(name)) ?? (await store.idByMac(input.bmc_mac));
+    if (existingId) {
+      const existing = await store.mustGet(existingId);
+      if (existing.status !== "decommissioned") {
+        if (existing.device_name !== name) {
+          throw new MacAlreadyRegistered(input.bmc_mac, existing.device_name);
+        }
+        if (existing.bmc_mac !== input.bmc_mac) {
+          throw new Conflict(
+            `Device ${name} is already registered with BMC MAC ${existing.bmc_mac}`,
+          );
+        }
+        return { name, request, resolved, repeat: existing };
+      }
+    }
+
+    const [existingDeviceId] = await Promise.all([
+      checkPreflight(this.#d.netbox, name, input, resolved, macOwners),
+      checkNameFree(name, {
+        netbox: this.#d.netbox,
+        kubernetes: this.#d.kubernetes,
+        namespace: this.#d.config.METAL3_NAMESPACE,
+        mac: input.bmc_mac,
+        macOwners,
+        withNetbox: resolved !== undefined,
+      }),
+    ]);
+    if (resolved && existingDeviceId !== undefined) resolved.existingDeviceId = existingDeviceId;
+    return { name, request, resolved };
   }
 
   async #resubmit(

@@ -5,7 +5,8 @@ import { HTTPException } from "hono/http-exception";
 import type { z } from "zod";
 import { ValidationFailed } from "../lib/errors.ts";
 import { publicView } from "../lib/events.ts";
-import { MAX_BODY_BYTES, runImport } from "../lib/import.ts";
+import { canonicalMac } from "../lib/mac.ts";
+import { MAX_BODY_BYTES, previewImport, runImport } from "../lib/import.ts";
 import { RateLimiter } from "../lib/rate_limit.ts";
 import { listServers, serverFilters, serverListQuerySchema } from "../lib/inventory.ts";
 import { fieldErrors, registerRequestSchema, retryRequestSchema } from "../lib/schemas.ts";
@@ -100,6 +101,8 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
         "The body is not valid JSON",
       );
     });
+    // Preview: the same pre-flight, nothing written.
+    if (c.req.query("dry_run") === "true") return c.json(await previewImport(deps, items));
     const results = await runImport(deps, items, { actor: actorOf(c) });
     return c.json(results);
   });
@@ -166,6 +169,12 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
       };
     }),
   );
+
+  app.get("/macs/:mac", async (c) => {
+    const mac = canonicalMac(c.req.param("mac"));
+    if (!mac) throw new ValidationFailed({ mac: "Not a MAC address" });
+    return c.json(await engine.macHolders(mac));
+  });
 
   const listDeps = { ...deps, kubernetes: deps.integrations.kubernetes };
   app.get("/servers", async (c) => {
