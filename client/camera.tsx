@@ -6,6 +6,10 @@ export function Camera(
   props: {
     wasmUrl: string;
     label: string;
+    /** Opens at once (the previous step's scan came from the camera: keep scanning). */
+    autoOpen?: boolean;
+    /** "Open camera" as a secondary button (beside another step's main action, e.g. Retry). */
+    secondary?: boolean;
     /** Returns true when the value was accepted (the rest of the frame is then skipped). */
     onCode: (value: string, format: string) => boolean | void;
   },
@@ -23,16 +27,26 @@ export function Camera(
     scanner.current = null;
     setState("closed");
   };
-  useEffect(() => close, []);
+  const mounted = useRef(true);
+  useEffect(() => {
+    if (props.autoOpen) open();
+    return () => {
+      mounted.current = false;
+      close();
+    };
+  }, []);
 
-  const open = async () => {
+  async function open() {
     setState("opening");
     try {
       const { startScanner } = await import("./scanner.ts");
-      scanner.current = await startScanner(video.current!, {
+      const started = await startScanner(video.current!, {
         wasmUrl: props.wasmUrl,
         onCode: (v, f) => scanner.current ? onCode.current(v, f) : true,
       });
+      // The step may have moved on while the camera started: do not leave it running.
+      if (!mounted.current) return started.stop();
+      scanner.current = started;
       setState("open");
     } catch (e) {
       setError(
@@ -42,7 +56,7 @@ export function Camera(
       );
       setState("error");
     }
-  };
+  }
 
   return (
     <div>
@@ -76,7 +90,7 @@ export function Camera(
           </div>
         )
         : (
-          <button type="button" class="primary" onClick={open}>
+          <button type="button" class={props.secondary ? "" : "primary"} onClick={open}>
             Open camera
           </button>
         )}

@@ -1,4 +1,8 @@
-/** SVG rack elevation: free and occupied units, the target units highlighted. */
+/**
+ * Rack elevation as a control: one 44 px row per unit, free units are buttons that pick the
+ * position, the target units highlighted and scrolled into the middle of the drawing.
+ */
+import { useEffect, useRef } from "preact/hooks";
 
 export interface Elevation {
   rack: { id: number; name: string; u_height: number };
@@ -18,10 +22,44 @@ export function slotConflicts(elevation: Elevation, position: number, height: nu
   return [...new Set(names)];
 }
 
-const ROW = 14;
-const WIDTH = 220;
+/** True when a `height`U device fits at `position`: inside the rack and every unit free. */
+export function fits(elevation: Elevation, position: number, height: number): boolean {
+  return position >= 1 && position + Math.max(1, height) - 1 <= elevation.rack.u_height &&
+    slotConflicts(elevation, position, height).length === 0;
+}
 
-/** The drawing; clicking a free unit picks it as the position. */
+/**
+ * The next position where the device fits, searching from `from` in `direction` (+1 up, -1
+ * down); null when there is none that way.
+ */
+export function nextFree(
+  elevation: Elevation,
+  from: number,
+  height: number,
+  direction: 1 | -1,
+): number | null {
+  for (let u = from; u >= 1 && u <= elevation.rack.u_height; u += direction) {
+    if (fits(elevation, u, height)) return u;
+  }
+  return null;
+}
+
+/**
+ * The position to suggest: right above the last device placed in this rack (a server usually
+ * goes on top of the previous one), else the lowest free one.
+ */
+export function suggestPosition(
+  elevation: Elevation,
+  height: number,
+  last?: { position: number; height: number } | null,
+): number | null {
+  const above = last
+    ? nextFree(elevation, last.position + Math.max(1, last.height), height, 1)
+    : null;
+  return above ?? nextFree(elevation, 1, height, 1);
+}
+
+/** The drawing; tapping a free unit picks it as the position. */
 export function RackElevation(
   props: {
     elevation: Elevation;
@@ -32,40 +70,54 @@ export function RackElevation(
 ) {
   const { elevation, position, height } = props;
   const target = new Set(position > 0 ? targetUnits(position, height) : []);
-  const top = elevation.rack.u_height;
   const byPos = new Map(elevation.units.map((u) => [u.position, u]));
+  const box = useRef<HTMLDivElement>(null);
+
+  // Keep the target in the middle of the drawing without scrolling the page itself.
+  useEffect(() => {
+    const el = box.current;
+    const row = el?.querySelector<HTMLElement>(`[data-u="${position}"]`);
+    if (el && row) el.scrollTop = row.offsetTop - el.clientHeight / 2 + row.offsetHeight / 2;
+  }, [position, elevation]);
+
   const rows = [];
-  for (let u = top; u >= 1; u--) {
-    const y = (top - u) * ROW;
+  for (let u = elevation.rack.u_height; u >= 1; u--) {
     const unit = byPos.get(u);
     const used = Boolean(unit?.device);
-    const cls = target.has(u) ? (used ? "u-conflict" : "u-target") : used ? "u-used" : "u-free";
+    const state = target.has(u) ? (used ? "conflict" : "target") : used ? "used" : "free";
+    const label = used ? unit!.device!.name : target.has(u) ? "this server" : "free";
     rows.push(
-      <g
-        key={u}
-        data-u={u}
-        data-state={cls.slice(2)}
-        onClick={() => !used && props.onPick?.(u)}
-      >
-        <rect x={24} y={y} width={WIDTH - 28} height={ROW - 1} class={cls} rx={2} />
-        <text x={2} y={y + ROW - 4}>{u}</text>
-        {used && unit?.device && (unit.position === u) && (
-          <text x={30} y={y + ROW - 4} class="u-label-used">{unit.device.name}</text>
-        )}
-      </g>,
+      used
+        ? (
+          <li key={u} data-u={u} data-state={state} class={`u-row u-${state}`}>
+            <span class="u-num">U{u}</span> <span>{label}</span>
+          </li>
+        )
+        : (
+          <li key={u}>
+            <button
+              type="button"
+              data-u={u}
+              data-state={state}
+              class={`u-row u-${state}`}
+              aria-pressed={target.has(u)}
+              onClick={() => props.onPick?.(u)}
+            >
+              <span class="u-num">U{u}</span> <span>{label}</span>
+            </button>
+          </li>
+        ),
     );
   }
+  const occupied = elevation.units.filter((x) => x.device).length;
   return (
-    <figure class="rack" aria-label={`Rack ${elevation.rack.name} elevation`}>
-      <svg
-        viewBox={`0 0 ${WIDTH} ${top * ROW}`}
-        role="img"
-        aria-label={`Rack ${elevation.rack.name}: ${
-          elevation.units.filter((x) => x.device).length
-        } of ${top} units occupied${position > 0 ? `, target U${position}` : ""}`}
-      >
-        {rows}
-      </svg>
-    </figure>
+    <div
+      class="rack"
+      ref={box}
+      role="group"
+      aria-label={`Rack ${elevation.rack.name}: ${occupied} of ${elevation.rack.u_height} units occupied`}
+    >
+      <ol>{rows}</ol>
+    </div>
   );
 }

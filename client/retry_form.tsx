@@ -1,7 +1,8 @@
 /**
  * Retry of a registration, with what it may ask for: a rescanned BMC password (the BMC rejected the
  * one given), the boot NIC MAC (libvirt is blocked on it, or the host was created without one: a
- * NIC the BMC listed can be picked), or which system of a multi-system BMC is this server.
+ * NIC the BMC listed can be picked), or which system of a multi-system BMC is this server. Retry
+ * comes before the camera: after a failure it is the one main action.
  */
 import { useState } from "preact/hooks";
 import { MAC_MESSAGES, macProblem } from "../lib/mac.ts";
@@ -14,6 +15,7 @@ export interface RetryTarget {
   id: string;
   status: string;
   boot_mac?: string;
+  steps?: Record<string, { status: string; message?: string }>;
   bmc?: {
     bootMac?: string;
     nics?: { id: string; mac: string; link: string }[];
@@ -21,11 +23,17 @@ export interface RetryTarget {
   };
 }
 
-/** What a Retry of `r` asks for, or null when there is nothing to retry. */
-function asks(r: RetryTarget): "system" | "boot-mac" | "password" | null {
+/**
+ * What a Retry of `r` asks for ("retry": nothing, just Retry), or null when there is nothing to
+ * retry. The password only when the BMC refused it: any other failure keeps the stored one.
+ */
+export function retryAsks(r: RetryTarget): "system" | "boot-mac" | "password" | "retry" | null {
   if (r.status === "blocked" && r.bmc?.systems?.length) return "system";
   if (r.status === "blocked") return "boot-mac";
-  if (r.status === "failed") return "password";
+  if (r.status === "failed") {
+    const failed = Object.values(r.steps ?? {}).filter((s) => s.status === "failed");
+    return failed.some((s) => /password|credential/i.test(s.message ?? "")) ? "password" : "retry";
+  }
   // Created without a boot MAC: one can be added later (the host is applied again with it).
   if (r.status === "ok" && !r.boot_mac && !r.bmc?.bootMac) return "boot-mac";
   return null;
@@ -50,7 +58,7 @@ export function RetryForm(
   const [bootMac, setBootMac] = useState("");
   const [system, setSystem] = useState("");
   const [busy, setBusy] = useState(false);
-  const ask = asks(r);
+  const ask = retryAsks(r);
   if (!ask) return null;
   const bootIssue = bootMac ? macProblem(bootMac) : null;
   const optional = r.status === "ok";
@@ -143,18 +151,6 @@ export function RetryForm(
           />
         </>
       )}
-      {props.wasmUrl && ask !== "system" && (
-        <Camera
-          wasmUrl={props.wasmUrl}
-          label={ask === "boot-mac" ? "boot NIC MAC label" : "BMC password label"}
-          onCode={(value) => {
-            const found = ask === "boot-mac" ? scannedMac(value) : scannedPassword(value);
-            if (!found) return false;
-            (ask === "boot-mac" ? setBootMac : setPassword)(found);
-            return true;
-          }}
-        />
-      )}
       <div class="actions">
         <button
           type="button"
@@ -166,6 +162,19 @@ export function RetryForm(
           {optional ? "Add boot MAC" : "Retry"}
         </button>
       </div>
+      {props.wasmUrl && (ask === "boot-mac" || ask === "password") && (
+        <Camera
+          wasmUrl={props.wasmUrl}
+          label={ask === "boot-mac" ? "boot NIC MAC label" : "BMC password label"}
+          secondary
+          onCode={(value) => {
+            const found = ask === "boot-mac" ? scannedMac(value) : scannedPassword(value);
+            if (!found) return false;
+            (ask === "boot-mac" ? setBootMac : setPassword)(found);
+            return true;
+          }}
+        />
+      )}
     </div>
   );
 }

@@ -1,4 +1,4 @@
-/** Device names: generation from DEVICE_NAME_TEMPLATE and Kubernetes object-name validity. */
+/** Device names (from DEVICE_NAME_TEMPLATE, Kubernetes object-name validity) and Netbox page links. */
 
 export const DEFAULT_NAME_TEMPLATE = "{site}-{rack}u{position}";
 
@@ -24,4 +24,9 @@ export function deviceName(parts: NameParts, template = DEFAULT_NAME_TEMPLATE): 
   return template.replace(PLACEHOLDER, (_, key: keyof NameParts) => String(parts[key] ?? ""))
     .toLowerCase()
     .replace(/[^a-z0-9.-]+/g, "-");
+}
+
+/** The Netbox web page of a device (the API base with or without `/api`), for links. */
+export function netboxDeviceUrl(netboxUrl: string, id: number): string {
+  return `${netboxUrl.replace(/\/+$/, "").replace(/\/api$/, "")}/dcim/devices/${id}/`;
 }

@@ -44,7 +44,7 @@ import {
   resolveReferences,
 } from "./preflight.ts";
 import type { RegistrationStatus, StepName, StepStatus } from "./model.ts";
-import { deviceName } from "./names.ts";
+import { deviceName, netboxDeviceUrl } from "./names.ts";
 import type { NetboxClient } from "./netbox.ts";
 import type { OpenBaoClient } from "./openbao.ts";
 import type { RedfishClient } from "./redfish.ts";
@@ -262,14 +262,13 @@ export class Engine {
     const found = id ? await store.get(id) : null;
     const own = found && found.status !== "decommissioned" ? found : null;
     const ownName = own?.device_name.toLowerCase();
-    const netboxUi = config.NETBOX_URL?.replace(/\/+$/, "").replace(/\/api$/, "");
     return {
       bmc_mac: mac,
       registration: own && { id: own.id, device_name: own.device_name, status: own.status },
       netbox_devices: devices.filter((d) => d.name.toLowerCase() !== ownName).map((d) => ({
         id: d.id,
         name: d.name,
-        ...(netboxUi ? { url: `${netboxUi}/dcim/devices/${d.id}/` } : {}),
+        ...(config.NETBOX_URL ? { url: netboxDeviceUrl(config.NETBOX_URL, d.id) } : {}),
       })),
       kea_reservations: hosts.filter((h) =>
         !ownName || h.hostname?.toLowerCase() !== `${ownName}-bmc`
@@ -422,7 +421,9 @@ export class Engine {
         record.id,
         "openbao",
         "done",
-        res.changed ? `Stored as version ${res.version}` : `Unchanged (version ${res.version})`,
+        res.changed
+          ? `Password stored (version ${res.version})`
+          : `Password already stored (version ${res.version})`,
       );
       this.#passwords.delete(record.id);
     } catch (e) {
@@ -655,11 +656,13 @@ export class Engine {
     const { store } = this.#d;
     const ref = r.resolved;
     let deviceId = r.created.netbox_device_id;
+    let found = r.created.netbox_device_preexisting === true;
     if (!deviceId) {
       // Pre-flight already looked: reuse the device only when it carried this BMC MAC.
       const preexisting = ref.existingDeviceId !== undefined;
       const device = preexisting ? { id: ref.existingDeviceId! } : await this.#createDevice(r, ref);
       deviceId = device.id;
+      found = preexisting;
       await store.update(r.id, (x) => {
         x.created.netbox_device_id = device.id;
         x.created.netbox_device_preexisting = preexisting;
@@ -694,7 +697,10 @@ export class Engine {
     });
     ipKnown();
     await Promise.all([macWrite, nb.setOobIp(deviceId, ip.id)]);
-    return `Device ${deviceId}, BMC ${bare(ip.address)}`;
+    // Said for people; the ids are in the created objects.
+    return `${found ? "Found" : "Created"} ${r.device_name} in Netbox, BMC address ${
+      bare(ip.address)
+    }`;
   }
 
   /** Creates the device; after a crash between create and record, adopts the one we made. */
@@ -751,9 +757,14 @@ export class Engine {
         }: check those servers and retry`,
       );
     }
-    return `${r.bmc_ip} reserved in subnet ${subnetId} on ${
-      results.map((s) => `${s.server}: ${s.outcome}`).join(", ")
-    }`;
+    const where = results.length === 2
+      ? "both DHCP servers"
+      : results.length === 1
+      ? "the DHCP server"
+      : `${results.length} DHCP servers`;
+    return results.every((s) => s.outcome === "unchanged")
+      ? `${r.bmc_ip} was already reserved on ${where}`
+      : `Reserved ${r.bmc_ip} on ${where}`;
   }
 
   async #metal3Step(r: Registration, passwordRead: Promise<string>): Promise<string> {
@@ -872,7 +883,7 @@ export class Engine {
       x.created.metal3_secret = secretName;
       x.created.metal3_bmh = r.device_name;
     });
-    return `BareMetalHost ${ns}/${r.device_name} and Secret ${secretName} applied`;
+    return `Handed to Metal3 as ${r.device_name}, with its BMC credentials`;
   }
 
   /**

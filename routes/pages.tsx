@@ -61,6 +61,7 @@ export function pageRoutes(deps: AppDeps, options: PageOptions = {}): Hono {
     wasmUrl: assets?.wasm ?? "",
     template: deps.config.DEVICE_NAME_TEMPLATE,
     outboxKey: deps.outboxKey?.publicJwk ?? null,
+    netboxUrl: deps.config.NETBOX_URL ?? "",
   };
   app.get("/", (c) => render(c, "Scan", "scan", <Island name="ScanFlow" props={scanProps} />));
   app.get("/servers", (c) => render(c, "Servers", "servers", <Island name="ServerList" />));
@@ -75,6 +76,7 @@ export function pageRoutes(deps: AppDeps, options: PageOptions = {}): Hono {
           id: c.req.param("id"),
           canDecommission: canDecommission(c),
           wasmUrl: scanProps.wasmUrl,
+          netboxUrl: scanProps.netboxUrl,
         }}
       />,
     ));
