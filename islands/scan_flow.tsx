@@ -575,9 +575,11 @@ export default function ScanFlow(props: ScanFlowProps) {
               ? `${canonical} · ${vendor ?? "unknown vendor"}`
               : "Scan the BMC/IPMI MAC label or type it."}
           </p>
-          {macHeld && holders && <MacInUse holders={holders} onRescan={rescan} />}
+          {macHeld && holders && <MacInUse holders={holders} />}
           <div class="actions sticky">
-            <button type="submit" class="primary" disabled={!macReady}>Next</button>
+            {macHeld
+              ? <button type="button" class="primary" onClick={rescan}>Rescan</button>
+              : <button type="submit" class="primary" disabled={!macReady}>Next</button>}
           </div>
         </form>
       )}
@@ -900,8 +902,13 @@ export default function ScanFlow(props: ScanFlowProps) {
 }
 
 /** A BMC MAC someone already holds: who, and what to do (rescan, or open that server). */
-function MacInUse(props: { holders: Holders; onRescan: () => void }) {
+function MacInUse(props: { holders: Holders }) {
   const { registration, netbox_devices, kea_reservations } = props.holders;
+  const link = registration
+    ? { href: `/servers/${registration.id}`, text: `Open ${registration.device_name}` }
+    : netbox_devices[0]?.url
+    ? { href: netbox_devices[0].url, text: `Open ${netbox_devices[0].name} in Netbox` }
+    : null;
   return (
     <div class="in-use" role="alert" data-testid="mac-owner">
       <p class="error">
@@ -911,19 +918,9 @@ function MacInUse(props: { holders: Holders; onRescan: () => void }) {
           ? `Netbox already has this MAC on ${netbox_devices.map((d) => d.name).join(", ")}.`
           : `Kea already reserves ${
             kea_reservations.map((k) => `${k.ip} for ${k.hostname ?? "another host"}`).join(", ")
-          } with this MAC.`} Scan the right label, or open that server.
+          } with this MAC.`} Rescan the right label{link ? ", or open that server" : ""}.
       </p>
-      <div class="actions">
-        <button type="button" class="primary" onClick={props.onRescan}>Rescan</button>
-        {registration && (
-          <a class="button" href={`/servers/${registration.id}`}>
-            Open {registration.device_name}
-          </a>
-        )}
-        {!registration && netbox_devices[0]?.url && (
-          <a class="button" href={netbox_devices[0].url}>Open in Netbox</a>
-        )}
-      </div>
+      {link && <a class="button" href={link.href}>{link.text}</a>}
     </div>
   );
 }
