@@ -1,9 +1,10 @@
 /**
  * Import: JSON (upload or paste), or a YAML device list + Kea reservations merged in the browser
- * with the same code as `deno task merge-import`; per-row validation; live per-server progress.
+ * with the same code as `deno task merge-import`; per-row validation, then the API's pre-flight
+ * (nothing written) so "ready" means ready; live per-server progress.
  */
 import { useState } from "preact/hooks";
-import { socketUrl } from "../client/api.ts";
+import { api, errorMessage, socketUrl } from "../client/api.ts";
 
 type Schemas = typeof import("../lib/schemas.ts");
 type Merge = typeof import("../lib/merge_import.ts");
@@ -35,10 +36,67 @@ interface Row {
   device_name: string;
   valid: boolean;
   errors: Record<string, string>;
+  /** Why the API's pre-flight refuses the row (a conflict in Netbox or Kea, a full unit). */
+  refused?: string;
   item: unknown;
   status?: string;
   steps?: Record<string, string>;
   message?: string;
+}
+
+/** Row state for people: a row never sent to the import is "not started", whatever the reason. */
+function stateOf(r: Row, started: boolean): { pill: string; label: string; detail?: string } {
+  if (r.status) {
+    const steps = Object.entries(r.steps ?? {});
+    const none = steps.length > 0 && steps.every(([, v]) => v === "pending");
+    return {
+      pill: r.status,
+      label: r.status,
+      detail: none ? "not started" : steps.map(([k, v]) => `${k} ${v}`).join(" · ") || undefined,
+    };
+  }
+  if (!r.valid) {
+    return {
+      pill: "failed",
+      label: r.refused ? "refused" : "invalid",
+      detail: started ? "not started" : undefined,
+    };
+  }
+  return { pill: "pending", label: started ? "waiting" : "ready" };
+}
+
+/**
+ * The API's pre-flight for the valid rows (`POST /servers/import?dry_run=true`, nothing written);
+ * a refused row is no longer valid. Returns a problem to show when the check could not run.
+ */
+async function preflight(rows: Row[]): Promise<{ rows: Row[]; problem?: string }> {
+  const valid = rows.filter((r) => r.valid);
+  if (!valid.length) return { rows };
+  try {
+    const answer = await api<{ index: number; status: string; error?: string }[]>(
+      "POST",
+      "/api/v1/servers/import?dry_run=true",
+      { body: valid.map((r) => r.item) },
+    );
+    if (!answer.ok) {
+      return { rows, problem: `The pre-flight check failed: ${errorMessage(answer)}` };
+    }
+    const refused = new Map(
+      answer.body.filter((p) => p.status !== "ready").map((p) => [valid[p.index].index, p.error]),
+    );
+    return {
+      rows: rows.map((r) =>
+        refused.has(r.index)
+          ? { ...r, valid: false, refused: refused.get(r.index) ?? "Refused by the pre-flight" }
+          : r
+      ),
+    };
+  } catch {
+    return {
+      rows,
+      problem: "No network: conflicts with Netbox and Kea are not checked yet; Preview again.",
+    };
+  }
 }
 
 function validate(items: unknown[], { importItemSchema, fieldErrors }: Schemas): Row[] {
@@ -89,18 +147,21 @@ export default function ImportPanel(_props: Record<string, unknown>) {
     }
     setLoading(true);
     try {
+      let found: Row[];
+      let notes: string[] = [];
       if (mode === "json") {
-        const validation = await loadSchemas();
-        setProblems([]);
-        setRows(validate(data, validation));
+        found = validate(data, await loadSchemas());
       } else {
         const [{ mergeImport }, validation] = await Promise.all([loadMerge(), loadSchemas()]);
         // The same options as `deno task merge-import --domain … --names …`.
         const domains = domain.split(/[\s,]+/).filter(Boolean);
         const result = mergeImport(yaml, kea, { domains, names });
-        setProblems(result.problems.map((p) => `${p.severity}: ${p.message}`));
-        setRows(validate(result.items, validation));
+        notes = result.problems.map((p) => `${p.severity}: ${p.message}`);
+        found = validate(result.items, validation);
       }
+      const checked = await preflight(found);
+      setProblems(checked.problem ? [...notes, checked.problem] : notes);
+      setRows(checked.rows);
     } catch (e) {
       setRows([]);
       setProblems([`The validator cannot load (${(e as Error).message}): check the connection.`]);
@@ -135,7 +196,8 @@ export default function ImportPanel(_props: Record<string, unknown>) {
           message: e.error ?? (e.warnings?.length ? e.warnings.join("; ") : undefined),
         });
       } else if (e.type === "done") {
-        setSummary(`${e.ok} ok, ${e.failed} failed`);
+        const skipped = rows.length - valid.length;
+        setSummary(`${e.ok} ok, ${e.failed} failed${skipped ? `, ${skipped} not started` : ""}`);
         setRunning(false);
         ws.close();
       }
@@ -147,6 +209,7 @@ export default function ImportPanel(_props: Record<string, unknown>) {
   };
 
   const invalid = rows.filter((r) => !r.valid).length;
+  const started = running || Boolean(summary);
   return (
     <section
       class="card"
@@ -247,10 +310,13 @@ export default function ImportPanel(_props: Record<string, unknown>) {
           Import {rows.filter((r) => r.valid).length || ""}
         </button>
       </div>
-      {loading && <p class="hint" role="status">Loading the validator…</p>}
+      {loading && <p class="hint" role="status">Checking the rows…</p>}
       {problems.map((p) => <p key={p} class={p.startsWith("warning") ? "hint" : "error"}>{p}</p>)}
       {rows.length > 0 && (
-        <p class="hint">{rows.length} rows, {invalid} invalid{invalid ? " (skipped)" : ""}</p>
+        <p class="hint" data-testid="import-count">
+          {rows.length} rows: {rows.length - invalid} ready, {invalid}{" "}
+          invalid or refused{invalid ? " (not imported)" : ""}
+        </p>
       )}
       {summary && <p role="status" data-testid="import-summary">{summary}</p>}
       {rows.length > 0 && (
@@ -263,28 +329,28 @@ export default function ImportPanel(_props: Record<string, unknown>) {
             </tr>
           </thead>
           <tbody>
-            {rows.map((r) => (
-              <tr key={r.index} data-valid={String(r.valid)} data-status={r.status ?? ""}>
-                <td>{r.index + 1}</td>
-                <td>
-                  {r.device_name}
-                  {Object.entries(r.errors).map(([k, v]) => (
-                    <div key={k} class="error">{k}: {v}</div>
-                  ))}
-                  {r.message && <div class="hint">{r.message}</div>}
-                </td>
-                <td>
-                  <span class={`pill st-${r.status ?? (r.valid ? "pending" : "failed")}`}>
-                    {r.status ?? (r.valid ? "ready" : "invalid")}
-                  </span>
-                  {r.steps && (
-                    <div class="hint">
-                      {Object.entries(r.steps).map(([k, v]) => `${k} ${v}`).join(" · ")}
-                    </div>
-                  )}
-                </td>
-              </tr>
-            ))}
+            {rows.map((r) => {
+              const state = stateOf(r, started);
+              return (
+                <tr key={r.index} data-valid={String(r.valid)} data-status={r.status ?? ""}>
+                  <td>{r.index + 1}</td>
+                  <td>
+                    {r.device_name}
+                    {Object.entries(r.errors).map(([k, v]) => (
+                      <div key={k} class="error">{k}: {v}</div>
+                    ))}
+                    {r.refused && <div class="error">{r.refused}</div>}
+                    {r.message && <div class="hint">{r.message}</div>}
+                  </td>
+                  <td>
+                    <span class={`pill st-${state.pill}`}>
+                      {state.label}
+                    </span>
+                    {state.detail && <div class="hint">{state.detail}</div>}
+                  </td>
+                </tr>
+              );
+            })}
           </tbody>
         </table>
       )}

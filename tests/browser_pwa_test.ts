@@ -193,6 +193,8 @@ Deno.test({
 
       await context.setOffline(false);
       await outbox.waitFor({ state: "detached", timeout: 20_000 });
+      // What the queue sent is said, with a link to it.
+      await page.getByRole("link", { name: "dcoa-rb06u14 registered" }).waitFor();
       // Replaying again (a second tab, a flaky answer) must not register twice.
       await page.evaluate(() => dispatchEvent(new Event("online")));
       const res = await fetch(`${served.url}/api/v1/servers?q=3c:ec:ef:12:34:57`);
@@ -225,16 +227,29 @@ Deno.test({
           boot_mac: "3c:ec:ef:12:35:02",
         },
         { device_name: "Bad Name", bmc_mac: "01:00:5e:00:00:01", bmc_password: "" },
+        // Valid, but the API's pre-flight knows this MAC: refused before Import, not after.
+        {
+          device_name: "dcoa-rb07u33",
+          bmc_mac: "3c:ec:ef:12:34:56",
+          bmc_password: "IMPORTPW03",
+          bmc_ip: "10.16.28.152",
+        },
       ]));
       await page.getByRole("button", { name: "Preview" }).click();
-      await page.locator("tr[data-valid=false]").waitFor();
+      await page.locator("tr[data-valid=false]", { hasText: "dcoa-rb06u12" }).waitFor();
+      assertEquals(await page.locator("tr[data-valid=false]").count(), 2);
+      assertEquals(await page.getByRole("button", { name: /^Import/ }).innerText(), "Import 1");
       assert(lazy("schemas"), "Preview ran without loading the validation chunk");
       assert(!lazy("merge_import"), "the YAML + Kea merge code loaded on the JSON path");
       await shot(page, "8-import-preview");
       await page.getByRole("button", { name: /^Import/ }).click();
-      await page.getByTestId("import-summary").filter({ hasText: "1 ok, 0 failed" }).waitFor({
-        timeout: 30_000,
-      });
+      await page.getByTestId("import-summary").filter({
+        hasText: "1 ok, 0 failed, 2 not started",
+      }).waitFor({ timeout: 30_000 });
+      assertEquals(
+        await page.locator("tr[data-valid=false]").filter({ hasText: "not started" }).count(),
+        2,
+      );
       assert(await page.getByRole("button", { name: /^Import/ }).isDisabled(), "imported twice?");
       await shot(page, "9-import-done");
     });
