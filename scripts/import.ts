@@ -1,6 +1,8 @@
 /** `deno task import FILE|-`: bulk-imports servers through the API's import WebSocket with live
- * progress, then prints one outcome per server (SPEC §8). `--dry-run` only validates locally. */
+ * progress, then prints one outcome per server (SPEC §8). `--dry-run` runs the API's pre-flight
+ * when a server is given (nothing written), else validates locally. */
 import { parseArgs } from "node:util";
+import { cannotRead } from "../lib/cli.ts";
 import { redactText } from "../lib/http.ts";
 import {
   fieldErrors,
@@ -16,14 +18,27 @@ Bulk-imports servers from a JSON array of import items (a file, or - for stdin) 
 GET {server}/api/v1/servers/import/ws, showing progress on stderr and one line per server on stdout.
 
 Options:
-  --server URL       onboarding service URL (default: $ONBOARDING_SERVER)
-  --token TOKEN      bearer token (default: $ONBOARDING_TOKEN; none when auth is disabled)
-  --concurrency N    servers registered at the same time (default: the server's, 8)
-  --dry-run          validate every item locally and show what would be sent; contacts nothing
+  --server URL       the onboarding service, e.g. --server https://onboarding.example.org
+                     (default: $ONBOARDING_SERVER); required unless --dry-run
+  --token TOKEN      bearer token sent to the server, e.g. --token "$(cat token.txt)"
+                     (default: $ONBOARDING_TOKEN; none when auth is disabled)
+  --concurrency N    servers registered at the same time, 1 to 256, e.g. --concurrency 16
+                     (default: the server's IMPORT_CONCURRENCY, 8)
+  --dry-run          check without registering anything: with a server, its pre-flight
+                     (POST /api/v1/servers/import?dry_run=true: Netbox references, free rack
+                     units, MACs Netbox or Kea hold); without one, local validation only
   --json             print the results as a JSON array instead of a table
   -h, --help         show this help
 
-Exit codes: 0 all ok, 1 some server failed (or the connection broke), 2 bad usage or input file.`;
+Examples:
+  deno task import servers.json --server https://onboarding.example.org
+  deno task import servers.json --server https://onboarding.example.org --dry-run
+  deno task merge-import devices.yaml kea.json | deno task import - --json
+
+Exit codes: 0 all ok (or all ready), 1 some server failed or was refused (or the connection
+broke), 2 bad usage or input file.`;
+
+const HELP_HINT = "Run deno task import --help for every option.";
 
 /** Where the command reads and writes; tests substitute their own. */
 export interface ImportIo {
@@ -50,6 +65,8 @@ export interface ImportResult {
 }
 
 class UsageError extends Error {}
+/** The input file cannot be used: said in one line, without the usage text. */
+class InputError extends Error {}
 
 /** Runs the command and returns its exit code. */
 export async function runImport(args: string[], io: ImportIo): Promise<number> {
@@ -65,11 +82,19 @@ export async function runImport(args: string[], io: ImportIo): Promise<number> {
     secrets = opts.token ? [opts.token] : [];
     const items = await readItems(opts.file, io);
     secrets = [...secrets, ...passwordsOf(items)];
-    if (opts.dryRun) return dryRun(items, opts.json, out, err);
+    if (opts.dryRun) {
+      return opts.server
+        ? await dryRunOnServer(items, opts, out, err)
+        : dryRun(items, opts.json, out, err);
+    }
     return await importOverWebSocket(items, opts, io, out, err);
   } catch (e) {
     if (e instanceof UsageError) {
-      err(`${e.message}\n\n${USAGE}\n`);
+      err(`${e.message}\n${HELP_HINT}\n`);
+      return 2;
+    }
+    if (e instanceof InputError) {
+      err(`${e.message}\n`);
       return 2;
     }
     throw e;
@@ -120,12 +145,14 @@ function parseOptions(args: string[], io: ImportIo): Options {
       );
     }
   }
-  const server = values.server ?? io.env("ONBOARDING_SERVER") ?? undefined;
+  const server = values.server ?? (io.env("ONBOARDING_SERVER") || undefined);
   const dryRun = values["dry-run"] ?? false;
-  if (!dryRun) {
-    if (!server) {
-      throw new UsageError("No server: pass --server URL or set ONBOARDING_SERVER");
-    }
+  if (!dryRun && !server) {
+    throw new UsageError(
+      "--server is required (or set ONBOARDING_SERVER), e.g. --server https://onboarding.example.org",
+    );
+  }
+  if (server) {
     try {
       const u = new URL(server);
       if (!["http:", "https:", "ws:", "wss:"].includes(u.protocol)) throw new TypeError();
@@ -150,21 +177,21 @@ async function readItems(file: string, io: ImportIo): Promise<unknown[]> {
   try {
     text = file === "-" ? await io.readStdin() : await io.readFile(file);
   } catch (e) {
-    throw new UsageError(`Cannot read ${name}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new InputError(cannotRead(name, e));
   }
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch (e) {
     // JSON.parse quotes a position, not the text, so no password leaks here.
-    throw new UsageError(`${name} is not JSON: ${e instanceof Error ? e.message : String(e)}`);
+    throw new InputError(`${name} is not JSON: ${e instanceof Error ? e.message : String(e)}`);
   }
   if (!Array.isArray(data)) {
-    throw new UsageError(`${name} must hold a JSON array of servers, not ${typeOf(data)}`);
+    throw new InputError(`${name} must hold a JSON array of servers, not ${typeOf(data)}`);
   }
-  if (data.length === 0) throw new UsageError(`${name} holds no servers`);
+  if (data.length === 0) throw new InputError(`${name} holds no servers`);
   if (data.length > IMPORT_MAX_ITEMS) {
-    throw new UsageError(
+    throw new InputError(
       `${name} holds ${data.length} servers; at most ${IMPORT_MAX_ITEMS} per import`,
     );
   }
@@ -264,6 +291,68 @@ function dryRun(
     } of ${rows.length} servers valid, ${invalid} invalid; nothing sent.\n`,
   );
   return invalid ? 1 : 0;
+}
+
+/** One row of the server's pre-flight answer. */
+interface PreviewRow {
+  index: number;
+  device_name: string;
+  status: "ready" | "failed";
+  error?: string;
+}
+
+/** `--dry-run` with a server: the API's own pre-flight, which writes nothing. */
+async function dryRunOnServer(
+  items: unknown[],
+  opts: Options,
+  out: (t: string) => void,
+  err: (t: string) => void,
+): Promise<number> {
+  const u = new URL(opts.server!);
+  u.protocol = u.protocol === "wss:" ? "https:" : u.protocol === "ws:" ? "http:" : u.protocol;
+  u.pathname = `${u.pathname.replace(/\/+$/, "")}/api/v1/servers/import`;
+  u.search = "?dry_run=true";
+  let res: Response;
+  try {
+    res = await fetch(u, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
+      },
+      body: JSON.stringify(items),
+      signal: AbortSignal.timeout(120_000),
+    });
+  } catch (e) {
+    err(`Dry run failed: cannot reach ${u.origin} (${e instanceof Error ? e.message : e})\n`);
+    return 1;
+  }
+  const body = await res.json().catch(() => null);
+  if (!res.ok || !Array.isArray(body)) {
+    const message = body?.error?.message ?? `HTTP ${res.status}`;
+    err(`Dry run failed: ${u.origin} answered ${res.status}: ${message}\n`);
+    return 1;
+  }
+  const rows = body as PreviewRow[];
+  if (opts.json) out(JSON.stringify(rows, null, 2) + "\n");
+  else {
+    out(table(
+      ["#", "name", "check", "error"],
+      rows.map((r) => [
+        String(r.index + 1),
+        r.device_name || nameOf(items[r.index], r.index),
+        r.status,
+        r.error ?? "",
+      ]),
+    ));
+  }
+  const refused = rows.filter((r) => r.status !== "ready").length;
+  err(
+    `Dry run on ${u.origin}: ${
+      rows.length - refused
+    } of ${rows.length} servers ready, ${refused} refused; nothing written.\n`,
+  );
+  return refused ? 1 : 0;
 }
 
 /** The WebSocket URL of the import endpoint under a server base URL. */

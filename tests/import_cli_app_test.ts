@@ -65,4 +65,21 @@ Deno.test("deno task import: imports through the app's WebSocket, prints the out
   );
   assertEquals(dry.code, 1, dry.stdout + dry.stderr);
   assert((dry.stdout + dry.stderr).includes("bmc_mac"));
+
+  // With a server, --dry-run is the API's pre-flight: a MAC already registered is refused, and
+  // nothing is written.
+  const before = t.world.netbox.devices.size;
+  const preflight = await runCli(
+    ["-", "--server", url, "--dry-run", "--json"],
+    JSON.stringify([
+      { ...FULL_ITEM, device_name: "dcoa-rb06u40", position: 40 },
+      { ...FULL_ITEM, device_name: "dcoa-rb06u35", position: 35, bmc_mac: "3c:ec:ef:a1:9c:f9" },
+    ]),
+  );
+  assertEquals(preflight.code, 1, preflight.stderr);
+  const rows = JSON.parse(preflight.stdout);
+  assertEquals(rows.map((r: { status: string }) => r.status), ["failed", "ready"]);
+  assert(rows[0].error.includes("dcoa-rb06u31"), rows[0].error);
+  assert(preflight.stderr.includes("1 of 2 servers ready, 1 refused; nothing written"));
+  assertEquals(t.world.netbox.devices.size, before);
 });

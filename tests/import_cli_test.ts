@@ -348,7 +348,12 @@ Deno.test("runImport() exits 2 on bad usage or a bad input file", async (t) => {
   const cases: [string, string[], Record<string, string>, string][] = [
     ["no input", ["--server", "http://x"], {}, "exactly one input"],
     ["unknown option", ["s.json", "--bogus"], { "s.json": "[]" }, "bogus"],
-    ["no server", ["s.json"], { "s.json": JSON.stringify(ITEMS) }, "ONBOARDING_SERVER"],
+    [
+      "no server",
+      ["s.json"],
+      { "s.json": JSON.stringify(ITEMS) },
+      "--server is required (or set ONBOARDING_SERVER)",
+    ],
     ["bad server", ["s.json", "--server", "ftp://x"], { "s.json": "[1]" }, "http(s) URL"],
     ["bad concurrency", ["s.json", "--dry-run", "--concurrency", "0"], {}, "--concurrency"],
     ["missing file", ["nope.json", "--dry-run"], {}, "Cannot read nope.json"],
@@ -356,14 +361,28 @@ Deno.test("runImport() exits 2 on bad usage or a bad input file", async (t) => {
     ["not an array", ["s.json", "--dry-run"], { "s.json": '{"a":1}' }, "JSON array"],
     ["empty array", ["s.json", "--dry-run"], { "s.json": "[]" }, "holds no servers"],
   ];
+  // A file problem is one line; a usage problem names the option and points to --help.
+  const fileProblems = ["missing file", "not JSON", "not an array", "empty array"];
   for (const [name, args, files, message] of cases) {
     await t.step(name, async () => {
       const io = fakeIo(files);
       assertEquals(await runImport(args, io), 2);
       assertStringIncludes(io.err, message);
-      assertStringIncludes(io.err, "Usage: deno task import");
+      assert(!io.err.includes("Usage:"), io.err);
+      if (fileProblems.includes(name)) assertEquals(io.err.trim().split("\n").length, 1, io.err);
+      else assertStringIncludes(io.err, "Run deno task import --help for every option.");
     });
   }
+});
+
+Deno.test("runImport() --help describes every option with an example", async () => {
+  const io = fakeIo();
+  assertEquals(await runImport(["--help"], io), 0);
+  for (const option of ["--server", "--token", "--concurrency", "--dry-run", "--json", "--help"]) {
+    assertStringIncludes(io.out, option);
+  }
+  assertStringIncludes(io.out, "e.g. --server https://");
+  assertStringIncludes(io.out, "Examples:\n  deno task import servers.json");
 });
 
 Deno.test("scripts/import.ts run as a command: exit code, stdout and stderr", async () => {
