@@ -95,6 +95,17 @@ function stripHost(r: Reservation & { subnetId: number; hostId?: number }) {
 }
 
 /** Creates the Kea client; nothing is contacted until the first call. */
+/** The control agent cannot write reservations (no host_cmds) and no host database is given. */
+export class HostCmdsMissing extends Error {
+  override name = "HostCmdsMissing";
+  constructor(readonly server: string) {
+    super(
+      `Kea at ${server} has no host_cmds hook (no reservation-add; open source since Kea 3.0) ` +
+        `and KEA_DB_URL is not set: set KEA_DB_URL to Kea's host database or load host_cmds`,
+    );
+  }
+}
+
 export function createKeaClient(settings: KeaSettings): KeaClient {
   const http = createHttpClient({
     integration: "kea",
@@ -283,12 +294,7 @@ export function createKeaClient(settings: KeaSettings): KeaClient {
     const commands = Array.isArray(answer.arguments) ? answer.arguments as string[] : [];
     if (answer.result === KEA_RESULT.success && commands.includes("reservation-add")) return "api";
     if (settings.dbUrl) return "pgsql";
-    throw new Error(
-      `Kea at ${
-        servers[0]
-      } has no host_cmds hook (no reservation-add; open source since Kea 3.0) ` +
-        `and KEA_DB_URL is not set: set KEA_DB_URL to Kea's host database or load host_cmds`,
-    );
+    throw new HostCmdsMissing(servers[0]);
   }
 
   async function subnetsFromKea() {

@@ -1,6 +1,7 @@
 /** `deno task merge-import servers.yaml bmc-reservations.json`: joins a YAML device list with Kea
  * BMC reservations into import JSON for `deno task import` (SPEC §8). */
 import { parseArgs } from "node:util";
+import { cannotRead } from "../lib/cli.ts";
 import {
   DEFAULT_PREFIXES,
   DEFAULT_SUFFIXES,
@@ -31,10 +32,14 @@ Options:
   --suffix SUFFIX   name suffix of BMC hostnames, e.g. -ipmi (repeatable).
                     Default: ${DEFAULT_SUFFIXES.join(", ")}. --suffix '' turns suffixes off.
   --names kea|yaml  the device name emitted for a short name: Kea's full name (default) or the
-                    name as written in the YAML list
-  --output FILE     write the JSON to FILE instead of stdout
+                    name as written in the YAML list, e.g. --names yaml
+  --output FILE     write the JSON to FILE instead of stdout, e.g. --output servers.json
   --verbose         list every reservation that matched no device
   -h, --help        show this help
+
+Examples:
+  deno task merge-import devices.yaml kea-dhcp4.conf --domain .bmc.example.org -o servers.json
+  deno task merge-import devices.yaml reservations.json | deno task import - --dry-run
 
 An exact name match always wins over a match through a prefix or suffix.
 Problems go to stderr. Exit codes: 0 merged without errors; 1 errors (missing password,
@@ -92,7 +97,7 @@ export async function runMergeImport(args: string[], io: MergeIo): Promise<numbe
     try {
       texts.push(await io.readFile(path));
     } catch (e) {
-      io.stderr(`Cannot read ${path}: ${e instanceof Error ? e.message : String(e)}\n`);
+      io.stderr(`${cannotRead(path, e)}\n`);
       return 2;
     }
   }

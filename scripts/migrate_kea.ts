@@ -1,13 +1,18 @@
 /** `deno task migrate-kea`: moves Kea JSON reservations (files or configs) into Kea's PostgreSQL
  * host database (or through the control API), per subnet, idempotently, with a read-back check.
- *
- * Usage: deno task migrate-kea --db postgres://… [--api URL…] [--dry-run] [--subnet-id N]
- *        [--per-row] [--verbose] FILES…
+ * `--help` lists the options.
  * Subnets: a Kea config gives each reservation its subnet; for plain lists the subnet is
  * `--subnet-id`, else the subnet (from `config-get` on `--api`, or the config-backend table) whose
  * range holds the IP. Exit code 0 when everything is in place, 1 on conflicts or errors, 2 on
  * usage or connection failures. */
-import { createKeaClient, type KeaClient, ReservationConflict } from "../lib/kea.ts";
+import { parseArgs } from "node:util";
+import { cannotRead } from "../lib/cli.ts";
+import {
+  createKeaClient,
+  HostCmdsMissing,
+  type KeaClient,
+  ReservationConflict,
+} from "../lib/kea.ts";
 import {
   parseKeaReservations,
   type Reservation,
@@ -70,8 +75,14 @@ export async function readReservationFiles(
 ): Promise<{ source: string; group: ReservationGroup }[]> {
   const out: { source: string; group: ReservationGroup }[] = [];
   for (const path of paths) {
-    const text = path === "-" ? await new Response(Deno.stdin.readable).text() : await Deno
-      .readTextFile(path);
+    let text: string;
+    try {
+      text = path === "-"
+        ? await new Response(Deno.stdin.readable).text()
+        : await Deno.readTextFile(path);
+    } catch (e) {
+      throw new TypeError(cannotRead(path === "-" ? "stdin" : path, e));
+    }
     let groups: ReservationGroup[];
     try {
       groups = parseKeaReservations(text);
@@ -174,13 +185,23 @@ export async function migrateKea(
     throw new TypeError("Give --db (Kea's host database) or --api (control agents with host_cmds)");
   }
   const kea: KeaClient = createKeaClient({
-    mode: options.dbUrl ? "pgsql" : "api",
+    // Without a database, "auto" asks the first control agent for host_cmds before anything else.
+    mode: options.dbUrl ? "pgsql" : "auto",
     servers: options.apiUrls ?? [],
     port: 8000,
     dbUrl: options.dbUrl,
     fetch: options.fetch,
   });
   try {
+    if (!options.dbUrl) {
+      await kea.backend().catch((e) => {
+        if (!(e instanceof HostCmdsMissing)) throw e;
+        throw new TypeError(
+          `Kea at ${e.server} cannot write reservations through its control API (no host_cmds ` +
+            `hook): use --db with Kea's host database instead, e.g. --db postgres://kea@db.example.org/kea`,
+        );
+      });
+    }
     // 1. Every reservation with its subnet, validated.
     let plan: PlanItem[] = [];
     for (const { source, group } of input) {
@@ -339,45 +360,90 @@ async function migrateApi(plan: PlanItem[], kea: KeaClient, options: MigrateOpti
   return verify(plan, stored);
 }
 
-function usage(): never {
-  console.error(
-    "Usage: deno task migrate-kea --db postgres://… [--api URL…] [--dry-run] [--subnet-id N] " +
-      "[--per-row] [--verbose] FILES…",
-  );
-  Deno.exit(2);
-}
+const USAGE = `Usage: deno task migrate-kea [options] FILE… (- reads stdin)
 
-/** CLI entry. */
+Moves Kea JSON reservations (lists, {"reservations": …} or whole Kea configs) into Kea's
+PostgreSQL host database, or through control agents that load host_cmds; per subnet,
+idempotently, read back after writing.
+
+Options:
+  --db URL         Kea's host database, e.g. --db postgres://kea:secret@db.example.org:5432/kea
+                   (default: $ONBOARDING_KEA_DB_URL); --db or --api is required, also for --dry-run
+  --api URL        a control agent, e.g. --api http://kea1.example.org:8000/ (repeatable): finds
+                   each IP's subnet with config-get, and writes when --db is not given (that
+                   needs the host_cmds hook)
+  --subnet-id N    subnet for reservations whose file does not say, e.g. --subnet-id 1
+  --dry-run        show the plan (add, update, unchanged, conflict) and write nothing
+  --per-row        one INSERT per reservation instead of batches (slow; for comparison)
+  --verbose        also list reservations already in place
+  -h, --help       show this help
+
+Examples:
+  deno task migrate-kea --db postgres://kea@db.example.org/kea --dry-run kea-dhcp4.conf
+  deno task migrate-kea --db postgres://kea@db.example.org/kea --api http://kea1:8000/ bmc.json
+
+Exit codes: 0 everything in place, 1 conflicts or errors, 2 bad usage, unreadable input or no
+connection.`;
+
+const HELP_HINT = "Run deno task migrate-kea --help for every option.";
+
+/** CLI entry; writes to the console and returns the exit code. */
 export async function main(args: string[]): Promise<number> {
-  const files: string[] = [];
-  const options: MigrateOptions = { apiUrls: [] };
-  let verbose = false;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    const value = () => args[++i] ?? usage();
-    if (a === "--db") options.dbUrl = value();
-    else if (a.startsWith("--db=")) options.dbUrl = a.slice(5);
-    else if (a === "--api") options.apiUrls!.push(value());
-    else if (a.startsWith("--api=")) options.apiUrls!.push(a.slice(6));
-    else if (a === "--dry-run") options.dryRun = true;
-    else if (a === "--per-row") options.perRow = true;
-    else if (a === "--verbose") verbose = true;
-    else if (a === "--subnet-id" || a.startsWith("--subnet-id=")) {
-      const n = Number(a.includes("=") ? a.split("=")[1] : value());
-      if (!Number.isInteger(n) || n < 0) usage();
-      options.subnetId = n;
-    } else if (a === "--help" || a === "-h") usage();
-    else if (a.startsWith("--")) usage();
-    else files.push(a);
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        db: { type: "string" },
+        api: { type: "string", multiple: true },
+        "subnet-id": { type: "string" },
+        "dry-run": { type: "boolean", default: false },
+        "per-row": { type: "boolean", default: false },
+        verbose: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+  } catch (e) {
+    console.error(`migrate-kea: ${(e as Error).message}\n${HELP_HINT}`);
+    return 2;
   }
-  options.dbUrl ??= Deno.env.get("ONBOARDING_KEA_DB_URL") || undefined;
-  if (!files.length || (!options.dbUrl && !options.apiUrls!.length)) usage();
+  const { values, positionals: files } = parsed;
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const options: MigrateOptions = {
+    dbUrl: values.db ?? (Deno.env.get("ONBOARDING_KEA_DB_URL") || undefined),
+    apiUrls: values.api ?? [],
+    dryRun: values["dry-run"],
+    perRow: values["per-row"],
+  };
+  const problem = (message: string) => {
+    console.error(`migrate-kea: ${message}\n${HELP_HINT}`);
+    return 2;
+  };
+  if (values["subnet-id"] !== undefined) {
+    const n = Number(values["subnet-id"]);
+    if (!Number.isInteger(n) || n < 0) {
+      return problem(`--subnet-id must be a whole number, not '${values["subnet-id"]}'`);
+    }
+    options.subnetId = n;
+  }
+  if (!options.dbUrl && !options.apiUrls!.length) {
+    return problem(
+      "--db is required (Kea's host database, e.g. --db postgres://kea@db.example.org/kea), " +
+        "also for --dry-run; or give --api for control agents with host_cmds",
+    );
+  }
+  if (!files.length) return problem("Give at least one reservation file (or - for stdin)");
   try {
     const input = await readReservationFiles(files);
     const report = await migrateKea(input, {
       ...options,
       log: (line) => {
-        if (verbose || options.dryRun || !line.startsWith("unchanged")) console.log(line);
+        if (values.verbose || options.dryRun || !line.startsWith("unchanged")) console.log(line);
       },
     });
     console.log(report.summary);

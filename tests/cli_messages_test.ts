@@ -1,0 +1,84 @@
+/**
+ * The command-line scripts as a person meets them: --help explains every option with an example,
+ * a missing option or file is one clear line naming the flag, migrate-kea stops at once against
+ * a Kea without host_cmds.
+ */
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { createFakeKea } from "../lib/sim/kea.ts";
+
+const DATA = new URL("./testdata/kea/", import.meta.url).pathname;
+
+/** Runs a script as a command; the environment carries nothing of ours. */
+async function run(script: string, args: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      new URL(`../scripts/${script}`, import.meta.url).pathname,
+      ...args,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+    clearEnv: true,
+    env: { NO_COLOR: "1", PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "" },
+  }).output();
+  return {
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr),
+  };
+}
+
+Deno.test("migrate-kea --help describes every option with an example", async () => {
+  const r = await run("migrate_kea.ts", ["--help"]);
+  assertEquals(r.code, 0, r.stderr);
+  for (const option of ["--db", "--api", "--subnet-id", "--dry-run", "--per-row", "--verbose"]) {
+    assert(r.stdout.includes(`  ${option}`), `${option} not described`);
+  }
+  assert(r.stdout.includes("e.g. --db postgres://kea:"), r.stdout);
+  assert(r.stdout.includes("Examples:\n  deno task migrate-kea --db postgres://"), r.stdout);
+});
+
+Deno.test("migrate-kea names a missing --db, and a missing file in one line", async (t) => {
+  await t.step("no --db nor --api", async () => {
+    const r = await run("migrate_kea.ts", ["--dry-run", `${DATA}bmc-reservations.json`]);
+    assertEquals(r.code, 2);
+    assert(r.stderr.startsWith("migrate-kea: --db is required ("), r.stderr);
+    assert(r.stderr.includes("also for --dry-run"), r.stderr);
+    assert(!r.stderr.includes("KEA_DB_URL is"), r.stderr);
+  });
+  await t.step("a file that is not there", async () => {
+    const r = await run("migrate_kea.ts", ["--db", "postgres://kea@127.0.0.1:1/kea", "nope.json"]);
+    assertEquals(r.code, 2);
+    assertEquals(r.stderr, "migrate-kea: Cannot read nope.json: no such file\n");
+  });
+  await t.step("an unknown option", async () => {
+    const r = await run("migrate_kea.ts", ["--bogus"]);
+    assertEquals(r.code, 2);
+    assert(r.stderr.includes("--bogus") && r.stderr.includes("--help"), r.stderr);
+  });
+});
+
+Deno.test("migrate-kea --api against a Kea without host_cmds stops after the first answer", async () => {
+  const kea = createFakeKea({ hostCmds: false });
+  await using server = Deno.serve(
+    { port: 0, hostname: "127.0.0.1", onListen: () => {} },
+    kea.handler,
+  );
+  const r = await run("migrate_kea.ts", [
+    "--api",
+    `http://127.0.0.1:${server.addr.port}/`,
+    `${DATA}bmc-reservations.json`,
+  ]);
+  assertEquals(r.code, 2, r.stdout);
+  assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+  assert(r.stderr.includes("no host_cmds hook): use --db"), r.stderr);
+  assert(!r.stderr.includes("KEA_DB_URL"), r.stderr);
+  assertEquals(kea.commands.map((c) => c.command), ["list-commands"]);
+});
+
+Deno.test("merge-import: a missing input file is one line", async () => {
+  const r = await run("merge_import.ts", ["nope.yaml", `${DATA}bmc-reservations.json`]);
+  assertEquals(r.code, 2);
+  assertEquals(r.stderr, "Cannot read nope.yaml: no such file\n");
+});
