@@ -3,7 +3,7 @@
  * server list, the PWA's weight and decode time, and the server's memory — each beside a baseline
  * in the same run — prints a table, writes `bench-results.json` and says which targets are met.
  *
- * Usage: deno task bench [--only=registration,import,migrate,list,pwa,memory] [--markdown FILE]
+ * `--help` lists the options.
  */
 import { chromium } from "playwright-core";
 import postgres from "postgres";
@@ -967,7 +967,42 @@ async function machine() {
   };
 }
 
+const USAGE = `Usage: deno task bench [options]
+
+Measures registration latency, bulk import throughput, migrate-kea, the server list, the PWA's
+weight and decode time and the server's memory; prints a table and writes bench-results.json.
+
+Options:
+  --only=SECTIONS   run only these sections, comma-separated, from
+                    ${Object.keys(SECTIONS).join(", ")}; e.g. --only=registration,import
+  --markdown FILE   also write the table as Markdown, e.g. --markdown docs/bench.md
+  -h, --help        show this help
+
+Examples:
+  deno task bench
+  deno task bench --only=pwa --markdown /tmp/pwa.md`;
+
 async function main(args: string[]) {
+  if (args.includes("--help") || args.includes("-h")) return console.log(USAGE);
+  const unknown = args.find((a) =>
+    a.startsWith("-") && !/^--(only=|child-import=|markdown$)/.test(a)
+  );
+  if (unknown) {
+    console.error(`bench: unknown option ${unknown}\nRun deno task bench --help for every option.`);
+    Deno.exit(2);
+  }
+  const only = args.find((a) => a.startsWith("--only="))?.slice(7).split(",");
+  const wrong = only?.find((s) => !(s in SECTIONS));
+  if (wrong) {
+    console.error(
+      `bench: --only: no section '${wrong}'; the sections are ${Object.keys(SECTIONS).join(", ")}`,
+    );
+    Deno.exit(2);
+  }
+  if (args.includes("--markdown") && !args[args.indexOf("--markdown") + 1]) {
+    console.error("bench: --markdown needs a FILE, e.g. --markdown docs/bench.md");
+    Deno.exit(2);
+  }
   const child = args.find((a) => a.startsWith("--child-import="));
   if (child) {
     const [count, concurrency, mode] = child.slice("--child-import=".length).split(",");
@@ -976,7 +1011,6 @@ async function main(args: string[]) {
     );
     return;
   }
-  const only = args.find((a) => a.startsWith("--only="))?.slice(7).split(",");
   const started = performance.now();
   for (const [name, run] of Object.entries(SECTIONS)) {
     if (only && !only.includes(name)) continue;
