@@ -7,7 +7,7 @@ import { clientAddress } from "./lib/client_address.ts";
 import { EventBus } from "./lib/events.ts";
 import { createIntegrations, type Integrations } from "./lib/integrations.ts";
 import { MAX_BODY_BYTES } from "./lib/import.ts";
-import { createLogger, type Logger, silentLogger } from "./lib/log.ts";
+import { createLogger, type Logger, prettyLine, silentLogger } from "./lib/log.ts";
 import { Metrics } from "./lib/metrics.ts";
 import { OutboxKey } from "./lib/outbox_key.ts";
 import { ReferenceData } from "./lib/reference.ts";
@@ -225,14 +225,36 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   return app;
 }
 
+/** Refuses a port another process holds, before anything (the demo's Kea) is started. */
+function checkPortFree(hostname: string, port: number): void {
+  try {
+    Deno.listen({ hostname, port }).close();
+  } catch (e) {
+    if (!(e instanceof Deno.errors.AddrInUse)) return; // Deno.serve reports anything else
+    throw new Error(
+      `Port ${port} on ${hostname} is already in use: stop what holds it, or set ONBOARDING_PORT ` +
+        `to a free port (e.g. ONBOARDING_PORT=8081 deno task ${
+          Deno.args.includes("--demo") ? "demo" : "start"
+        })`,
+    );
+  }
+}
+
 /** Opens KV, builds every client, serves, and runs the worker and the Metal3 watch. */
 async function start(env: Record<string, string | undefined>, demo: boolean) {
   let config = loadConfig(env);
-  const log = createLogger({ level: config.LOG_LEVEL });
+  if (config.PORT !== 0) checkPortFree(config.HOSTNAME, config.PORT);
+  // A person watches the demo's console; production (and a demo piped to a file) gets JSON lines.
+  const pretty = demo && Deno.stdout.isTerminal();
+  const log = createLogger({
+    level: config.LOG_LEVEL,
+    ...(pretty ? { write: (line: string) => console.log(prettyLine(line)) } : {}),
+  });
   const metrics = new Metrics();
   let integrations: Integrations;
   let demoBanner: boolean | string = demo;
   let closeDemo = () => Promise.resolve();
+  let keaDbUrl: string | undefined;
   if (demo) {
     const { demoIntegrations } = await import("./lib/sim/world.ts");
     // Kea is real when installed: it must be stopped with the demo, however the process ends.
@@ -241,6 +263,7 @@ async function start(env: Record<string, string | undefined>, demo: boolean) {
     closeDemo = sim.close;
     integrations = sim.integrations;
     demoBanner = sim.description;
+    keaDbUrl = sim.realKea?.dbUrl;
     // The simulated Netbox is seeded with this BMC prefix.
     config = { ...config, BMC_PREFIX: config.BMC_PREFIX ?? "10.16.28.0/24" };
   } else {
@@ -280,7 +303,15 @@ async function start(env: Record<string, string | undefined>, demo: boolean) {
     hostname: config.HOSTNAME,
     onListen: ({ hostname, port }) => {
       log.info(demo ? "demo listening" : "listening", { url: `http://${hostname}:${port}` });
-      if (demo) console.log(`\n  Demo running: open http://localhost:${port}/\n`);
+      if (!demo) return;
+      console.log(`\n  Demo running: open http://localhost:${port}/\n`);
+      if (keaDbUrl) {
+        // Kept out of the log (which scrubs passwords): the demo database is throwaway.
+        console.log(
+          `  Kea's host database: ${keaDbUrl}\n  Try: deno task migrate-kea --db '${keaDbUrl}' ` +
+            `--dry-run tests/testdata/kea/bmc-reservations.json\n`,
+        );
+      }
     },
   }, app.fetch);
 

@@ -67,5 +67,25 @@ function errorReplacer(_key: string, value: unknown) {
   return value;
 }
 
+/**
+ * One JSON log line as a short line for a person at a terminal (the demo):
+ * `23:27:04 WARN  kea is not configured: its step will be skipped  integration=kea`.
+ */
+export function prettyLine(json: string): string {
+  let entry: Record<string, unknown>;
+  try {
+    entry = JSON.parse(json);
+  } catch {
+    return json;
+  }
+  const { time, level, msg, ...rest } = entry;
+  const clock = typeof time === "string" ? time.slice(11, 19) : "";
+  const fields = Object.entries(rest).map(([k, v]) =>
+    `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`
+  );
+  const head = `${clock} ${String(level ?? "").toUpperCase().padEnd(5)} ${msg}`;
+  return fields.length ? `${head}  ${fields.join("  ")}` : head;
+}
+
 /** A logger that drops everything, for tests that do not look at logs. */
 export const silentLogger: Logger = createLogger({ write: () => {} });

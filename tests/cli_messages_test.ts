@@ -4,6 +4,7 @@
  * a Kea without host_cmds.
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { prettyLine } from "../lib/log.ts";
 import { createFakeKea } from "../lib/sim/kea.ts";
 
 const DATA = new URL("./testdata/kea/", import.meta.url).pathname;
@@ -93,4 +94,42 @@ Deno.test("bench --help describes every option; an unknown section names the cho
   const wrong = await run("bench.ts", ["--only=nope"]);
   assertEquals(wrong.code, 2);
   assert(wrong.stderr.includes("no section 'nope'; the sections are registration"), wrong.stderr);
+});
+
+Deno.test("the demo reports a busy port before starting anything, naming ONBOARDING_PORT", async () => {
+  using held = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (held.addr as Deno.NetAddr).port;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", new URL("../main.ts", import.meta.url).pathname, "--demo"],
+    stdout: "piped",
+    stderr: "piped",
+    clearEnv: true,
+    env: {
+      NO_COLOR: "1",
+      PATH: Deno.env.get("PATH") ?? "",
+      HOME: Deno.env.get("HOME") ?? "",
+      ONBOARDING_PORT: String(port),
+      ONBOARDING_HOSTNAME: "127.0.0.1",
+    },
+  }).output();
+  const stdout = new TextDecoder().decode(out.stdout);
+  const stderr = new TextDecoder().decode(out.stderr);
+  assertEquals(out.code, 1, stdout + stderr);
+  assert(stderr.includes(`Port ${port} on 127.0.0.1 is already in use`), stderr);
+  assert(stderr.includes("set ONBOARDING_PORT to a free port"), stderr);
+  assertEquals(stdout, "", "nothing started (no Kea, no log lines)");
+});
+
+Deno.test("prettyLine() turns a JSON log line into a short line for a person", () => {
+  assertEquals(
+    prettyLine(JSON.stringify({
+      time: "2026-12-06T23:27:04.123Z",
+      level: "warn",
+      msg: "kea is not configured: its step will be skipped",
+      integration: "kea",
+      port: 8000,
+    })),
+    "23:27:04 WARN  kea is not configured: its step will be skipped  integration=kea  port=8000",
+  );
+  assertEquals(prettyLine("not json"), "not json");
 });

@@ -115,6 +115,17 @@ Deno.test("deno task demo registers a server; real Kea 2.2 serves its reservatio
       }
     });
 
+    await t.step({
+      name: "the demo prints its Kea database URL, user included, for migrate-kea",
+      ignore: !realKea,
+      fn() {
+        const line = lines.find((l) => l.includes("Kea's host database: "));
+        assert(line, output());
+        assert(/postgres:\/\/postgres:[^@\s]+@127\.0\.0\.1:\d+\/kea_demo/.test(line), line);
+        assert(lines.some((l) => l.includes("deno task migrate-kea --db 'postgres://")), output());
+      },
+    });
+
     await t.step("the banner says which Kea runs", async () => {
       const html = await (await fetch(`${base}/`)).text();
       const banner = realKea

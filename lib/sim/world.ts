@@ -183,6 +183,8 @@ export interface RealDemoKea {
   /** The giaddr that selects the BMC subnet 10.16.28.0/24 (id 1). */
   relay: string;
   ctrlUrl: string;
+  /** Its PostgreSQL host database, user and password included: `migrate-kea --db` works on it. */
+  dbUrl: string;
 }
 
 const DEMO_KEA_SUBNET = { id: 1, subnet: "10.16.28.0/24" };
@@ -302,7 +304,7 @@ export async function demoIntegrations(
     world,
     integrations,
     description: `simulated Netbox, OpenBao and Metal3, real Kea ${minor}`,
-    realKea: { version, dhcpPort, relay, ctrlUrl: kea.ctrlUrl },
+    realKea: { version, dhcpPort, relay, ctrlUrl: kea.ctrlUrl, dbUrl },
     close,
     closeOnExit() {
       // Any exit without close() (e.g. the port is taken): no event loop left, so stop synchronously.
