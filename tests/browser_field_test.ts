@@ -173,6 +173,9 @@ for (const [width, height] of [[360, 740], [320, 640]]) {
             await page.getByRole("button", { name: "Next" }).click();
             await page.getByRole("heading", { name: "2 · BMC password" }).waitFor();
             await page.getByLabel("BMC password", { exact: true }).fill("Wrong-pass-1");
+            await page.getByRole("button", { name: "Clear the password" }).click();
+            assertEquals(await page.getByLabel("BMC password", { exact: true }).inputValue(), "");
+            await page.getByLabel("BMC password", { exact: true }).fill("Wrong-pass-1");
             await page.getByRole("button", { name: "Show" }).click();
             assertEquals(
               await page.getByLabel("BMC password", { exact: true }).getAttribute("type"),
@@ -257,6 +260,8 @@ for (const [width, height] of [[360, 740], [320, 640]]) {
             timeout: 30_000,
           });
           assert(taps <= 3, `${taps} taps`);
+          // "Scanned the BMC password" belonged to the location step: gone now.
+          assertEquals(await page.getByTestId("notice").count(), 0);
           await page.getByTestId("reg-status").filter({ hasText: /^ok$/ }).waitFor({
             timeout: 30_000,
           });

@@ -1,7 +1,8 @@
 /**
  * The PWA end to end in headless Chromium with a fake camera showing a generated label (Code 128
  * MAC, QR password), against the real app on the simulated datacenter: scan → location → Go →
- * every step done; the offline outbox sent exactly once; screenshots of each screen at 360×740.
+ * every step done; the offline outbox sent exactly once; screenshots of the screens that
+ * tests/browser_field_test.ts does not take, at 360×740.
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import type { Page } from "playwright-core";
@@ -73,7 +74,6 @@ Deno.test({
     await t.step("the scan page loads no decoder until the camera opens", async () => {
       await page.goto("/");
       await page.waitForSelector("[data-island=ScanFlow][data-hydrated=true]");
-      await shot(page, "1-scan-mac");
       assert(!requested.some((u) => u.endsWith(".wasm")), "wasm fetched before the camera opened");
     });
 
@@ -112,9 +112,7 @@ Deno.test({
       await page.getByLabel("U position").fill("12");
       await page.getByTestId("name-preview").filter({ hasText: "dcoa-rb06u12" }).waitFor();
       await page.locator("[data-u='12'][data-state=target]").waitFor();
-      await page.locator("[data-u='12']").scrollIntoViewIfNeeded();
       assert(await page.getByRole("button", { name: "Go" }).isEnabled());
-      await shot(page, "3-location");
     });
 
     await t.step("Go shows every step done over the events WebSocket", async () => {
@@ -130,7 +128,6 @@ Deno.test({
         els.map((e) => `${e.getAttribute("data-step")}=${e.getAttribute("data-status")}`)
       );
       assertEquals(statuses, ["netbox=done", "openbao=done", "kea=done", "metal3=done"]);
-      await shot(page, "4-go");
     });
 
     await t.step("the service worker precached the shell and the decoder", async () => {
@@ -161,7 +158,6 @@ Deno.test({
       await page.getByRole("link", { name: /dcoa-rb06u12/ }).click();
       await page.getByTestId("detail-status").filter({ hasText: "ok" }).waitFor();
       await page.getByRole("heading", { name: "Audit" }).waitFor();
-      await shot(page, "6-server-detail");
     });
 
     await t.step("offline: the registration is queued, then sent exactly once", async () => {
@@ -357,8 +353,6 @@ Deno.test({
       timeout: 30_000,
     });
     await page.locator("[data-step=metal3]").filter({ hasText: "rejected" }).waitFor();
-    await page.getByTestId("retry-form").scrollIntoViewIfNeeded();
-    await shot(page, "4-go-retry");
 
     // Another wrong one: the retried run fails again, and the screen ends on that, not "queued".
     await page.getByLabel("BMC password (empty: keep the stored one)").fill("Wrong-pass-2");
