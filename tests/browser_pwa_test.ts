@@ -417,7 +417,7 @@ Deno.test({
     await fillLocation(page, "18");
     await page.getByRole("button", { name: "Go" }).click();
     await page.getByTestId("reg-status").filter({ hasText: /^ok$/ }).waitFor({ timeout: 30_000 });
-    await page.getByRole("link", { name: "Details" }).click();
+    await page.getByRole("link", { name: "Open server" }).click();
     await page.waitForSelector("[data-island=ServerDetail][data-hydrated=true]");
     const candidates = page.getByTestId("boot-nic-candidates").locator("li");
     await candidates.first().waitFor();
