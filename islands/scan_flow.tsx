@@ -447,6 +447,7 @@ export default function ScanFlow(props: ScanFlowProps) {
   // forward is a history entry. Going back from the results of Go starts the next server.
   function forward(next: "password" | "location") {
     history.pushState({ step: next }, "");
+    setSent([]); // what the queue sent was said; the next server is under way
     setStep(next);
   }
   const entered = useRef({ mac, password, step });
