@@ -55,6 +55,17 @@ export interface FakeRedfishOptions {
   passwordChangeRequired?: boolean;
   /** Older firmware only flags the account and still serves the system; default true. */
   enforcePasswordChange?: boolean;
+  /** AccountService password policy: `MinPasswordLength`, `MaxPasswordLength` (defaults 8 and 20,
+   * as iDRAC and AMI firmware) and characters the firmware refuses (vendor-specific, not in the
+   * schema; e.g. iDRAC refuses some punctuation). */
+  minPasswordLength?: number;
+  maxPasswordLength?: number;
+  refusedCharacters?: string;
+  /** `AccountLockoutThreshold`: failed logins that lock the account (0 = never); default 5. */
+  lockoutThreshold?: number;
+  /** PATCH of the account must carry `If-Match` with its current ETag (428 without, 412 on a stale
+   * one), as HPE iLO does. By default `If-Match` is optional but checked when given. */
+  requireIfMatch?: boolean;
 }
 
 export interface FakeRedfishState {
@@ -66,6 +77,13 @@ export interface FakeRedfishState {
   /** Sessions created so far, and those still open. */
   sessionLogins: number;
   openSessions: number;
+  /** The account's password as the BMC holds it now (changed by a PATCH of `Password`). */
+  password: string;
+  /** Consecutive failed logins of the account, and whether that locked it (`Locked`). */
+  failedLogins: number;
+  locked: boolean;
+  /** PATCHes of `Password` accepted, and the most running side by side (fleet tests). */
+  passwordChanges: number;
 }
 
 export interface FakeRedfish {
@@ -224,7 +242,17 @@ export function createFakeRedfish(options: FakeRedfishOptions): FakeRedfish {
     passwordChangeRequired: options.passwordChangeRequired ?? false,
     sessionLogins: 0,
     openSessions: 0,
+    password: options.password,
+    failedLogins: 0,
+    locked: false,
+    passwordChanges: 0,
   };
+  const minLength = options.minPasswordLength ?? 8;
+  const maxLength = options.maxPasswordLength ?? 20;
+  const lockoutThreshold = options.lockoutThreshold ?? 5;
+  /** Changes with every change of the account, like a BMC's ETag. */
+  let accountVersion = 1;
+  const accountEtag = () => `W/"${accountVersion}"`;
   const sessions = new Map<string, string>(); // token → session path
   let sessionSeq = 0;
 
@@ -400,6 +428,13 @@ export function createFakeRedfish(options: FakeRedfishOptions): FakeRedfish {
         "@odata.type": "#AccountService.v1_10_0.AccountService",
         Id: "AccountService",
         Name: "Account Service",
+        ServiceEnabled: true,
+        MinPasswordLength: minLength,
+        MaxPasswordLength: maxLength,
+        AccountLockoutThreshold: lockoutThreshold,
+        AccountLockoutDuration: 300,
+        AccountLockoutCounterResetAfter: 300,
+        AccountLockoutCounterResetEnabled: true,
         Accounts: { "@odata.id": "/redfish/v1/AccountService/Accounts" },
       }],
       ["/redfish/v1/AccountService/Accounts", {
@@ -422,11 +457,14 @@ export function createFakeRedfish(options: FakeRedfishOptions): FakeRedfish {
   resources.set(accountPath, () => ({
     "@odata.id": accountPath,
     "@odata.type": "#ManagerAccount.v1_8_0.ManagerAccount",
+    "@odata.etag": accountEtag(),
     Id: "2",
+    Name: "User Account",
     UserName: options.username,
     Enabled: true,
-    Locked: false,
+    Locked: state.locked,
     RoleId: "Administrator",
+    // The schema's Password is write-only: always null when read.
     Password: null,
     PasswordChangeRequired: state.passwordChangeRequired,
   }));
@@ -442,8 +480,20 @@ export function createFakeRedfish(options: FakeRedfishOptions): FakeRedfish {
       return false;
     }
     const colon = decoded.indexOf(":");
-    return colon > 0 && decoded.slice(0, colon) === options.username &&
-      decoded.slice(colon + 1) === options.password;
+    return colon > 0 && checkLogin(decoded.slice(0, colon), decoded.slice(colon + 1));
+  }
+
+  /** A login of our account: counts failures and locks the account at the threshold; a locked
+   * account refuses even the right password (DSP2046 AccountService lock-out properties). */
+  function checkLogin(user: string, password: string): boolean {
+    if (user !== options.username) return false;
+    if (!state.locked && password === state.password) {
+      state.failedLogins = 0;
+      return true;
+    }
+    state.failedLogins++;
+    if (lockoutThreshold > 0 && state.failedLogins >= lockoutThreshold) state.locked = true;
+    return false;
   }
 
   function authorized(req: Request): boolean {
@@ -475,9 +525,7 @@ export function createFakeRedfish(options: FakeRedfishOptions): FakeRedfish {
         return error(400, "PropertyMissing", `The property ${p} is a required property.`);
       }
     }
-    if (body.UserName !== options.username || body.Password !== options.password) {
-      return unauthorized();
-    }
+    if (!checkLogin(body.UserName as string, body.Password as string)) return unauthorized();
     const token = crypto.randomUUID().replace(/-/g, "");
     const id = String(++sessionSeq);
     const path = `${SESSIONS_PATH}/${id}`;
@@ -491,6 +539,10 @@ export function createFakeRedfish(options: FakeRedfishOptions): FakeRedfish {
         Id: id,
         Name: "User Session",
         UserName: options.username,
+        // DSP0266 13.3.7.1: the session is created, restricted to changing the password.
+        ...(state.passwordChangeRequired
+          ? { "@Message.ExtendedInfo": [passwordChangeMessage("OK")] }
+          : {}),
       },
       201,
       { "X-Auth-Token": token, Location: path },
@@ -525,16 +577,89 @@ export function createFakeRedfish(options: FakeRedfishOptions): FakeRedfish {
       return error(404, "ResourceMissingAtURI", `The resource at the URI '${path}' was not found.`);
     }
     if (state.passwordChangeRequired && enforce && path !== accountPath) {
-      return error(
+      const m = passwordChangeMessage("Critical");
+      return json(
+        { error: { code: m.MessageId, message: m.Message, "@Message.ExtendedInfo": [m] } },
         403,
-        "PasswordChangeRequired",
-        "The password provided for this account must be changed before access is granted. " +
-          `PATCH the Password property for this account located at the target URI '${accountPath}'` +
-          " to complete this process.",
       );
     }
-    if (req.method !== "GET") return notAllowed("GET");
-    return json(resource());
+    if (path === accountPath && req.method === "PATCH") return await patchAccount(req);
+    if (req.method !== "GET") return notAllowed(path === accountPath ? "GET, PATCH" : "GET");
+    const body = resource() as Record<string, unknown>;
+    const etag = body["@odata.etag"];
+    return json(body, 200, typeof etag === "string" ? { ETag: etag } : {});
+  }
+
+  /** The Base registry's PasswordChangeRequired message; its argument is the account's URI. */
+  function passwordChangeMessage(severity: string) {
+    return {
+      "@odata.type": "#Message.v1_1_1.Message",
+      MessageId: `${BASE_REGISTRY}.PasswordChangeRequired`,
+      Message: "The password provided for this account must be changed before access is " +
+        `granted.  PATCH the Password property for this account located at the target URI ` +
+        `'${accountPath}' to complete this process.`,
+      MessageArgs: [accountPath],
+      MessageSeverity: severity,
+      Resolution: "Change the password for this account using a PATCH to the Password " +
+        "property at the URI provided.",
+    };
+  }
+
+  /** PATCH of the ManagerAccount: only `Password` here; ETag precondition and password policy. */
+  async function patchAccount(req: Request): Promise<Response> {
+    const ifMatch = req.headers.get("if-match");
+    if (!ifMatch && options.requireIfMatch) {
+      return error(
+        428,
+        "PreconditionRequired",
+        "A precondition header or annotation is required to change the resource at the URI.",
+      );
+    }
+    if (
+      ifMatch && ifMatch !== "*" && !ifMatch.split(",").map((t) => t.trim()).includes(accountEtag())
+    ) {
+      return error(
+        412,
+        "PreconditionFailed",
+        "The ETag supplied did not match the ETag required to change this resource.",
+      );
+    }
+    let body: Record<string, unknown>;
+    try {
+      body = await req.json();
+    } catch {
+      return error(400, "MalformedJSON", "The request body submitted was malformed JSON.");
+    }
+    const unknown = Object.keys(body ?? {}).find((k) => k !== "Password");
+    if (unknown) {
+      return error(
+        400,
+        "PropertyNotWritable",
+        `The property ${unknown} is a read only property and cannot be assigned a value.`,
+      );
+    }
+    const password = body?.Password;
+    if (typeof password !== "string") {
+      return error(
+        400,
+        "PropertyValueTypeError",
+        "The value for the property Password is of a different type than the property can accept.",
+      );
+    }
+    const refused = [...password].find((c) => (options.refusedCharacters ?? "").includes(c));
+    if (password.length < minLength || password.length > maxLength || refused !== undefined) {
+      // The value is never echoed back: Base registry messages for passwords omit it.
+      return error(
+        400,
+        "PropertyValueFormatError",
+        "The value provided for the property Password is not a format that the property can accept.",
+      );
+    }
+    state.password = password;
+    state.passwordChangeRequired = false;
+    state.passwordChanges++;
+    accountVersion++;
+    return new Response(null, { status: 204, headers: { ...headers, ETag: accountEtag() } });
   }
 
   function notAllowed(allow: string): Response {
