@@ -51,6 +51,14 @@ export interface OpenBaoClient {
   ): Promise<{ version: number; changed: boolean }>;
   /** Soft-deletes the latest version; absent counts as done. */
   deleteSecret(path: string): Promise<void>;
+  /** KV v2 read of one version; null when absent, deleted or destroyed. */
+  readVersion(path: string, version: number): Promise<SecretVersion | null>;
+  /** KV v2 key metadata: current version and custom metadata; null when the key is absent. */
+  readMetadata(
+    path: string,
+  ): Promise<{ currentVersion: number; customMetadata: Record<string, string> } | null>;
+  /** Replaces the key's custom metadata (KV v2 POST metadata; other settings unchanged). */
+  writeMetadata(path: string, customMetadata: Record<string, string>): Promise<void>;
 }
 
 interface AuthBlock {
@@ -365,6 +373,34 @@ export function createOpenBaoClient(settings: OpenBaoSettings): OpenBaoClient {
           throw e;
         }
       }
+    },
+
+    async readVersion(path, version) {
+      const url = `${dataUrl("data", path)}?version=${version}`;
+      const res = await call<DataResponse>("read secret version", "GET", url, { accept: [404] });
+      const data = res.status === 200 ? res.body?.data?.data : null;
+      return data ? { data: stringValues(data), version } : null;
+    },
+
+    async readMetadata(path) {
+      const res = await call<{ data?: Record<string, unknown> | null }>(
+        "read metadata",
+        "GET",
+        dataUrl("metadata", path),
+        { accept: [404] },
+      );
+      const d = res.status === 200 ? res.body?.data : null;
+      if (!d) return null;
+      const custom = d.custom_metadata && typeof d.custom_metadata === "object"
+        ? stringValues(d.custom_metadata as Record<string, unknown>)
+        : {};
+      return { currentVersion: Number(d.current_version ?? 0), customMetadata: custom };
+    },
+
+    async writeMetadata(path, customMetadata) {
+      await call("write metadata", "POST", dataUrl("metadata", path), {
+        body: { custom_metadata: customMetadata },
+      });
     },
 
     async deleteSecret(path) {

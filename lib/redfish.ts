@@ -4,7 +4,7 @@
  * TLS: Deno's fetch verifies the BMC's certificate; an untrusted one is reported as such ("the
  * BMC's certificate is not trusted: …"). README "BMC certificates" says what `DENO_CERT` can trust
  * and the ways around it. This module does not weaken verification by itself. */
-import { createHttpClient, type HttpClient, IntegrationError } from "./http.ts";
+import { createHttpClient, type HttpClient, IntegrationError, redactText } from "./http.ts";
 import { canonicalMac } from "./mac.ts";
 import type { Metrics } from "./metrics.ts";
 
@@ -69,8 +69,47 @@ export interface BmcCheckInput {
   system?: string;
 }
 
+export interface BmcLogin {
+  host: string;
+  username: string;
+  password: string;
+}
+
+/** One login attempt: `refused` is the BMC saying no to these credentials (or a locked account),
+ * `unreachable` says nothing about them. */
+export type LoginOutcome =
+  | { outcome: "ok"; passwordChangeRequired: boolean }
+  | { outcome: "refused" | "unreachable"; message: string };
+
+/** What `Password` a BMC accepts, from its AccountService (absent when it does not say). */
+export interface PasswordLimits {
+  min?: number;
+  max?: number;
+}
+
+/** Outcome of a password PATCH: `refused` and `denied` were certainly not applied; `unknown` may
+ * have been (no answer, a server error): only a login can tell. */
+export type SetPasswordOutcome =
+  | { outcome: "ok" }
+  | { outcome: "refused" | "denied" | "unknown"; message: string };
+
+/** A logged-in handle on our ManagerAccount, for one password change. */
+export interface BmcAccount {
+  limits: PasswordLimits;
+  passwordChangeRequired: boolean;
+  setPassword(password: string): Promise<SetPasswordOutcome>;
+  /** Logs out (best effort). */
+  close(): Promise<void>;
+}
+
 export interface RedfishClient {
   checkBmc(input: BmcCheckInput): Promise<BmcCheck>;
+  /** Exactly one login with these credentials (a session when the BMC offers them, else Basic),
+   * never retried: failed logins count towards the account's lock-out. */
+  tryLogin(input: BmcLogin): Promise<LoginOutcome>;
+  /** Logs in (once), finds the account by `UserName` (or by the PasswordChangeRequired message's
+   * URI) and its ETag, ready to PATCH `Password`. */
+  openAccount(input: BmcLogin): Promise<BmcAccount | Exclude<LoginOutcome, { outcome: "ok" }>>;
 }
 
 type Json = Record<string, unknown>;
@@ -97,7 +136,154 @@ export function createRedfishClient(settings: RedfishSettings = {}): RedfishClie
   const scheme = settings.scheme ?? "https";
   const timeoutMs = settings.timeoutMs ?? 5000;
 
+  /** A context for account work: no retries of anything that carries a password. */
+  function accountCtx(host: string, username: string, secrets: string[]): Ctx {
+    return {
+      http: createHttpClient({
+        integration: "redfish",
+        fetch: settings.fetch,
+        timeoutMs,
+        retry: { attempts: 2, baseDelayMs: 250, maxDelayMs: 1000 },
+        redirect: "manual",
+        metrics: settings.metrics,
+        secrets: () => secrets,
+      }),
+      origin: originOf(scheme, host, settings.port),
+      auth: {},
+      where: `the BMC at ${host}`,
+      username,
+    };
+  }
+
+  /** One login: a session when the ServiceRoot links them, else Basic on the AccountService. */
+  async function login(ctx: Ctx, password: string, secrets: string[]): Promise<
+    | { kind: "ok"; changeRequired: boolean; accountPath?: string; session?: string; root: Json }
+    | { kind: "failed"; outcome: Exclude<LoginOutcome, { outcome: "ok" }> }
+  > {
+    const root = await get(ctx, "/redfish/v1/", null);
+    if (root.kind === "failed" && root.status !== 401 && root.status !== 403) {
+      return { kind: "failed", outcome: loginFailure(root, ctx) };
+    }
+    const rootBody = root.kind === "ok" ? root.body : {};
+    const sessionsPath = odataId(objectOf(rootBody.Links).Sessions);
+    if (sessionsPath) {
+      const s = await openSession(ctx, sessionsPath, password);
+      // A BMC that does not offer sessions after all (404, 405, 501) falls through to Basic.
+      if (s.kind === "ok" || ![404, 405, 501].includes(s.status)) {
+        if (s.kind === "failed") return { kind: "failed", outcome: loginFailure(s, ctx) };
+        secrets.push(s.token);
+        ctx.auth = { "x-auth-token": s.token };
+        return {
+          kind: "ok",
+          changeRequired: s.changeRequired !== undefined,
+          accountPath: s.changeRequired || undefined,
+          session: s.location,
+          root: rootBody,
+        };
+      }
+    }
+    const basic = "Basic " + base64(`${ctx.username}:${password}`);
+    secrets.push(basic, basic.slice(6));
+    ctx.auth = { authorization: basic };
+    const servicePath = odataId(rootBody.AccountService) ?? "/redfish/v1/AccountService";
+    const got = await getOnce(ctx, servicePath);
+    if (got.kind === "ok") return { kind: "ok", changeRequired: false, root: rootBody };
+    if (got.status === 403 && mentions(got.body, "PasswordChangeRequired")) {
+      return {
+        kind: "ok",
+        changeRequired: true,
+        accountPath: changeUri(got.body),
+        root: rootBody,
+      };
+    }
+    return { kind: "failed", outcome: loginFailure(got, ctx) };
+  }
+
   return {
+    async tryLogin({ host, username, password }) {
+      const secrets = [password];
+      const ctx = accountCtx(host, username, secrets);
+      const got = await login(ctx, password, secrets);
+      if (got.kind === "failed") return got.outcome;
+      if (got.session) await closeSession(ctx, got.session);
+      return { outcome: "ok", passwordChangeRequired: got.changeRequired };
+    },
+
+    async openAccount({ host, username, password }) {
+      const secrets = [password];
+      const ctx = accountCtx(host, username, secrets);
+      const got = await login(ctx, password, secrets);
+      if (got.kind === "failed") return got.outcome;
+      const close = () => got.session ? closeSession(ctx, got.session) : Promise.resolve();
+      let limits: PasswordLimits = {};
+      let accountPath = got.accountPath;
+      if (!accountPath) {
+        const found = await findAccount(ctx, got.root);
+        limits = found.limits;
+        accountPath = found.path;
+      }
+      if (!accountPath) {
+        await close();
+        return {
+          outcome: "unreachable",
+          message: `${cap(ctx.where)} lists no account named ${username} under its ` +
+            "AccountService: the password cannot be changed over Redfish",
+        };
+      }
+      const path = accountPath;
+      const etagOf = async () => {
+        const res = await ctx.http.request<Json>("read account", "GET", sameOrigin(ctx, path)!, {
+          headers: ctx.auth,
+        }).catch(() => null);
+        return res?.headers.get("etag") ?? str(res?.body?.["@odata.etag"]);
+      };
+      return {
+        limits,
+        passwordChangeRequired: got.changeRequired,
+        close,
+        async setPassword(next) {
+          secrets.push(next);
+          const url = sameOrigin(ctx, path);
+          if (!url) return { outcome: "refused", message: "The account's URI is on another host" };
+          for (let attempt = 1;; attempt++) {
+            const etag = await etagOf();
+            try {
+              await ctx.http.request("change password", "PATCH", url, {
+                body: { Password: next },
+                headers: { ...ctx.auth, ...(etag ? { "if-match": etag } : {}) },
+                retry: false,
+              });
+              return { outcome: "ok" };
+            } catch (e) {
+              if (!(e instanceof IntegrationError)) throw e;
+              // Someone changed the account in between: read its ETag again, once.
+              if (e.status === 412 && attempt === 1) continue;
+              const said = redactText(bmcMessage(e.body), secrets);
+              if (e.status === 400) {
+                return {
+                  outcome: "refused",
+                  message: `The BMC refused the new password (policy): ${said || "HTTP 400"}`,
+                };
+              }
+              if (e.status === 401 || e.status === 403 || e.status === 412 || e.status === 428) {
+                return {
+                  outcome: "denied",
+                  message: `The BMC did not let us change the password (HTTP ${e.status}` +
+                    `${said ? `: ${said}` : ""}): the account may be locked or lack privileges`,
+                };
+              }
+              return {
+                outcome: "unknown",
+                message: e.status === 0
+                  ? `${cap(ctx.where)} did not answer the password change`
+                  : `${cap(ctx.where)} answered the password change with HTTP ${e.status}`,
+              };
+            }
+          }
+        },
+      };
+    },
+
     async checkBmc({ host, username, password, bmcMac, system }) {
       const origin = originOf(scheme, host, settings.port);
       const basic = "Basic " + base64(`${username}:${password}`);
@@ -303,7 +489,10 @@ async function openSession(
   ctx: Ctx,
   path: string,
   password: string,
-): Promise<{ kind: "ok"; token: string; location: string } | Got & { kind: "failed" }> {
+): Promise<
+  | { kind: "ok"; token: string; location: string; changeRequired?: string }
+  | Got & { kind: "failed" }
+> {
   const url = sameOrigin(ctx, path);
   if (!url) return { kind: "failed", status: -1, body: null, reason: "a link to another host" };
   try {
@@ -316,7 +505,11 @@ async function openSession(
       return { kind: "failed", status: -1, body: null, reason: "a session without a token" };
     }
     const location = res.headers.get("location") ?? odataId(res.body) ?? "";
-    return { kind: "ok", token, location };
+    // DSP0266 13.3.7.1: a session restricted to changing the password says so in its body.
+    const changeRequired = mentions(res.body, "PasswordChangeRequired")
+      ? changeUri(res.body) ?? ""
+      : undefined;
+    return { kind: "ok", token, location, changeRequired };
   } catch (e) {
     return failure(e);
   }
@@ -358,6 +551,88 @@ async function get(ctx: Ctx, path: string, auth: Auth | null = ctx.auth): Promis
   } catch (e) {
     return failure(e);
   }
+}
+
+/** GET with the context's credentials, never repeated (a refused password counts once). */
+async function getOnce(ctx: Ctx, path: string): Promise<Got> {
+  const url = sameOrigin(ctx, path);
+  if (!url) return { kind: "failed", status: -1, body: null, reason: "a link to another host" };
+  try {
+    const res = await ctx.http.request<Json>("log in", "GET", url, {
+      headers: ctx.auth,
+      retry: false,
+    });
+    return { kind: "ok", body: objectOf(res.body) };
+  } catch (e) {
+    return failure(e);
+  }
+}
+
+/** A failed login as `refused` (the credentials, or a locked account) or `unreachable`. */
+function loginFailure(got: Got & { kind: "failed" }, ctx: Ctx): Exclude<
+  LoginOutcome,
+  { outcome: "ok" }
+> {
+  if (got.status === 401 || got.status === 403) {
+    return {
+      outcome: "refused",
+      message: `The BMC refused the password for user ${ctx.username} (HTTP ${got.status}): ` +
+        "wrong password, or the account is locked after failed logins",
+    };
+  }
+  const c = classify(got, ctx);
+  return { outcome: "unreachable", message: "message" in c ? c.message : "" };
+}
+
+/** Our account: the AccountService's Accounts member with our UserName, and the password limits
+ * the AccountService states. */
+async function findAccount(
+  ctx: Ctx,
+  root: Json,
+): Promise<{ path?: string; limits: PasswordLimits }> {
+  const service = await get(ctx, odataId(root.AccountService) ?? "/redfish/v1/AccountService");
+  if (service.kind === "failed") return { limits: {} };
+  const num = (v: unknown) => typeof v === "number" && v > 0 ? v : undefined;
+  const limits = {
+    min: num(service.body.MinPasswordLength),
+    max: num(service.body.MaxPasswordLength),
+  };
+  const accountsPath = odataId(service.body.Accounts);
+  const accounts = accountsPath ? await get(ctx, accountsPath) : null;
+  if (accounts?.kind !== "ok") return { limits };
+  const paths = membersOf(accounts.body);
+  for (let i = 0; i < paths.length; i += AT_ONCE) {
+    const batch = paths.slice(i, i + AT_ONCE);
+    const got = await Promise.all(batch.map((p) => get(ctx, p)));
+    const k = got.findIndex((a) => a.kind === "ok" && a.body.UserName === ctx.username);
+    if (k >= 0) return { path: batch[k], limits };
+  }
+  return { limits };
+}
+
+/** The account URI the Base registry's PasswordChangeRequired message names (its argument). */
+function changeUri(body: unknown): string | undefined {
+  const found: string[] = [];
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) return v.forEach(walk);
+    if (!v || typeof v !== "object") return;
+    const o = v as Json;
+    if (str(o.MessageId).endsWith(".PasswordChangeRequired")) {
+      const arg = arrayOf(o.MessageArgs).map(str).find((a) => a.startsWith("/"));
+      const quoted = /'(\/redfish\/[^']+)'/.exec(str(o.Message))?.[1];
+      if (arg ?? quoted) found.push((arg ?? quoted)!);
+    }
+    Object.values(o).forEach(walk);
+  };
+  walk(body);
+  return found[0];
+}
+
+/** The BMC's own words from a Redfish error body (the messages, not the value sent). */
+function bmcMessage(body: unknown): string {
+  const error = objectOf(objectOf(body).error);
+  const infos = arrayOf(error["@Message.ExtendedInfo"]).map((m) => str(objectOf(m).Message));
+  return (infos.filter(Boolean).join(" ") || str(error.message)).slice(0, 300);
 }
 
 function failure(e: unknown): Got & { kind: "failed" } {

@@ -269,10 +269,11 @@ export function createFakeOpenBao(options: FakeOpenBaoOptions = {}): FakeOpenBao
 
   // ---- KV v2 ----
 
-  function metadataOf(v: FakeSecretVersion) {
+  /** A version's metadata; `custom_metadata` is the key's (KV v2 keeps it per key, not version). */
+  function metadataOf(v: FakeSecretVersion, rec?: KeyRecord) {
     return {
       created_time: v.createdTime,
-      custom_metadata: null,
+      custom_metadata: rec?.customMetadata ?? null,
       deletion_time: v.deletionTime,
       destroyed: v.destroyed,
       version: v.version,
@@ -296,9 +297,11 @@ export function createFakeOpenBao(options: FakeOpenBaoOptions = {}): FakeOpenBao
     if (!v) return errors(404);
     if (!isLive(v)) {
       // Deleted or destroyed: still a 404, but with the whole envelope and the metadata.
-      return json(envelope({ data: { data: null, metadata: metadataOf(v) } }), 404);
+      return json(envelope({ data: { data: null, metadata: metadataOf(v, rec) } }), 404);
     }
-    return json(envelope({ data: { data: structuredClone(v.data), metadata: metadataOf(v) } }));
+    return json(
+      envelope({ data: { data: structuredClone(v.data), metadata: metadataOf(v, rec) } }),
+    );
   }
 
   function checkCas(
@@ -463,8 +466,25 @@ export function createFakeOpenBao(options: FakeOpenBaoOptions = {}): FakeOpenBao
     const rec = keyRecord(path);
     if (typeof body.max_versions === "number") rec.maxVersions = body.max_versions;
     if (typeof body.cas_required === "boolean") rec.casRequired = body.cas_required;
-    if (body.custom_metadata && typeof body.custom_metadata === "object") {
-      rec.customMetadata = body.custom_metadata as Record<string, string>;
+    if (body.custom_metadata !== undefined && body.custom_metadata !== null) {
+      // As KV v2: a map of strings, at most 64 keys of 128 bytes and values of 512 bytes.
+      const custom = body.custom_metadata;
+      if (typeof custom !== "object" || Array.isArray(custom)) {
+        return errors(400, "custom_metadata must be a map of strings");
+      }
+      const entries = Object.entries(custom as Record<string, unknown>);
+      const bad = entries.find(([k, v]) =>
+        typeof v !== "string" || k.length > 128 || (v as string).length > 512
+      );
+      if (entries.length > 64 || bad) {
+        return errors(
+          400,
+          `1 error occurred:\n\t* custom_metadata: ${
+            bad ? `key "${bad[0]}"` : "too many keys"
+          } invalid\n\n`,
+        );
+      }
+      rec.customMetadata = custom as Record<string, string>;
     }
     rec.updatedTime = iso();
     return noContent();
