@@ -125,6 +125,23 @@ export const configSchema = z.object({
     emptyToUndefined,
     z.enum(["true", "false"]).default("true").transform((v) => v === "true"),
   ),
+  /** Replace the scanned BMC password after the credential check (lib/rotation.ts). */
+  BMC_ROTATE: z.preprocess(
+    emptyToUndefined,
+    z.enum(["true", "false"]).default("false").transform((v) => v === "true"),
+  ),
+  /** Length of a generated BMC password; clamped to the BMC's Min/MaxPasswordLength. */
+  BMC_PASSWORD_LENGTH: z.preprocess(
+    emptyToUndefined,
+    z.coerce.number().int().min(8).max(64).default(16),
+  ),
+  /** Symbols a generated password draws from (one at least); empty for letters and digits only. */
+  BMC_PASSWORD_SYMBOLS: z.preprocess(
+    (v) => v === undefined ? undefined : v,
+    z.string().regex(/^[!-/:-@[-`{-~]*$/, "must be printable ASCII symbols").default("-_.+!"),
+  ),
+  /** Characters never used, in any class (e.g. look-alikes, or what a firmware refuses). */
+  BMC_PASSWORD_REFUSED: z.preprocess(emptyToUndefined, z.string().default("")),
   DEVICE_NAME_TEMPLATE: z.preprocess(
     emptyToUndefined,
     z.string().refine((t) => t.includes("{"), "must contain placeholders such as {site}").default(

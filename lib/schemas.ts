@@ -87,6 +87,9 @@ function refuseBmcMacAsBootMac(
   }
 }
 
+/** Replace the scanned BMC password after the check (default ONBOARDING_BMC_ROTATE). */
+const rotateSchema = z.boolean({ error: "Must be true or false" });
+
 /** `POST /servers/register`: a scanned server in a known rack slot. Unknown fields are refused. */
 export const registerRequestSchema = z.object({
   bmc_mac: macSchema,
@@ -102,6 +105,7 @@ export const registerRequestSchema = z.object({
   bmc_username: optional(usernameSchema),
   boot_mac: optional(macSchema),
   bmc_system: optional(bmcSystemSchema),
+  rotate: optional(rotateSchema),
 }).strict().superRefine(refuseBmcMacAsBootMac);
 
 /** The fields that place a device in Netbox: all of them, or none (no Netbox step). */
@@ -130,6 +134,7 @@ const importItemShape = {
   bmc_username: optional(usernameSchema),
   boot_mac: optional(macSchema),
   bmc_system: optional(bmcSystemSchema),
+  rotate: optional(rotateSchema),
 };
 
 /**

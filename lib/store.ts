@@ -95,6 +95,16 @@ export interface Registration {
     bootReason?: string;
   };
   provisioning?: ProvisioningState;
+  /** Rotate the BMC password at registration (the request's `rotate`; default the config's). */
+  rotate?: boolean;
+  /** The last BMC password rotation: `running` until OpenBao, the BMC and the Secret agree. */
+  rotation?: {
+    status: "running" | "ok" | "failed";
+    message: string;
+    at: string;
+    /** The OpenBao version that is current after it. */
+    version?: number;
+  };
   actor: string;
   created_at: string;
   updated_at: string;
@@ -386,6 +396,17 @@ export class RegistrationStore {
     const out: Registration[] = [];
     for await (const e of this.kv.list<Registration>({ prefix: keys.registrations() })) {
       if (e.value.status === "queued" || e.value.status === "running") out.push(e.value);
+    }
+    return out;
+  }
+
+  /** Every live record whose last password rotation has this status (resume after a restart). */
+  async byRotation(status: "running" | "ok" | "failed"): Promise<Registration[]> {
+    const out: Registration[] = [];
+    for await (const e of this.kv.list<Registration>({ prefix: keys.registrations() })) {
+      if (e.value.rotation?.status === status && e.value.status !== "decommissioned") {
+        out.push(e.value);
+      }
     }
     return out;
   }

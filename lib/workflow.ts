@@ -48,6 +48,7 @@ import { deviceName, netboxDeviceUrl } from "./names.ts";
 import type { NetboxClient } from "./netbox.ts";
 import type { OpenBaoClient } from "./openbao.ts";
 import type { RedfishClient } from "./redfish.ts";
+import { Rotator } from "./rotation.ts";
 import {
   newRegistrationId,
   pendingSteps,
@@ -65,6 +66,8 @@ export interface SubmitInput extends RegistrationRequest {
   bmc_username?: string;
   boot_mac?: string;
   bmc_system?: string;
+  /** Rotate the BMC password after the credential check; default ONBOARDING_BMC_ROTATE. */
+  rotate?: boolean;
 }
 
 export interface SubmitContext {
@@ -158,10 +161,12 @@ export class Engine {
   /** Registrations being decommissioned here now. */
   readonly #decommissioning = new Set<string>();
   readonly #slots: Semaphore;
+  readonly #rotator: Rotator;
   #closed = false;
 
   constructor(deps: EngineDeps) {
     this.#d = deps;
+    this.#rotator = new Rotator(deps);
     this.#kv = deps.store.kv;
     this.#slots = new Semaphore(deps.config.IMPORT_CONCURRENCY);
   }
@@ -191,6 +196,7 @@ export class Engine {
       boot_mac: input.boot_mac,
       bmc_system: input.bmc_system,
       bmc_ip: input.bmc_ip,
+      rotate: input.rotate,
       request,
       resolved,
       steps: pendingSteps(),
@@ -380,6 +386,7 @@ export class Engine {
       if (input.boot_mac) r.boot_mac = input.boot_mac;
       if (input.bmc_system) r.bmc_system = input.bmc_system;
       if (input.bmc_username) r.bmc_username = input.bmc_username;
+      if (input.rotate !== undefined) r.rotate = input.rotate;
     });
     await store.audit(existing.id, {
       at: new Date().toISOString(),
@@ -469,6 +476,20 @@ export class Engine {
       }
     });
     for (const r of await this.#d.store.unfinished()) await this.#enqueue(r.id);
+    // Password rotations a crash interrupted: OpenBao, the BMC and the Secret made to agree.
+    this.#rotator.resumeUnfinished().catch((e) =>
+      this.#d.log.warn("rotation resume failed", { error: e })
+    );
+  }
+
+  /** Rotates a registered server's BMC password now (admin action; lib/rotation.ts). */
+  async rotateCredentials(id: string, actor: string): Promise<Registration> {
+    try {
+      await this.#rotator.rotate(id, actor);
+    } finally {
+      this.#publish(await this.#d.store.mustGet(id));
+    }
+    return await this.#d.store.mustGet(id);
   }
 
   /**
@@ -777,7 +798,7 @@ export class Engine {
     // What exists under these names is read while the BMC is checked.
     const existing = this.#readMetal3Objects(r);
     existing.catch(() => {}); // awaited (and thrown) below
-    const password = await passwordRead;
+    let password = await passwordRead;
     // A re-run (e.g. Retry with the boot MAC) replaces what an earlier run of this step warned.
     await store.update(r.id, (x) => {
       x.warnings = x.warnings.filter((w) => !METAL3_WARNINGS.test(w));
@@ -785,14 +806,22 @@ export class Engine {
     let bootMac = r.boot_mac;
     let systemPath: string | undefined;
     if (this.#d.redfish) {
-      const check = await this.#d.redfish.checkBmc({
-        host: r.bmc_ip,
-        username: r.bmc_username,
-        password,
-        bmcMac: r.bmc_mac,
-        system: r.bmc_system,
-      });
+      const checkWith = (password: string) =>
+        this.#d.redfish!.checkBmc({
+          host: r.bmc_ip!,
+          username: r.bmc_username,
+          password,
+          bmcMac: r.bmc_mac,
+          system: r.bmc_system,
+        });
+      let check = await checkWith(password);
       if (check.outcome === "wrong-password") throw new Error(check.message);
+      // The scanned password is replaced before Metal3 gets one (opt-in; lib/rotation.ts).
+      if (check.outcome === "ok" && this.#rotator.wanted(r) && r.rotation?.status !== "ok") {
+        password = (await this.#rotator.rotate(r.id, r.actor)).password;
+        // A BMC that wanted a new password shows its system only now.
+        if (check.passwordChangeRequired) check = await checkWith(password);
+      }
       if (check.outcome === "pick-system") {
         // Neither the system path nor a boot MAC is chosen for the operator.
         await store.update(r.id, (x) => {

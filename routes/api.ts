@@ -10,6 +10,7 @@ import { MAX_BODY_BYTES, previewImport, runImport } from "../lib/import.ts";
 import { RateLimiter } from "../lib/rate_limit.ts";
 import { listServers, serverFilters, serverListQuerySchema } from "../lib/inventory.ts";
 import { fieldErrors, registerRequestSchema, retryRequestSchema } from "../lib/schemas.ts";
+import { RotationFailed } from "../lib/rotation.ts";
 import type { Registration } from "../lib/store.ts";
 import type { AppDeps, AppEnv } from "../main.ts";
 
@@ -227,6 +228,27 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
       // Claims stay until the operator has deleted the host (the record's warning says so).
       ...(registration.host_deletion ? { host_deletion: registration.host_deletion } : {}),
     });
+  });
+
+  // Replaces the BMC password (lib/rotation.ts); a failure leaves the old one current (502).
+  app.post("/servers/:id/rotate-credentials", async (c) => {
+    if (deps.authEnabled && !c.get("user")?.admin) {
+      throw new HTTPException(403, { message: "Only administrators may rotate BMC credentials" });
+    }
+    const id = c.req.param("id");
+    try {
+      const r = await engine.rotateCredentials(id, actorOf(c));
+      return c.json({ id: r.id, device_name: r.device_name, rotation: r.rotation });
+    } catch (e) {
+      if (!(e instanceof RotationFailed)) throw e;
+      const r = await store.mustGet(id);
+      return c.json({
+        error: { code: "rotation_failed", message: e.message },
+        id: r.id,
+        device_name: r.device_name,
+        rotation: r.rotation,
+      }, 502);
+    }
   });
 
   app.get(
