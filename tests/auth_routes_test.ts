@@ -438,6 +438,15 @@ Deno.test("Audit and authorisation: the OIDC subject is recorded; force decommis
     assert.equal(res.status, 403);
     await res.body?.cancel();
   });
+  await t.step("rotate-credentials without the admin group is 403", async () => {
+    const res = await s.app.request(`/api/v1/servers/${id}/rotate-credentials`, {
+      method: "POST",
+      headers: operator,
+    });
+    assert.equal(res.status, 403);
+    await res.body?.cancel();
+    assert(!(await s.deps.store.mustGet(id)).rotation, "nothing was attempted");
+  });
   await t.step("an admin may force, and is audited by subject", async () => {
     const admin = bearer(
       await s.fake.mintToken({ sub: "oidc|admin-1", groups: [...OPERATOR, "dc-admins"] }),
