@@ -23,6 +23,8 @@ interface Detail {
     bootReason?: string;
   };
   error?: string;
+  /** The last BMC password rotation (never the password). */
+  rotation?: { status: string; message: string; at: string };
   warnings?: string[];
   steps: Record<string, { status: string; message?: string }>;
   created?: Record<string, unknown>;
@@ -69,6 +71,8 @@ export default function ServerDetail(
   >(null);
   const [confirming, setConfirming] = useState(false);
   const [decommission, setDecommission] = useState("");
+  const [rotating, setRotating] = useState<"confirm" | "running" | "">("");
+  const [rotation, setRotation] = useState("");
   const load = () =>
     api<Detail>("GET", `/api/v1/servers/${props.id}`).then((a) => {
       if (a.ok) setR((shown) => newer(shown, a.body));
@@ -100,6 +104,18 @@ export default function ServerDetail(
     } catch {
       setDecommission("No network: try again when online.");
     }
+  };
+
+  const rotateNow = async () => {
+    setRotating("running");
+    try {
+      const a = await api("POST", `/api/v1/servers/${props.id}/rotate-credentials`);
+      setRotation(a.ok ? "BMC password replaced" : errorMessage(a));
+      load();
+    } catch {
+      setRotation("No network: try again when online.");
+    }
+    setRotating("");
   };
 
   if (!r) {
@@ -261,6 +277,45 @@ export default function ServerDetail(
           )
           : null}
       </section>
+      {props.canDecommission && r.status === "ok" && r.bmc_ip && (
+        <section class="card" aria-labelledby="rotation-title">
+          <h2 id="rotation-title">BMC password</h2>
+          <p class="hint">
+            Replaces it with a generated one; OpenBao and the Metal3 Secret get the new password.
+          </p>
+          {r.rotation && (
+            <p class="hint" data-testid="rotation">
+              Last rotation ({formatTime(r.rotation.at)}): {r.rotation.message}
+            </p>
+          )}
+          <div class="actions" role="group" aria-label="Rotate the BMC password">
+            {rotating === "confirm"
+              ? (
+                <>
+                  <button
+                    type="button"
+                    onClick={() => setRotating("")}
+                  >
+                    Cancel
+                  </button>
+                  <button type="button" onClick={rotateNow}>
+                    Rotate the password of {r.device_name}
+                  </button>
+                </>
+              )
+              : (
+                <button
+                  type="button"
+                  disabled={rotating === "running"}
+                  onClick={() => setRotating("confirm")}
+                >
+                  {rotating === "running" ? "Rotating…" : "Rotate BMC password…"}
+                </button>
+              )}
+          </div>
+          {rotation && <p role="status" class="hint" data-testid="rotation-result">{rotation}</p>}
+        </section>
+      )}
       {props.canDecommission && r.status !== "decommissioned" && (
         <section class="card danger-zone" aria-labelledby="decommission-title">
           <h2 id="decommission-title">Decommission</h2>
