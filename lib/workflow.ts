@@ -484,6 +484,10 @@ export class Engine {
 
   /** Rotates a registered server's BMC password now (admin action; lib/rotation.ts). */
   async rotateCredentials(id: string, actor: string): Promise<Registration> {
+    const r = await this.#d.store.mustGet(id);
+    if (r.status === "queued" || r.status === "running") {
+      throw new Conflict(`${r.device_name} is being registered: rotate once that has finished`);
+    }
     try {
       await this.#rotator.rotate(id, actor);
     } finally {

@@ -308,3 +308,44 @@ Deno.test("deno task rotate: --help with examples, usage errors exit 2", async (
   assertEquals(await runRotate(["--server", "x", "--all", "--url", "http://a"], io), 2);
   assertEquals(await runRotate(["--all", "--older-than", "3w", "--url", "http://a"], io), 2);
 });
+
+Deno.test("Redfish simulator: ManagerAccount ETag preconditions, password policy, lock-out", async () => {
+  const device = bmc({ requireIfMatch: true, lockoutThreshold: 3, minPasswordLength: 10 });
+  const basic = (pw: string) => ({ authorization: `Basic ${btoa(`ADMIN:${pw}`)}` });
+  const call = (method: string, path: string, headers: Record<string, string>, body?: unknown) =>
+    device.handler(
+      new Request(`http://bmc${path}`, {
+        method,
+        headers: { "content-type": "application/json", ...headers },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      }),
+    );
+  const account = "/redfish/v1/AccountService/Accounts/2";
+  const read = await call("GET", account, basic(SCANNED));
+  const body = await read.json();
+  assertEquals(body.Password, null);
+  assertEquals(read.headers.get("etag"), body["@odata.etag"]);
+  const service = await (await call("GET", "/redfish/v1/AccountService", basic(SCANNED))).json();
+  assertEquals([service.MinPasswordLength, service.AccountLockoutThreshold], [10, 3]);
+
+  const patch = (etag: string | null, pw: string, login = SCANNED) =>
+    call("PATCH", account, { ...basic(login), ...(etag ? { "if-match": etag } : {}) }, {
+      Password: pw,
+    });
+  assertEquals((await patch(null, "Long-enough-1")).status, 428);
+  assertEquals((await patch('W/"stale"', "Long-enough-1")).status, 412);
+  const short = await patch(body["@odata.etag"], "Short-1");
+  assertEquals(short.status, 400);
+  assert(!(await short.text()).includes("Short-1"), "the value is not echoed");
+  assertEquals((await patch(body["@odata.etag"], "Long-enough-1")).status, 204);
+  assertEquals(device.state.password, "Long-enough-1");
+  // The ETag changed with the password: the old one is now stale.
+  assertEquals((await patch(body["@odata.etag"], "Long-enough-2", "Long-enough-1")).status, 412);
+  assertEquals(device.state.failedLogins, 0);
+
+  for (let i = 0; i < 3; i++) {
+    assertEquals((await call("GET", "/redfish/v1/Systems", basic("wrong"))).status, 401);
+  }
+  assert(device.state.locked, "locked after AccountLockoutThreshold failures");
+  assertEquals((await call("GET", "/redfish/v1/Systems", basic("Long-enough-1"))).status, 401);
+});
