@@ -198,6 +198,19 @@ export class Rotator {
           await this.#commit(r, version, actor);
           return { password, version };
         }
+        if (proof.outcome === "refused") {
+          // The new one was refused once already: only the old one is worth a login (lock-outs).
+          const old = await redfish.tryLogin({ host, username, password: current.data.password });
+          const why = "The BMC accepted the new password but refused it at login";
+          if (old.outcome === "ok") {
+            await this.#rollBack(r, current, version, why);
+            return await this.#failed(r, why);
+          }
+          const message = `${why}, and refuses the old one too (the account may be locked): ` +
+            "unlock it on the BMC, then rotate again (README, recovering a host by hand)";
+          await this.#record(r.id, { status: "running", message });
+          throw new RotationFailed(message);
+        }
       }
       // Unknown whether the BMC has the new password: ask it, once per password.
       const outcome = await this.#resume(await store.mustGet(id));
@@ -308,6 +321,7 @@ export class Rotator {
       action: "rotate credentials",
       detail: `OpenBao version ${version}`,
     });
+    this.#d.log.info("BMC password rotated", { id: r.id, device: r.device_name, version });
   }
 
   /** Ironic's copy: the Metal3 Secret follows OpenBao's current version (when it exists). */
@@ -324,6 +338,7 @@ export class Rotator {
   }
 
   async #failed(r: Registration, message: string): Promise<never> {
+    this.#d.log.warn("BMC password not rotated", { id: r.id, device: r.device_name, message });
     const now = await this.#d.store.mustGet(r.id);
     if (now.rotation?.status !== "failed" || now.rotation.message !== message) {
       await this.#record(r.id, { status: "failed", message, version: now.rotation?.version });

@@ -349,3 +349,32 @@ Deno.test("Redfish simulator: ManagerAccount ETag preconditions, password policy
   assert(device.state.locked, "locked after AccountLockoutThreshold failures");
   assertEquals((await call("GET", "/redfish/v1/Systems", basic("Long-enough-1"))).status, 401);
 });
+
+Deno.test("a new password refused at its proof: the old one is tried once, the next rotation converges", async () => {
+  await using app = await startTestApp({ world: { autoBmcs: false } });
+  const device = bmc();
+  app.world.bmcs.add(IP, device);
+  const r = await register(app);
+  assertEquals(r.status, "ok", r.error);
+  // The BMC refuses the proof login (the second session login) although it took the password.
+  let logins = 0;
+  app.world.bmcs.add(IP, {
+    ...device,
+    handler: async (req) => {
+      if (req.method === "POST" && req.url.endsWith("/Sessions") && ++logins === 2) {
+        return Response.json({ error: { code: "Base.1.19.NoValidSession" } }, { status: 401 });
+      }
+      return await device.handler(req);
+    },
+  });
+  const first = await app.call("POST", `/api/v1/servers/${r.id}/rotate-credentials`);
+  assertEquals(first.status, 502);
+  assert(/refuses the old one too/.test(first.body.error.message), first.body.error.message);
+  assertEquals(first.body.rotation.status, "running");
+  assertEquals(logins, 3, "one login with the new password, one with the old, no more");
+  const second = await app.call("POST", `/api/v1/servers/${r.id}/rotate-credentials`);
+  assertEquals(second.status, 200, second.text);
+  const now = passwords(app, device);
+  assertEquals([now.openbao, now.secret], [now.bmc, now.bmc]);
+  assertEquals(device.state.locked, false);
+});
