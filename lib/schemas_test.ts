@@ -147,3 +147,16 @@ Deno.test("bmc_system: a Redfish system Id or path, on register, import and retr
     }
   });
 });
+
+Deno.test("rotate: true or false on register requests and import items, anything else named", () => {
+  assertEquals(registerRequestSchema.parse({ ...valid, rotate: true }).rotate, true);
+  assertEquals(registerRequestSchema.parse({ ...valid, rotate: false }).rotate, false);
+  assertEquals(registerRequestSchema.parse(valid).rotate, undefined);
+  assertEquals(
+    errors(registerRequestSchema, { ...valid, rotate: "yes" }).rotate,
+    "Must be true or false",
+  );
+  const item = { device_name: "dcoa-rb07u12", bmc_mac: "3cec.efa1.9cf0", bmc_password: "p" };
+  assertEquals(importItemSchema.parse({ ...item, rotate: true }).rotate, true);
+  assertEquals(errors(importItemSchema, { ...item, rotate: 1 }).rotate, "Must be true or false");
+});
