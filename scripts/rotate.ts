@@ -126,7 +126,7 @@ type Api = (path: string, init?: RequestInit) => Promise<{ status: number; body:
 async function findOne(api: Api, name: string): Promise<Server> {
   const byId = await api(`/servers/${encodeURIComponent(name)}`);
   if (byId.status === 200) return byId.body;
-  const found = await api(`/servers?q=${encodeURIComponent(name)}&limit=200`);
+  const found = await api(`/servers?source=ours&q=${encodeURIComponent(name)}&limit=200`);
   const match = (found.body?.items ?? []).find((s: Server) => s.device_name === name);
   if (!match) throw new Error(`No server named ${name} (HTTP ${found.status})`);
   return match;
@@ -137,7 +137,9 @@ async function listAll(api: Api): Promise<Server[]> {
   let cursor = "";
   do {
     const page = await api(
-      `/servers?status=ok&limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`,
+      `/servers?source=ours&status=ok&limit=200${
+        cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""
+      }`,
     );
     if (page.status !== 200) {
       throw new Error(`Listing servers failed: ${page.body?.error?.message ?? page.status}`);

@@ -293,6 +293,24 @@ Deno.test("deno task rotate --all: 100 hosts, bounded concurrency, all agreeing"
     0,
   );
   assertEquals(again, []);
+  // One server by name.
+  const before = app.world.bmcs.bmcs.get(items[7].bmc_ip)!.state.password;
+  const one: string[] = [];
+  assertEquals(
+    await runRotate(["--server", items[7].device_name, "--url", "http://svc"], {
+      fetch: async (input, init) =>
+        await app.app.request(String(input).replace("http://svc", ""), init),
+      stdout: (t) => one.push(t),
+      stderr: () => {},
+      env: () => undefined,
+    }),
+    0,
+  );
+  assertEquals(one.length, 1);
+  assert(one[0].startsWith(`${items[7].device_name}\trotated`), one[0]);
+  const device = app.world.bmcs.bmcs.get(items[7].bmc_ip)!;
+  assert(device.state.password !== before);
+  assertEquals(passwords(app, device, items[7].device_name).openbao, device.state.password);
 });
 
 Deno.test("deno task rotate: --help with examples, usage errors exit 2", async () => {
