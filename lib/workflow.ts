@@ -809,6 +809,7 @@ export class Engine {
     });
     let bootMac = r.boot_mac;
     let systemPath: string | undefined;
+    let ours: { host: boolean; secret: boolean } | undefined;
     if (this.#d.redfish) {
       const checkWith = (password: string) =>
         this.#d.redfish!.checkBmc({
@@ -822,6 +823,8 @@ export class Engine {
       if (check.outcome === "wrong-password") throw new Error(check.message);
       // The scanned password is replaced before Metal3 gets one (opt-in; lib/rotation.ts).
       if (check.outcome === "ok" && this.#rotator.wanted(r) && r.rotation?.status !== "ok") {
+        // A host or Secret of someone else's under this name stops us before the BMC changes.
+        ours = await this.#metal3Ownership(r, existing);
         password = (await this.#rotator.rotate(r.id, r.actor)).password;
         // A BMC that wanted a new password shows its system only now.
         if (check.passwordChangeRequired) check = await checkWith(password);
@@ -887,7 +890,7 @@ export class Engine {
       rack: r.resolved?.rackName ?? optionalString(r.request.rack),
       netboxDeviceId: r.created.netbox_device_id,
     });
-    const ours = await this.#metal3Ownership(r, existing);
+    ours ??= await this.#metal3Ownership(r, existing);
     await Promise.all([
       kubernetes.apply(
         bmcSecret({

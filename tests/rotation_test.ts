@@ -8,6 +8,7 @@ import { Metrics } from "../lib/metrics.ts";
 import { generatePassword } from "../lib/rotation.ts";
 import { ConnectionDropped } from "../lib/sim/faults.ts";
 import { createFakeRedfish, type FakeRedfish } from "../lib/sim/redfish.ts";
+import { SIM_URLS } from "../lib/sim/world.ts";
 import { createServices } from "../main.ts";
 import { runRotate } from "../scripts/rotate.ts";
 import { dumpKv, MINIMAL_ITEM, startTestApp, type TestApp } from "./app_harness.ts";
@@ -395,4 +396,30 @@ Deno.test("a new password refused at its proof: the old one is tried once, the n
   const now = passwords(app, device);
   assertEquals([now.openbao, now.secret], [now.bmc, now.bmc]);
   assertEquals(device.state.locked, false);
+});
+
+Deno.test("someone else's Secret under the host's name: the BMC's password is not touched", async () => {
+  await using app = await startTestApp({ world: { autoBmcs: false } });
+  const device = bmc();
+  app.world.bmcs.add(IP, device);
+  // Created as `kubectl create` would: not this service's object.
+  const res = await app.world.kubernetes.handler(
+    new Request(`${SIM_URLS.kubernetes}/api/v1/namespaces/${NS}/secrets?fieldManager=kubectl`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: `${NAME}-bmc-secret`, namespace: NS },
+        stringData: { username: "root", password: "their-password" },
+      }),
+    }),
+  );
+  assertEquals(res.status, 201);
+  const r = await register(app, { rotate: true });
+  assertEquals(r.status, "failed");
+  assert(/is not/.test(r.error), r.error);
+  assertEquals(device.state.passwordChanges, 0);
+  assertEquals(device.state.password, SCANNED);
+  assertEquals(app.world.openbao.versions(`bmc/${NAME}`).length, 1);
 });
