@@ -205,6 +205,8 @@ const PROFILES: Record<RedfishVendor, Profile> = {
 };
 
 const BASE_REGISTRY = "Base.1.19";
+/** AccountLockoutDuration and AccountLockoutCounterResetAfter of the fake BMCs. */
+const LOCKOUT_SECONDS = 300;
 const SESSIONS_PATH = "/redfish/v1/SessionService/Sessions";
 
 /** Default boot order: the disk first, then PXE IPv4 and HTTP of every port in port order. */
@@ -250,6 +252,8 @@ export function createFakeRedfish(options: FakeRedfishOptions): FakeRedfish {
   const minLength = options.minPasswordLength ?? 8;
   const maxLength = options.maxPasswordLength ?? 20;
   const lockoutThreshold = options.lockoutThreshold ?? 5;
+  let lastFailure = 0;
+  let lockedByFailures = false;
   /** Changes with every change of the account, like a BMC's ETag. */
   let accountVersion = 1;
   const accountEtag = () => `W/"${accountVersion}"`;
@@ -432,8 +436,8 @@ export function createFakeRedfish(options: FakeRedfishOptions): FakeRedfish {
         MinPasswordLength: minLength,
         MaxPasswordLength: maxLength,
         AccountLockoutThreshold: lockoutThreshold,
-        AccountLockoutDuration: 300,
-        AccountLockoutCounterResetAfter: 300,
+        AccountLockoutDuration: LOCKOUT_SECONDS,
+        AccountLockoutCounterResetAfter: LOCKOUT_SECONDS,
         AccountLockoutCounterResetEnabled: true,
         Accounts: { "@odata.id": "/redfish/v1/AccountService/Accounts" },
       }],
@@ -487,12 +491,22 @@ export function createFakeRedfish(options: FakeRedfishOptions): FakeRedfish {
    * account refuses even the right password (DSP2046 AccountService lock-out properties). */
   function checkLogin(user: string, password: string): boolean {
     if (user !== options.username) return false;
+    // AccountLockoutDuration and AccountLockoutCounterResetAfter (both 300 s). A lock set by a
+    // test (an administrator's) has no time and stays.
+    const now = Date.now();
+    if (lastFailure && now - lastFailure >= LOCKOUT_SECONDS * 1000) {
+      state.failedLogins = 0;
+      if (lockedByFailures) state.locked = false;
+    }
     if (!state.locked && password === state.password) {
       state.failedLogins = 0;
       return true;
     }
     state.failedLogins++;
-    if (lockoutThreshold > 0 && state.failedLogins >= lockoutThreshold) state.locked = true;
+    lastFailure = now;
+    if (lockoutThreshold > 0 && state.failedLogins >= lockoutThreshold && !state.locked) {
+      state.locked = lockedByFailures = true;
+    }
     return false;
   }
 
