@@ -761,6 +761,13 @@ export function createFakeKubernetes(options: FakeKubernetesOptions = {}): FakeK
   const objKey = (t: ResourceType, ns: string, name: string) => `${t.plural}/${ns}/${name}`;
   /** When the operator may drop its finalizer from a host being deleted, by object key. */
   const deleteDue = new Map<string, number>();
+  // Loaded before any write is served, so that a write reads the object, validates and stores
+  // without yielding: two writes to one object never interleave and lose one another's change
+  // (the API server serialises them too).
+  let validateHost: BareMetalHostValidator | undefined;
+  const validatorReady = loadBareMetalHostValidator(options.crdUrl).then((v) => {
+    validateHost = v;
+  });
 
   function render(s: Stored): any {
     const out = structuredClone(s.object);
@@ -821,7 +828,7 @@ export function createFakeKubernetes(options: FakeKubernetesOptions = {}): FakeK
   }
 
   /** Validates and stores a new or changed object; returns what the API would answer. */
-  async function commit(
+  function commit(
     t: ResourceType,
     ns: string,
     name: string,
@@ -829,7 +836,7 @@ export function createFakeKubernetes(options: FakeKubernetesOptions = {}): FakeK
     managers: Map<string, ManagerEntry>,
     strict: boolean,
     warn: string[],
-  ): Promise<Stored> {
+  ): Stored {
     const k = objKey(t, ns, name);
     const existing = objects.get(k);
     const causes = metadataCauses(next.metadata);
@@ -843,8 +850,7 @@ export function createFakeKubernetes(options: FakeKubernetesOptions = {}): FakeK
       }
       causes.push(...secretCauses(next, existing?.object));
     } else {
-      const validate = await loadBareMetalHostValidator(options.crdUrl);
-      const result = validate(next);
+      const result = validateHost!(next);
       if (result.unknownFields.length) {
         if (strict) {
           throw badRequest(
@@ -1237,6 +1243,7 @@ export function createFakeKubernetes(options: FakeKubernetesOptions = {}): FakeK
     subresource?: "status",
   ): Promise<any> {
     const t = kind === "Secret" ? SECRETS : BMHS;
+    await validatorReady;
     const existing = objects.get(objKey(t, ns, name));
     if (!existing) throw notFound(t, name);
     const next = structuredClone(existing.object);
@@ -1692,6 +1699,7 @@ export function createFakeKubernetes(options: FakeKubernetesOptions = {}): FakeK
   }
 
   async function handler(req: Request): Promise<Response> {
+    await validatorReady;
     const injected = await faults.apply(req);
     if (injected) return injected;
     const url = new URL(req.url);
