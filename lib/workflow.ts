@@ -17,7 +17,7 @@ import type { EventBus } from "./events.ts";
 import { publicView } from "./events.ts";
 import { IntegrationError, sleep } from "./http.ts";
 import type { KeaClient } from "./kea.ts";
-import type { KubernetesClient } from "./kubernetes.ts";
+import type { KubernetesClient, WatchEvent } from "./kubernetes.ts";
 import type { Logger } from "./log.ts";
 import {
   ANNOTATION_REGISTRATION_ID,
@@ -1287,50 +1287,58 @@ export class Engine {
     await kubernetes.watchBareMetalHosts(ns, {
       labelSelector: MANAGED_SELECTOR,
       signal,
-      onEvent: async (e) => {
-        const { name, annotations, deletionTimestamp } = e.object.metadata;
-        const id = await store.idByName(name);
-        if (!id || this.#decommissioning.has(id)) return;
-        const before = await store.mustGet(id);
-        const owner = annotations?.[ANNOTATION_REGISTRATION_ID];
-        if (owner && owner !== id) return; // another registration's host of that name
-        if (before.status === "decommissioned") {
-          if (e.type === "DELETED" && before.host_deletion) await this.#releaseIfHostGone(id);
-          return;
-        }
-        const view = statusView(e.object);
-        const now = new Date().toISOString();
-        const lost = e.type === "DELETED" && before.status === "ok";
-        const message =
-          `BareMetalHost ${ns}/${name} was deleted outside this service: press Retry to create it again, or decommission the server`;
-        const updated = await store.update(id, (r) => {
-          if (r.status === "decommissioned") return;
-          r.provisioning = {
-            ...view,
-            state: e.type === "DELETED" ? "deleted" : deletionTimestamp ? "deleting" : view.state,
-            updatedAt: now,
-          };
-          if (lost && r.status === "ok") {
-            r.status = "failed";
-            r.steps.metal3 = { ...r.steps.metal3, status: "failed", message, endedAt: now };
-            r.error = `metal3: ${message}`;
-          }
-        });
-        if (lost && updated.status === "failed") {
-          this.#d.log.warn("BareMetalHost deleted outside the service", { id, device: name });
-          this.#d.events.publish({
-            type: "step",
-            id,
-            device_name: name,
-            step: "metal3",
-            status: "failed",
-            message,
-          });
-        }
-        this.#publish(updated);
-      },
+      // onEvent is not awaited by the watch: a failure (KV closed at shutdown) is logged here.
+      onEvent: (e) =>
+        void this.#onHostEvent(ns, e).catch((err) => {
+          if (!signal.aborted) this.#d.log.warn("BareMetalHost event not recorded", { error: err });
+        }),
       onError: (err) => this.#d.log.warn("BareMetalHost watch interrupted", { error: err }),
     });
+  }
+
+  /** Records a BareMetalHost watch event on the registration that owns the host. */
+  async #onHostEvent(ns: string, e: WatchEvent): Promise<void> {
+    const { store } = this.#d;
+    const { name, annotations, deletionTimestamp } = e.object.metadata;
+    const id = await store.idByName(name);
+    if (!id || this.#decommissioning.has(id)) return;
+    const before = await store.mustGet(id);
+    const owner = annotations?.[ANNOTATION_REGISTRATION_ID];
+    if (owner && owner !== id) return; // another registration's host of that name
+    if (before.status === "decommissioned") {
+      if (e.type === "DELETED" && before.host_deletion) await this.#releaseIfHostGone(id);
+      return;
+    }
+    const view = statusView(e.object);
+    const now = new Date().toISOString();
+    const lost = e.type === "DELETED" && before.status === "ok";
+    const message =
+      `BareMetalHost ${ns}/${name} was deleted outside this service: press Retry to create it again, or decommission the server`;
+    const updated = await store.update(id, (r) => {
+      if (r.status === "decommissioned") return;
+      r.provisioning = {
+        ...view,
+        state: e.type === "DELETED" ? "deleted" : deletionTimestamp ? "deleting" : view.state,
+        updatedAt: now,
+      };
+      if (lost && r.status === "ok") {
+        r.status = "failed";
+        r.steps.metal3 = { ...r.steps.metal3, status: "failed", message, endedAt: now };
+        r.error = `metal3: ${message}`;
+      }
+    });
+    if (lost && updated.status === "failed") {
+      this.#d.log.warn("BareMetalHost deleted outside the service", { id, device: name });
+      this.#d.events.publish({
+        type: "step",
+        id,
+        device_name: name,
+        step: "metal3",
+        status: "failed",
+        message,
+      });
+    }
+    this.#publish(updated);
   }
 }
 
