@@ -146,10 +146,14 @@ async function selectHosts(tx: Sql | Tx, where: postgres.PendingQuery<postgres.R
     WHERE dhcp_identifier_type = ${HW_ADDRESS} AND dhcp4_subnet_id IS NOT NULL AND ${where}
     ORDER BY host_id`;
   if (!rows.length) return [];
-  const ids = rows.map((r) => Number(r.host_id));
+  // The same condition again rather than a list of ids: a read-back of 100,000 hosts would
+  // otherwise send 100,000 ids back to the server.
   const options = await tx<OptionRow[]>`
     SELECT host_id, code, formatted_value, value, space FROM dhcp4_options
-    WHERE scope_id = ${HOST_SCOPE} AND host_id = ANY(${ids}::int[]) ORDER BY option_id`;
+    WHERE scope_id = ${HOST_SCOPE} AND host_id IN (
+      SELECT host_id FROM hosts
+      WHERE dhcp_identifier_type = ${HW_ADDRESS} AND dhcp4_subnet_id IS NOT NULL AND ${where}
+    ) ORDER BY option_id`;
   const byHost = new Map<number, OptionRow[]>();
   for (const o of options) {
     const list = byHost.get(Number(o.host_id));
@@ -220,35 +224,53 @@ export function checkReservation(r: Reservation): void {
 }
 
 /**
- * Inserts hosts and their options with multi-row statements (`batchSize` hosts per statement).
- * Returns the new host ids in input order.
+ * Inserts hosts and their options, `batchSize` hosts per statement. The rows travel as one JSON
+ * parameter expanded by `json_to_recordset` (a statement's size no longer grows its parameter
+ * count), and options find their host by (identifier, subnet) in the same statement.
  */
 export async function insertHosts(
   tx: Tx,
   items: { reservation: Reservation; subnetId: number }[],
-  batchSize = 1000,
-): Promise<number[]> {
-  const ids: number[] = [];
+  batchSize = 10_000,
+): Promise<void> {
   for (let i = 0; i < items.length; i += batchSize) {
     const chunk = items.slice(i, i + batchSize);
-    const rows = chunk.map((it) => hostValues(it.reservation, it.subnetId));
-    const inserted = await tx<{ host_id: number; k: string }[]>`
-      INSERT INTO hosts ${tx(rows, HOST_INSERT_COLUMNS)}
-      RETURNING host_id, encode(dhcp_identifier, 'hex') || '/' || dhcp4_subnet_id AS k`;
-    // Map by key rather than trusting RETURNING order.
-    const byKey = new Map(inserted.map((r) => [r.k, Number(r.host_id)]));
-    const chunkIds = chunk.map((it) =>
-      byKey.get(`${it.reservation.mac.replaceAll(":", "")}/${it.subnetId}`)!
+    const hosts = chunk.map(({ reservation: r, subnetId }) => {
+      const v = hostValues(r, subnetId);
+      return [
+        (v.dhcp_identifier as Buffer).toString("hex"),
+        subnetId,
+        v.ipv4_address,
+        v.hostname,
+        v.dhcp4_client_classes,
+        v.dhcp4_next_server,
+        v.dhcp4_server_hostname,
+        v.dhcp4_boot_file_name,
+        v.user_context,
+      ];
+    });
+    await tx`
+      INSERT INTO hosts (${tx(HOST_INSERT_COLUMNS)})
+      SELECT decode(h->>0, 'hex'), ${HW_ADDRESS}, (h->>1)::int, (h->>2)::bigint, h->>3, h->>4,
+        (h->>5)::bigint, h->>6, h->>7, h->>8
+      FROM json_array_elements(${JSON.stringify(hosts)}::text::json) AS h`;
+    const options = chunk.flatMap(({ reservation: r, subnetId }, j) =>
+      (r.optionData ?? []).map((
+        o,
+      ) => [hosts[j][0], subnetId, optionCode(o), o.data, o.space ?? "dhcp4"])
     );
-    ids.push(...chunkIds);
-    const options = chunk.flatMap((it, j) => optionValues(it.reservation, chunkIds[j]));
-    for (let k = 0; k < options.length; k += batchSize * 4) {
-      await tx`INSERT INTO dhcp4_options ${
-        tx(options.slice(k, k + batchSize * 4), OPTION_COLUMNS)
-      }`;
-    }
+    if (!options.length) continue;
+    // In input order, so option ids keep each host's option order.
+    await tx`
+      INSERT INTO dhcp4_options (code, formatted_value, space, persistent, host_id, scope_id)
+      SELECT (o.value->>2)::int, o.value->>3, o.value->>4, false, h.host_id, ${HOST_SCOPE}
+      FROM json_array_elements(${
+      JSON.stringify(options)
+    }::text::json) WITH ORDINALITY AS o(value, n)
+      JOIN hosts h ON h.dhcp_identifier = decode(o.value->>0, 'hex')
+        AND h.dhcp_identifier_type = ${HW_ADDRESS} AND h.dhcp4_subnet_id = (o.value->>1)::int
+      ORDER BY o.n`;
   }
-  return ids;
 }
 
 /** Rewrites an existing host row and replaces its options. */

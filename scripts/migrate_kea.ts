@@ -51,7 +51,7 @@ export interface MigrateOptions {
   subnetId?: number;
   /** One statement per row instead of multi-row batches (the slow path, for comparison). */
   perRow?: boolean;
-  /** Hosts per multi-row statement (default 1000). */
+  /** Hosts per statement (default 10,000). */
   batchSize?: number;
   fetch?: typeof fetch;
   /** Progress and plan lines (default: nothing). */
@@ -301,7 +301,7 @@ async function migrateDb(plan: PlanItem[], subnetIds: number[], options: Migrate
       if (options.perRow) {
         for (const a of adds) await insertHosts(tx, [a], 1);
       } else {
-        await insertHosts(tx, adds, options.batchSize ?? 1000);
+        await insertHosts(tx, adds, options.batchSize);
       }
     });
     return verify(plan, await readHosts(sql, subnetIds));
