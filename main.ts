@@ -67,6 +67,9 @@ export async function createServices(options: {
   const log = options.log ?? silentLogger;
   const metrics = options.metrics ?? new Metrics();
   const store = new RegistrationStore(kv);
+  // Records stored by an older version get their search index entries once, before any list.
+  const indexed = await store.ensureIndex();
+  if (indexed) log.info("search index written", { records: indexed });
   const events = new EventBus();
   const engine = new Engine({ config, store, events, log, metrics, ...integrations });
   return {

@@ -59,7 +59,7 @@ Deno.bench("RegistrationStore.list() status=failed, 50 of 500", { group: "store"
   await store.list({ limit: 50, status: "failed" });
 });
 
-Deno.bench("RegistrationStore.list() q=-r12 (scans ~5,000)", { group: "store" }, async () => {
+Deno.bench("RegistrationStore.list() q=-r12 (reads the term r12)", { group: "store" }, async () => {
   await store.list({ limit: 50, q: "-r12" });
 });
 

@@ -132,11 +132,23 @@ export const keys = {
   byStatus: (status: string, id: string) => ["registrations_by_status", status, id] as const,
   /** Decommissioned records whose BareMetalHost is still being deleted. */
   hostDeletion: (id: string) => ["host_deletions", id] as const,
+  /** One entry per search term of a record (see `searchTerms`): a search reads one term's ids. */
+  byTerm: (term: string, id: string) => ["registrations_by_term", term, id] as const,
+  terms: (term: string) => ["registrations_by_term", term] as const,
+  /** Which shape of the index entries above the stored records have (`ensureIndex`). */
+  indexVersion: () => ["registrations_index_version"] as const,
 };
+
+/** Bumped whenever the index entries change shape; `ensureIndex` rewrites them once. */
+const INDEX_VERSION = 2;
 
 /** What a filtered list reads instead of the record. */
 interface SearchEntry {
-  text: string;
+  /** Device name, lower case. */
+  name: string;
+  mac: string;
+  ip?: string;
+  status: string;
   /** The Netbox site once resolved: the same for a request that named it by id, slug or name. */
   site_id?: number;
   /** The site as requested and, once resolved, its slug and name (lower case). */
@@ -154,7 +166,10 @@ function searchEntry(r: Registration): SearchEntry {
   const sites = [r.request.site, r.resolved?.siteSlug, r.resolved?.siteName]
     .filter((s) => s !== undefined).map((s) => String(s).toLowerCase());
   return {
-    text: `${r.device_name} ${r.bmc_mac} ${r.bmc_ip ?? ""}`.toLowerCase(),
+    name: r.device_name.toLowerCase(),
+    mac: r.bmc_mac,
+    ...(r.bmc_ip ? { ip: r.bmc_ip } : {}),
+    status: r.status,
     ...(r.resolved ? { site_id: r.resolved.siteId } : {}),
     sites: [...new Set(sites)],
   };
@@ -165,16 +180,70 @@ function siteMatches(entry: SearchEntry, filter: SiteFilter): boolean {
   return entry.sites.some((s) => filter.names.includes(s.toLowerCase()));
 }
 
-/** Adds the index writes for `next` (and removes `prev`'s stale status entry) to an atomic op. */
+/** Letters and digits only: the form terms are stored and looked up in. */
+const termOf = (s: string) => s.toLowerCase().replace(/[^0-9a-z]/g, "");
+/** Longer queries look up their first 12 characters; the entry check does the rest. */
+const TERM_MAX = 12;
+/** Name parts after this many separators are not indexed (bounds the entries per record). */
+const NAME_PARTS_MAX = 6;
+
+/** Where the name's parts start: 0 and after each separator, at most NAME_PARTS_MAX more. */
+function partStarts(name: string): number[] {
+  const starts = [0];
+  for (const m of name.matchAll(/[^0-9a-z](?=[0-9a-z])/g)) {
+    if (starts.length > NAME_PARTS_MAX) break;
+    starts.push(m.index + 1);
+  }
+  return starts;
+}
+
+/**
+ * The terms a search can look a record up by: every prefix (up to TERM_MAX) of the device name
+ * from its start and from each part after a separator (`-r12` finds `dcoa-r120u5`), of the BMC IP,
+ * and the MAC's last 4 to 12 hex digits (a label's MAC in any form, or its end). About 35 entries
+ * per record, all written in the record's own atomic commit.
+ */
+function searchTerms(r: Registration): Set<string> {
+  const out = new Set<string>();
+  const prefixes = (t: string) => {
+    for (let k = 1; k <= Math.min(t.length, TERM_MAX); k++) out.add(t.slice(0, k));
+  };
+  const name = r.device_name.toLowerCase();
+  for (const b of partStarts(name)) prefixes(termOf(name.slice(b)));
+  if (r.bmc_ip) prefixes(termOf(r.bmc_ip));
+  const hex = termOf(r.bmc_mac);
+  for (let k = 4; k <= hex.length; k++) out.add(hex.slice(-k));
+  return out;
+}
+
+/** A free-text query: what it looks up, and the exact check of each entry found. */
+function textQuery(q: string): { term: string; matches: (e: SearchEntry) => boolean } {
+  const text = q.trim().toLowerCase();
+  const part = text.replace(/^[^0-9a-z]+/, "");
+  // A MAC as printed on a label (3CECEF…, 3c-ec-ef…, 3cec.ef…), or its last digits.
+  const hex = text.replace(/[-:.\s]/g, "");
+  const mac = /^[0-9a-f]{4,12}$/.test(hex) ? hex : undefined;
+  return {
+    term: termOf(text).slice(0, TERM_MAX),
+    matches: (e) => {
+      if (e.ip?.startsWith(text)) return true;
+      if (mac && termOf(e.mac).endsWith(mac)) return true;
+      return part !== "" && partStarts(e.name).some((b) => e.name.startsWith(part, b));
+    },
+  };
+}
+
+/** Adds the index writes for `next` (and removes what `prev` had and `next` has not) to an atomic op. */
 function indexRecord(op: Deno.AtomicOperation, next: Registration, prev?: Registration) {
   if (prev && prev.status !== next.status) op.delete(keys.byStatus(prev.status, next.id));
   const entry = searchEntry(next);
-  if (
-    !prev || prev.status !== next.status ||
-    JSON.stringify(searchEntry(prev)) !== JSON.stringify(entry)
-  ) {
+  if (!prev || JSON.stringify(searchEntry(prev)) !== JSON.stringify(entry)) {
     op.set(keys.search(next.id), entry).set(keys.byStatus(next.status, next.id), entry);
   }
+  const before = prev ? searchTerms(prev) : new Set<string>();
+  const after = searchTerms(next);
+  for (const t of before) if (!after.has(t)) op.delete(keys.byTerm(t, next.id));
+  for (const t of after) if (!before.has(t)) op.set(keys.byTerm(t, next.id), 1);
 }
 
 let lastMs = 0;
@@ -328,8 +397,9 @@ export class RegistrationStore {
   }
 
   /**
-   * Newest first, `limit` per page, continuing from `cursor`. Filters are applied while scanning
-   * so a page is always full when enough records match.
+   * Newest first, `limit` per page, continuing from `cursor`. Filters are applied while reading an
+   * index so a page is always full when enough records match. A text query reads the ids of its
+   * term only (see `searchTerms`); its cursor is the last id returned.
    */
   async list(
     options: {
@@ -341,14 +411,13 @@ export class RegistrationStore {
     } = {},
   ): Promise<{ items: Registration[]; cursor: string | null }> {
     const limit = Math.min(Math.max(options.limit ?? 50, 1), 200);
-    const q = options.q?.trim().toLowerCase();
-    // A MAC as printed on a label (3CECEF…, 3c-ec-ef…, 3cec.ef…) also matches the stored colon form.
-    const hex = q?.replace(/[-:.\s]/g, "") ?? "";
-    const macForm = /^[0-9a-f]{4,12}$/.test(hex) ? hex.match(/.{1,2}/g)!.join(":") : undefined;
     const site: SiteFilter | undefined = typeof options.site === "string"
       ? { names: [options.site.trim().toLowerCase()] }
       : options.site;
-    if (!options.site && !options.status && !q) {
+    // A query without a letter or digit ("-", "::") filters nothing.
+    const query = options.q ? textQuery(options.q) : undefined;
+    if (query?.term) return await this.search(query, limit, options.status, site, options.cursor);
+    if (!options.site && !options.status) {
       const iter = this.kv.list<Registration>({ prefix: keys.registrations() }, {
         reverse: true,
         cursor: options.cursor || undefined,
@@ -361,43 +430,120 @@ export class RegistrationStore {
       }
       return { items, cursor: null };
     }
-    // Filtered: scan the small index entries, then fetch only the matching records.
+    // Status and site: read the small index entries, then fetch only the matching records.
     const prefix = options.status
       ? ["registrations_by_status", options.status]
       : ["registrations_search"];
     const iter = this.kv.list<SearchEntry>({ prefix }, {
       reverse: true,
       cursor: options.cursor || undefined,
-      batchSize: 500,
+      batchSize: site ? 500 : limit + 1,
     });
     const ids: string[] = [];
     let cursor: string | null = null;
     for await (const entry of iter) {
       if (site && !siteMatches(entry.value, site)) continue;
-      const text = entry.value.text;
-      if (q && !text.includes(q) && !(macForm && text.includes(macForm))) continue;
       ids.push(entry.key.at(-1) as string);
       if (ids.length === limit) {
         cursor = iter.cursor;
         break;
       }
     }
-    const chunks = [];
-    for (let i = 0; i < ids.length; i += 10) chunks.push(ids.slice(i, i + 10)); // getMany takes 10 keys
-    const found = await Promise.all(
-      chunks.map((c) => this.kv.getMany<Registration[]>(c.map((id) => keys.registration(id)))),
+    return { items: await this.records(ids), cursor };
+  }
+
+  /** A text query: the term's ids newest first, each checked against its entry in batches. */
+  private async search(
+    query: ReturnType<typeof textQuery>,
+    limit: number,
+    status: string | undefined,
+    site: SiteFilter | undefined,
+    cursor: string | undefined,
+  ) {
+    const prefix = keys.terms(query.term);
+    const iter = this.kv.list<number>(
+      cursor ? { prefix, end: [...prefix, cursor] } : { prefix },
+      { reverse: true, batchSize: limit + 10 },
     );
-    const items = found.flat().map((e) => e.value).filter((r): r is Registration => r !== null);
-    return { items, cursor };
+    const ids: string[] = [];
+    let batch: string[] = [];
+    const check = async () => {
+      const entries = await this.getMany<SearchEntry>(batch.map((id) => keys.search(id)));
+      for (const [i, e] of entries.entries()) {
+        if (ids.length === limit) break;
+        if (!e || (status && e.status !== status) || (site && !siteMatches(e, site))) continue;
+        if (query.matches(e)) ids.push(batch[i]);
+      }
+      batch = [];
+    };
+    for await (const entry of iter) {
+      batch.push(entry.key.at(-1) as string);
+      if (batch.length === limit + 10) await check();
+      if (ids.length === limit) break;
+    }
+    if (batch.length && ids.length < limit) await check();
+    return {
+      items: await this.records(ids),
+      cursor: ids.length === limit ? ids[ids.length - 1] : null,
+    };
+  }
+
+  /** Values of many keys, 10 per `getMany` (its limit), side by side; null where absent. */
+  private async getMany<T>(list: Deno.KvKey[]): Promise<(T | null)[]> {
+    const chunks = [];
+    for (let i = 0; i < list.length; i += 10) chunks.push(list.slice(i, i + 10));
+    const found = await Promise.all(chunks.map((c) => this.kv.getMany<T[]>(c)));
+    return found.flat().map((e) => e.value);
+  }
+
+  private async records(ids: string[]): Promise<Registration[]> {
+    return (await this.getMany<Registration>(ids.map((id) => keys.registration(id))))
+      .filter((r): r is Registration => r !== null);
+  }
+
+  /**
+   * Writes the index entries of records stored before the index took its present shape, once
+   * (start-up). Idempotent: a run stopped half-way is finished by the next.
+   */
+  async ensureIndex(): Promise<number> {
+    const version = await this.kv.get<number>(keys.indexVersion());
+    if (version.value === INDEX_VERSION) return 0;
+    let count = 0;
+    let batch: Deno.KvEntry<Registration>[] = [];
+    const flush = async () => {
+      await Promise.all(batch.map(async (entry) => {
+        for (;;) {
+          const op = this.kv.atomic().check(entry);
+          indexRecord(op, entry.value); // prev unknown: write every entry of the record
+          if ((await op.commit()).ok) return;
+          const fresh = await this.kv.get<Registration>(entry.key);
+          if (!fresh.value) return;
+          entry = fresh as Deno.KvEntry<Registration>;
+        }
+      }));
+      count += batch.length;
+      batch = [];
+    };
+    for await (const e of this.kv.list<Registration>({ prefix: keys.registrations() })) {
+      batch.push(e);
+      if (batch.length === 100) await flush();
+    }
+    await flush();
+    await this.kv.set(keys.indexVersion(), INDEX_VERSION);
+    return count;
   }
 
   /** Every record whose work is unfinished, for resuming after a restart. */
   async unfinished(): Promise<Registration[]> {
-    const out: Registration[] = [];
-    for await (const e of this.kv.list<Registration>({ prefix: keys.registrations() })) {
-      if (e.value.status === "queued" || e.value.status === "running") out.push(e.value);
+    const ids: string[] = [];
+    for (const status of ["queued", "running"]) {
+      for await (const e of this.kv.list({ prefix: ["registrations_by_status", status] })) {
+        ids.push(e.key.at(-1) as string);
+      }
     }
-    return out;
+    return (await this.records(ids.sort())).filter((r) =>
+      r.status === "queued" || r.status === "running"
+    );
   }
 
   /** Every live record whose last password rotation has this status (resume after a restart). */

@@ -90,3 +90,95 @@ Deno.test("RegistrationStore.create() claims name, MAC and rack units atomically
   await store.releaseClaims(a);
   await store.create(record(5, { slot: { rackId: 7, units: [10] } }));
 });
+
+/** Makes the KV's list() count the entries it hands out, to see what a query reads. */
+function countListReads(kv: Deno.Kv): () => number {
+  let n = 0;
+  const list = kv.list.bind(kv);
+  kv.list = ((selector: Deno.KvListSelector, options?: Deno.KvListOptions) => {
+    const iter = list(selector, options);
+    const next = iter.next.bind(iter);
+    iter.next = async () => {
+      const r = await next();
+      if (!r.done) n++;
+      return r;
+    };
+    return iter;
+  }) as Deno.Kv["list"];
+  return () => n;
+}
+
+Deno.test("RegistrationStore.list() search reads its term's entries, not every record's", async (t) => {
+  using kv = await Deno.openKv(":memory:");
+  const read = countListReads(kv);
+  const store = new RegistrationStore(kv);
+  const records: Registration[] = [];
+  for (let i = 0; i < 1500; i += 100) {
+    const batch = Array.from({ length: 100 }, (_, k) =>
+      record(i + k, {
+        device_name: `dcoa-r${String((i + k) / 40 | 0).padStart(3, "0")}u${(i + k) % 40 + 1}`,
+        bmc_mac: `3c:ec:ef:00:${((i + k) >> 8).toString(16).padStart(2, "0")}:${
+          ((i + k) & 255).toString(16).padStart(2, "0")
+        }`,
+        bmc_ip: `10.16.${(i + k) >> 8}.${(i + k) & 255}`,
+        status: (i + k) % 20 === 0 ? "failed" : "ok",
+      }));
+    await Promise.all(batch.map((r) => store.create(r)));
+    records.push(...batch);
+  }
+  const newestFirst = (f: (r: Registration) => boolean) =>
+    records.filter(f).map((r) => r.device_name).reverse();
+
+  await t.step("a rare match is found without reading the others", async () => {
+    const before = read();
+    const page = await store.list({ q: "-r001u" }); // racks r001, r001x: 40 records, the oldest
+    assertEquals(
+      page.items.map((r) => r.device_name),
+      newestFirst((r) => r.device_name.startsWith("dcoa-r001u")),
+    );
+    assertEquals(page.cursor, null);
+    assertEquals(read() - before <= 40, true, `read ${read() - before} entries`);
+  });
+  await t.step("pages of a search cover every match once, with status and MAC forms", async () => {
+    const want = newestFirst((r) => /-r03\d/.test(r.device_name) && r.status === "ok");
+    const got: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await store.list({ q: "R03", status: "ok", limit: 7, cursor });
+      got.push(...page.items.map((r) => r.device_name));
+      cursor = page.cursor ?? undefined;
+    } while (cursor);
+    assertEquals(got, want);
+    const last = records[1499];
+    for (const q of [last.bmc_mac, "3CEC.EF00.05DB", "05-DB", last.bmc_ip!]) {
+      assertEquals((await store.list({ q })).items.map((r) => r.id), [last.id], q);
+    }
+  });
+  await t.step("renaming a record moves its entries", async () => {
+    await store.update(records[0].id, (r) => r.device_name = "dcob-zz99u1");
+    assertEquals((await store.list({ q: "zz99" })).items.map((r) => r.id), [records[0].id]);
+    const oldName = await store.list({ q: "dcoa-r000u1", limit: 200 });
+    assertEquals(
+      oldName.items.map((r) => r.device_name),
+      newestFirst((r) => /-r000u1\d/.test(r.device_name)),
+    );
+  });
+});
+
+Deno.test("RegistrationStore.ensureIndex() indexes records stored before the term index, once", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const store = new RegistrationStore(kv);
+  // As an older version left them: the record and an index entry of the old shape, no terms.
+  const old = record(7, { device_name: "dcoa-ra07u01" });
+  await kv.set(["registrations", old.id], old);
+  await kv.set(["registrations_search", old.id], { text: "dcoa-ra07u01", sites: ["dcoa"] });
+  await kv.set(["registrations_by_status", "queued", old.id], { text: "dcoa-ra07u01", sites: [] });
+  assertEquals((await store.list({ q: "ra07" })).items.length, 0);
+  assertEquals(await store.ensureIndex(), 1);
+  assertEquals((await store.list({ q: "ra07" })).items.map((r) => r.id), [old.id]);
+  assertEquals((await store.list({ q: "ra07", status: "queued" })).items.map((r) => r.id), [
+    old.id,
+  ]);
+  assertEquals((await store.list({ q: "ra07", site: "dcoa" })).items.map((r) => r.id), [old.id]);
+  assertEquals(await store.ensureIndex(), 0);
+});
