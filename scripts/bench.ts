@@ -278,15 +278,15 @@ async function benchImport() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 3. migrate-kea of 10,000 reservations into Kea's PostgreSQL host database.
+// 3. migrate-kea of 100,000 reservations into Kea's PostgreSQL host database.
 
-/** A Kea reservations file of `count` BMC hosts in 10.20.0.0/16 (subnet 7), like a real site's. */
+/** A Kea reservations file of `count` BMC hosts from 10.20.1.0 on (subnet 7), like a real site's. */
 function reservationsFile(count: number): string {
   return JSON.stringify({
     reservations: Array.from({ length: count }, (_, i) => ({
       "hw-address": benchMac(i, "02:c0:00"),
-      "ip-address": `10.20.${(i + 256) >> 8}.${(i + 256) & 255}`,
-      hostname: `node-${String(i).padStart(5, "0")}-bmc`,
+      "ip-address": `10.${20 + ((i + 256) >> 16)}.${((i + 256) >> 8) & 255}.${(i + 256) & 255}`,
+      hostname: `node-${String(i).padStart(6, "0")}-bmc`,
       ...(i % 10 === 0
         ? { "option-data": [{ name: "domain-name-servers", data: "10.20.0.53" }] }
         : {}),
@@ -302,14 +302,14 @@ async function benchMigrate() {
     results.migrate = { skipped: `apt-get install ${missing}` };
     row({
       section,
-      measure: "10,000 reservations",
+      measure: "100,000 reservations",
       value: `not available: install ${missing}`,
-      target: "≤ 3 s",
+      target: "≤ 10 s",
       met: null,
     });
     return;
   }
-  const count = 10_000;
+  const count = 100_000;
   const dir = await Deno.makeTempDir({ prefix: "bench-migrate-" });
   const pg = await harness.startPostgres();
   try {
@@ -322,10 +322,22 @@ async function benchMigrate() {
       const input = await readReservationFiles([file]);
       const report = await migrateKea(input, { dbUrl: url, subnetId: 7, perRow });
       const ms = performance.now() - started;
+      // The same input again: everything is read, planned unchanged and verified; nothing written.
+      const again = performance.now();
+      const rerun = await migrateKea(input, { dbUrl: url, subnetId: 7, perRow });
+      const rerunMs = performance.now() - again;
       const sql = postgres(url, { max: 1, onnotice: () => {} });
       const [{ n }] = await sql`SELECT count(*)::int AS n FROM hosts`;
       await sql.end({ timeout: 5 });
-      return { ms, added: report.counts.add, verified: report.verified, rows: n, ok: report.ok };
+      return {
+        ms,
+        added: report.counts.add,
+        verified: report.verified,
+        rows: n,
+        ok: report.ok,
+        rerunMs,
+        rerunUnchanged: rerun.counts.unchanged,
+      };
     };
     const batched = await runOnce("bench_batched", false);
     const perRow = await runOnce("bench_per_row", true);
@@ -335,8 +347,13 @@ async function benchMigrate() {
       measure: `${count.toLocaleString("en")} reservations (parse, write, read back)`,
       value: `${fmtS(batched.ms)}, ${batched.rows} rows, ${batched.verified} verified`,
       baseline: `${fmtS(perRow.ms)} one row per statement`,
-      target: "≤ 3 s",
-      met: batched.ms <= 3000 && batched.ok,
+      target: "≤ 10 s",
+      met: batched.ms <= 10_000 && batched.ok,
+    });
+    row({
+      section,
+      measure: "the same file again (nothing to write, read back)",
+      value: `${fmtS(batched.rerunMs)}, ${batched.rerunUnchanged} unchanged`,
     });
   } finally {
     await pg.stop();
@@ -345,7 +362,7 @@ async function benchMigrate() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 4. GET /api/v1/servers: a page of 50 out of 10,000 registrations.
+// 4. GET /api/v1/servers: a page of 50 out of 100,000 registrations.
 
 /** A finished registration as the engine leaves it, in rack `rack` at unit `unit`. */
 function finishedRecord(i: number, rack: number, unit: number): Registration {
@@ -429,7 +446,8 @@ function finishedRecord(i: number, rack: number, unit: number): Registration {
 }
 
 async function benchList() {
-  const section = "Server list (10,000 registrations)";
+  const count = 100_000;
+  const section = `Server list (${count.toLocaleString("en")} registrations)`;
   const kv = await Deno.openKv(":memory:");
   try {
     const deps = await createServices({
@@ -439,15 +457,15 @@ async function benchList() {
       log: silentLogger,
     });
     const app = createApp(deps);
-    const count = 10_000;
     const fill = performance.now();
+    const records: Registration[] = [];
     for (let i = 0; i < count; i += 100) {
-      await Promise.all(
-        Array.from(
-          { length: 100 },
-          (_, k) => deps.store.create(finishedRecord(i + k, (i + k) / 40 | 0, (i + k) % 40 + 1)),
-        ),
+      const batch = Array.from(
+        { length: 100 },
+        (_, k) => finishedRecord(i + k, (i + k) / 40 | 0, (i + k) % 40 + 1),
       );
+      await Promise.all(batch.map((r) => deps.store.create(r)));
+      records.push(...batch);
     }
     const fillMs = performance.now() - fill;
     const measure = async (path: string, requests: number) => {
@@ -462,27 +480,45 @@ async function benchList() {
       }
       return { path, median: median(times), p95: percentile(times, 95), items };
     };
-    console.error(`  (wrote ${count} records in ${fmtS(fillMs)})`);
-    const plain = await measure("/api/v1/servers?limit=50", 200);
-    // 5% of the records have failed, spread evenly: a short scan fills the page.
-    const failed = await measure("/api/v1/servers?limit=50&status=failed", 100);
-    // 380 matches, all in the older half: the scan reads about 5,000 records.
-    const search = await measure("/api/v1/servers?limit=50&status=ok&q=-r12", 100);
-    results.list = { count, fillMs, plain, failed, search };
+    const r12 = records.filter((r) => /-r12/.test(r.device_name));
+    const okR12 = r12.filter((r) => r.status === "ok").length;
+    const label = records[count / 2].bmc_mac.replaceAll(":", "").toUpperCase().slice(-6);
     const cases = [
-      ["page of 50 (200 requests)", plain],
-      ["status=failed (100 requests)", failed],
-      ["status=ok&q=-r12, 380 matches (100 requests)", search],
+      ["page of 50 (200 requests)", await measure("/api/v1/servers?limit=50", 200)],
+      // 5% of the records have failed, spread evenly.
+      [
+        "status=failed (100 requests)",
+        await measure("/api/v1/servers?limit=50&status=failed", 100),
+      ],
+      [
+        `q=-r12, ${r12.length.toLocaleString("en")} matches (100 requests)`,
+        await measure("/api/v1/servers?limit=50&q=-r12", 100),
+      ],
+      [
+        `status=ok&q=-r12, ${okR12.toLocaleString("en")} matches (100 requests)`,
+        await measure("/api/v1/servers?limit=50&status=ok&q=-r12", 100),
+      ],
+      [
+        `q=${label} (a MAC's last digits as on a label, 100 requests)`,
+        await measure(`/api/v1/servers?limit=50&q=${label}`, 100),
+      ],
     ] as const;
-    for (const [label, m] of cases) {
+    results.list = { count, fillMs, cases: Object.fromEntries(cases) };
+    for (const [what, m] of cases) {
       row({
         section,
-        measure: `${label}: median / p95`,
+        measure: `${what}: median / p95`,
         value: `${fmtMs(m.median)} / ${fmtMs(m.p95)} (${m.items} items)`,
         target: "p95 ≤ 25 ms",
         met: m.p95 <= 25,
       });
     }
+    // What start-up indexing of records from an older version costs per record, too.
+    row({
+      section,
+      measure: "writing the records with their index entries, 100 side by side",
+      value: `${fmtS(fillMs)} (${(fillMs / count).toFixed(2)} ms per record)`,
+    });
   } finally {
     kv.close();
   }
