@@ -118,14 +118,25 @@ export function cidrContains(cidr: string, ip: string): boolean {
 
 /** A MAC as the raw 6 bytes Kea stores in `hosts.dhcp_identifier`. */
 export function macToBytes(mac: string): Uint8Array {
-  const c = canonicalMac(mac);
-  if (!c) throw new TypeError(`Not a usable MAC address: "${mac}"`);
-  return new Uint8Array(c.split(":").map((h) => parseInt(h, 16)));
+  const c = CANONICAL_MAC.test(mac) ? mac : canonicalMac(mac);
+  const bytes = c ? new Uint8Array(6) : undefined;
+  for (let i = 0; bytes && i < 6; i++) bytes[i] = parseInt(c!.slice(i * 3, i * 3 + 2), 16);
+  // The fast path above skips canonicalMac's unicast and non-zero checks: made here.
+  if (!bytes || bytes[0] & 1 || bytes.every((b) => b === 0)) {
+    throw new TypeError(`Not a usable MAC address: "${mac}"`);
+  }
+  return bytes;
 }
+
+/** Already in canonical form: most MACs a migration handles (100,000 at a time). */
+const CANONICAL_MAC = /^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$/;
+const HEX_BYTE = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
 
 /** Raw identifier bytes back to the canonical MAC form. */
 export function bytesToMac(bytes: Uint8Array): string {
-  return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join(":");
+  let out = HEX_BYTE[bytes[0]];
+  for (let i = 1; i < bytes.length; i++) out += ":" + HEX_BYTE[bytes[i]];
+  return out;
 }
 
 // ---- Kea JSON ↔ Reservation ----
@@ -239,7 +250,7 @@ export function sameReservation(a: Reservation, b: Reservation): boolean {
 export function reservationKey(r: Reservation): string {
   const next = r.nextServer && r.nextServer !== "0.0.0.0" ? r.nextServer : "";
   return stableJson([
-    canonicalMac(r.mac) ?? r.mac,
+    CANONICAL_MAC.test(r.mac) ? r.mac : canonicalMac(r.mac) ?? r.mac,
     r.ip,
     r.hostname ?? "",
     next,
