@@ -2,18 +2,18 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { secureHeaders } from "hono/secure-headers";
-import { bmcNetworks, type Config, loadConfig } from "./lib/config.ts";
-import { clientAddress } from "./lib/client_address.ts";
-import { EventBus } from "./lib/events.ts";
-import { createIntegrations, type Integrations } from "./lib/integrations.ts";
-import { MAX_BODY_BYTES } from "./lib/import.ts";
-import { createLogger, type Logger, prettyLine, silentLogger } from "./lib/log.ts";
-import { Metrics } from "./lib/metrics.ts";
-import { OutboxKey } from "./lib/outbox_key.ts";
-import { ReferenceData } from "./lib/reference.ts";
-import { RegistrationStore } from "./lib/store.ts";
-import { Engine } from "./lib/workflow.ts";
-import type { Auth } from "./lib/auth.ts";
+import { bmcNetworks, type Config, loadConfig } from "./lib/domain/config.ts";
+import { clientAddress } from "./lib/domain/client_address.ts";
+import { EventBus } from "./lib/state/events.ts";
+import { createIntegrations, type Integrations } from "./lib/integrations/mod.ts";
+import { MAX_BODY_BYTES } from "./lib/registration/import.ts";
+import { createLogger, type Logger, prettyLine, silentLogger } from "./lib/observability/log.ts";
+import { Metrics } from "./lib/observability/metrics.ts";
+import { OutboxKey } from "./lib/state/outbox_key.ts";
+import { ReferenceData } from "./lib/registration/reference.ts";
+import { RegistrationStore } from "./lib/state/store.ts";
+import { Engine } from "./lib/registration/engine.ts";
+import type { Auth } from "./lib/integrations/oidc.ts";
 import { apiRoutes } from "./routes/api.ts";
 import { authLayer } from "./routes/auth.ts";
 import { errorHandler } from "./routes/errors.ts";
@@ -259,7 +259,7 @@ async function start(env: Record<string, string | undefined>, demo: boolean) {
   let closeDemo = () => Promise.resolve();
   let keaDbUrl: string | undefined;
   if (demo) {
-    const { demoIntegrations } = await import("./lib/sim/world.ts");
+    const { demoIntegrations } = await import("./sim/world.ts");
     // Kea is real when installed: it must be stopped with the demo, however the process ends.
     const sim = await demoIntegrations(metrics, { env, log });
     sim.closeOnExit();

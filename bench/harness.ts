@@ -3,19 +3,19 @@
  * every external call (to count sequential round trips) or serialises them (the baseline), item
  * generators and small statistics.
  */
-import type { Config } from "../lib/config.ts";
-import type { RetryPolicy } from "../lib/http.ts";
-import type { Integrations } from "../lib/integrations.ts";
-import { createKeaClient } from "../lib/kea.ts";
-import { createKubernetesClient } from "../lib/kubernetes.ts";
-import { silentLogger } from "../lib/log.ts";
-import { Metrics } from "../lib/metrics.ts";
-import { createNetboxClient } from "../lib/netbox.ts";
-import { createOpenBaoClient } from "../lib/openbao.ts";
-import { createRedfishClient } from "../lib/redfish.ts";
-import { asFetch, type Handler } from "../lib/sim/faults.ts";
-import { NETBOX_SEED } from "../lib/sim/netbox_seed.ts";
-import { createSimWorld, SIM_URLS, type SimWorld } from "../lib/sim/world.ts";
+import type { Config } from "../lib/domain/config.ts";
+import type { RetryPolicy } from "../lib/integrations/http.ts";
+import type { Integrations } from "../lib/integrations/mod.ts";
+import { createKeaClient } from "../lib/integrations/kea/api.ts";
+import { createKubernetesClient } from "../lib/integrations/kubernetes.ts";
+import { silentLogger } from "../lib/observability/log.ts";
+import { Metrics } from "../lib/observability/metrics.ts";
+import { createNetboxClient } from "../lib/integrations/netbox.ts";
+import { createOpenBaoClient } from "../lib/integrations/openbao.ts";
+import { createRedfishClient } from "../lib/integrations/redfish.ts";
+import { asFetch, type Handler } from "../sim/faults.ts";
+import { NETBOX_SEED } from "../sim/netbox_seed.ts";
+import { createSimWorld, SIM_URLS, type SimWorld } from "../sim/world.ts";
 import { type AppDeps, createApp, createServices } from "../main.ts";
 
 /** One external call as the client saw it: from the moment it was sent to the answer. */

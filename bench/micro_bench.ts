@@ -2,14 +2,14 @@
  * Micro benchmarks for `deno bench --allow-all bench/`: MAC parsing, import item validation and
  * one page of the registration store out of 10,000 records.
  */
-import { canonicalMac } from "../lib/mac.ts";
-import { importItemSchema } from "../lib/schemas.ts";
+import { canonicalMac } from "../lib/domain/mac.ts";
+import { importItemSchema } from "../lib/domain/schemas.ts";
 import {
   newRegistrationId,
   pendingSteps,
   type Registration,
   RegistrationStore,
-} from "../lib/store.ts";
+} from "../lib/state/store.ts";
 import { benchMac, bmcIpItems } from "./harness.ts";
 
 const MACS = ["3C:EC:EF:A1:9C:E8", "3cec.efa1.9cf0", "3c-ec-ef-a1-9c-e9", "3cecefa19cea"];

@@ -1,5 +1,5 @@
 /** How the PWA writes times and created objects for people. */
-import { netboxDeviceUrl } from "../lib/names.ts";
+import { netboxDeviceUrl } from "../lib/domain/names.ts";
 
 /** `2026-12-06 23:27` in the phone's time zone: 24 h, year first, the same in every locale. */
 export function formatTime(iso: string): string {

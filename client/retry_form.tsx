@@ -5,7 +5,7 @@
  * comes before the camera: after a failure it is the one main action.
  */
 import { useState } from "preact/hooks";
-import { MAC_MESSAGES, macProblem } from "../lib/mac.ts";
+import { MAC_MESSAGES, macProblem } from "../lib/domain/mac.ts";
 import { api, errorMessage } from "./api.ts";
 import { Camera } from "./camera.tsx";
 import { scannedMac, scannedPassword } from "./scan_payload.ts";

@@ -1,5 +1,5 @@
 /** Reading a scanned label: which values are a MAC, which a password; wrong kinds are ignored. */
-import { canonicalMac } from "../lib/mac.ts";
+import { canonicalMac } from "../lib/domain/mac.ts";
 
 const MAC_IN_TEXT =
   /(?:^|[^0-9a-z])((?:[0-9a-f]{2}[:-]){5}[0-9a-f]{2}|[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4}|[0-9a-f]{12})(?![0-9a-z])/i;

@@ -6,8 +6,8 @@
 import { useState } from "preact/hooks";
 import { api, errorMessage, socketUrl } from "../client/api.ts";
 
-type Schemas = typeof import("../lib/schemas.ts");
-type Merge = typeof import("../lib/merge_import.ts");
+type Schemas = typeof import("../lib/domain/schemas.ts");
+type Merge = typeof import("../lib/domain/merge_import.ts");
 
 // Loaded on demand, each in its own chunk, so the page itself stays small: the validation (zod
 // and the import-item schema) from the first focus in the panel, the YAML parser and the Kea
@@ -15,13 +15,13 @@ type Merge = typeof import("../lib/merge_import.ts");
 let schemas: Promise<Schemas> | null = null;
 let merge: Promise<Merge> | null = null;
 function loadSchemas(): Promise<Schemas> {
-  return schemas ??= import("../lib/schemas.ts").catch((e) => {
+  return schemas ??= import("../lib/domain/schemas.ts").catch((e) => {
     schemas = null;
     throw e;
   });
 }
 function loadMerge(): Promise<Merge> {
-  return merge ??= import("../lib/merge_import.ts").catch((e) => {
+  return merge ??= import("../lib/domain/merge_import.ts").catch((e) => {
     merge = null;
     throw e;
   });

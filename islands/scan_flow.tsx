@@ -6,8 +6,8 @@
  * button always on screen.
  */
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { MAC_MESSAGES, macProblem, macVendor } from "../lib/mac.ts";
-import { deviceName } from "../lib/names.ts";
+import { MAC_MESSAGES, macProblem, macVendor } from "../lib/domain/mac.ts";
+import { deviceName } from "../lib/domain/names.ts";
 import { api, errorMessage, newer, subscribeEvents } from "../client/api.ts";
 import { Camera } from "../client/camera.tsx";
 import { createdRows } from "../client/format.ts";

@@ -3,15 +3,19 @@ import { type Context, Hono } from "hono";
 import { upgradeWebSocket } from "hono/deno";
 import { HTTPException } from "hono/http-exception";
 import type { z } from "zod";
-import { ValidationFailed } from "../lib/errors.ts";
-import { publicView } from "../lib/events.ts";
-import { canonicalMac } from "../lib/mac.ts";
-import { MAX_BODY_BYTES, previewImport, runImport } from "../lib/import.ts";
-import { RateLimiter } from "../lib/rate_limit.ts";
-import { listServers, serverFilters, serverListQuerySchema } from "../lib/inventory.ts";
-import { fieldErrors, registerRequestSchema, retryRequestSchema } from "../lib/schemas.ts";
-import { RotationFailed } from "../lib/rotation.ts";
-import type { Registration } from "../lib/store.ts";
+import { ValidationFailed } from "../lib/domain/errors.ts";
+import { publicView } from "../lib/state/events.ts";
+import { canonicalMac } from "../lib/domain/mac.ts";
+import { MAX_BODY_BYTES, previewImport, runImport } from "../lib/registration/import.ts";
+import { RateLimiter } from "./middleware/rate_limit.ts";
+import {
+  listServers,
+  serverFilters,
+  serverListQuerySchema,
+} from "../lib/registration/inventory.ts";
+import { fieldErrors, registerRequestSchema, retryRequestSchema } from "../lib/domain/schemas.ts";
+import { RotationFailed } from "../lib/registration/rotation.ts";
+import type { Registration } from "../lib/state/store.ts";
 import type { AppDeps, AppEnv } from "../main.ts";
 
 const WAIT_MAX_SECONDS = 300;
@@ -230,7 +234,7 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
     });
   });
 
-  // Replaces the BMC password (lib/rotation.ts); a failure leaves the old one current (502).
+  // Replaces the BMC password (lib/registration/rotation.ts); a failure leaves the old one current (502).
   app.post("/servers/:id/rotate-credentials", async (c) => {
     if (deps.authEnabled && !c.get("user")?.admin) {
       throw new HTTPException(403, { message: "Only administrators may rotate BMC credentials" });

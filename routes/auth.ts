@@ -14,9 +14,9 @@ import {
   LoginFailed,
   safeReturnTo,
   SESSION_TTL_MS,
-} from "../lib/auth.ts";
-import { ConfigError } from "../lib/config.ts";
-import { RateLimiter } from "../lib/rate_limit.ts";
+} from "../lib/integrations/oidc.ts";
+import { ConfigError } from "../lib/domain/config.ts";
+import { RateLimiter } from "./middleware/rate_limit.ts";
 import type { AppDeps, AppEnv, User } from "../main.ts";
 
 /** Login attempts (login + callback) per client address per minute. */

@@ -1,7 +1,7 @@
 /** The one place that turns errors into `{"error": {code, message, fields?}}` responses. */
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { ConfigError } from "../lib/config.ts";
+import { ConfigError } from "../lib/domain/config.ts";
 import {
   BootMacRequired,
   Conflict,
@@ -12,9 +12,9 @@ import {
   ShuttingDown,
   UnknownReference,
   ValidationFailed,
-} from "../lib/errors.ts";
-import { IntegrationError } from "../lib/http.ts";
-import type { Logger } from "../lib/log.ts";
+} from "../lib/domain/errors.ts";
+import { IntegrationError } from "../lib/integrations/http.ts";
+import type { Logger } from "../lib/observability/log.ts";
 
 export interface ErrorBody {
   error: { code: string; message: string; fields?: Record<string, string> };

@@ -7,10 +7,10 @@
  */
 import { chromium } from "playwright-core";
 import postgres from "postgres";
-import { loadConfig } from "../lib/config.ts";
+import { loadConfig } from "../lib/domain/config.ts";
 import { islandFileBase, PAGE_ISLANDS } from "../islands/manifest.ts";
 import type { AssetManifest } from "../lib/islands.tsx";
-import { newRegistrationId, pendingSteps, type Registration } from "../lib/store.ts";
+import { newRegistrationId, pendingSteps, type Registration } from "../lib/state/store.ts";
 import { migrateKea, readReservationFiles } from "./migrate_kea.ts";
 import { staticImports } from "./build.ts";
 import {
@@ -23,7 +23,7 @@ import {
   startBenchApp,
 } from "../bench/harness.ts";
 import { createServices } from "../main.ts";
-import { silentLogger } from "../lib/log.ts";
+import { silentLogger } from "../lib/observability/log.ts";
 import { createApp } from "../main.ts";
 
 /** One line of the results table. */

@@ -2,15 +2,15 @@
  * progress, then prints one outcome per server (SPEC §8). `--dry-run` runs the API's pre-flight
  * when a server is given (nothing written), else validates locally. */
 import { parseArgs } from "node:util";
-import { cannotRead } from "../lib/cli.ts";
-import { redactText } from "../lib/http.ts";
+import { cannotRead } from "../lib/domain/cli.ts";
+import { redactText } from "../lib/integrations/http.ts";
 import {
   fieldErrors,
   IMPORT_MAX_ITEMS,
   importItemSchema,
   NETBOX_FIELDS,
   unknownFields,
-} from "../lib/schemas.ts";
+} from "../lib/domain/schemas.ts";
 
 const USAGE = `Usage: deno task import FILE|- [options]
 

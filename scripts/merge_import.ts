@@ -1,14 +1,14 @@
 /** `deno task merge-import servers.yaml bmc-reservations.json`: joins a YAML device list with Kea
  * BMC reservations into import JSON for `deno task import` (SPEC §8). */
 import { parseArgs } from "node:util";
-import { cannotRead } from "../lib/cli.ts";
+import { cannotRead } from "../lib/domain/cli.ts";
 import {
   DEFAULT_PREFIXES,
   DEFAULT_SUFFIXES,
   hasErrors,
   mergeImport,
   OVERRIDE_FIELDS,
-} from "../lib/merge_import.ts";
+} from "../lib/domain/merge_import.ts";
 
 const USAGE = `Usage: deno task merge-import DEVICES.yaml RESERVATIONS.json [options]
 

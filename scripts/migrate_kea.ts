@@ -6,20 +6,20 @@
  * range holds the IP. Exit code 0 when everything is in place, 1 on conflicts or errors, 2 on
  * usage or connection failures. */
 import { parseArgs } from "node:util";
-import { cannotRead } from "../lib/cli.ts";
+import { cannotRead } from "../lib/domain/cli.ts";
 import {
   createKeaClient,
   HostCmdsMissing,
   type KeaClient,
   ReservationConflict,
-} from "../lib/kea.ts";
+} from "../lib/integrations/kea/api.ts";
 import {
   parseKeaReservations,
   type Reservation,
   type ReservationGroup,
   reservationKey,
   sameReservation,
-} from "../lib/kea_json.ts";
+} from "../lib/domain/kea_json.ts";
 import {
   checkReservation,
   connectKeaDb,
@@ -28,7 +28,7 @@ import {
   readHosts,
   type StoredHost,
   updateHost,
-} from "../lib/kea_pgsql.ts";
+} from "../lib/integrations/kea/pgsql.ts";
 
 /** What the migration does (or would do) with one reservation. */
 export interface PlanItem {

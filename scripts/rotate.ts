@@ -1,7 +1,7 @@
 /** `deno task rotate --server NAME | --all [--older-than 90d]`: rotates BMC passwords through
  * `POST /api/v1/servers/{id}/rotate-credentials`, a few servers at a time, with progress. */
 import { parseArgs } from "node:util";
-import { redactText } from "../lib/http.ts";
+import { redactText } from "../lib/integrations/http.ts";
 
 const USAGE = `Usage: deno task rotate (--server NAME | --all) [options]
 

@@ -1,9 +1,9 @@
 /** The app wired to the simulated world in-process, with captured logs, for API-level tests. */
-import { type Config, loadConfig } from "../lib/config.ts";
-import type { Integrations } from "../lib/integrations.ts";
-import { createLogger } from "../lib/log.ts";
-import { Metrics } from "../lib/metrics.ts";
-import { createSimWorld, type SimWorld } from "../lib/sim/world.ts";
+import { type Config, loadConfig } from "../lib/domain/config.ts";
+import type { Integrations } from "../lib/integrations/mod.ts";
+import { createLogger } from "../lib/observability/log.ts";
+import { Metrics } from "../lib/observability/metrics.ts";
+import { createSimWorld, type SimWorld } from "../sim/world.ts";
 import { type AppDeps, createApp, createServices } from "../main.ts";
 
 // deno-lint-ignore no-explicit-any -- tests read arbitrary response JSON

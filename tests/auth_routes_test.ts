@@ -3,11 +3,11 @@
  * without credentials, bearer tokens, the login round trip over HTTP, cookies, CSRF and audit.
  */
 import assert from "node:assert/strict";
-import { createAuth } from "../lib/auth.ts";
-import { loadConfig } from "../lib/config.ts";
-import { asFetch } from "../lib/sim/faults.ts";
-import { createFakeOidc, type FakeOidc, serveFakeOidc } from "../lib/sim/oidc.ts";
-import { createSimWorld, type SimWorld } from "../lib/sim/world.ts";
+import { createAuth } from "../lib/integrations/oidc.ts";
+import { loadConfig } from "../lib/domain/config.ts";
+import { asFetch } from "../sim/faults.ts";
+import { createFakeOidc, type FakeOidc, serveFakeOidc } from "../sim/oidc.ts";
+import { createSimWorld, type SimWorld } from "../sim/world.ts";
 import { type AppDeps, createApp, createServices } from "../main.ts";
 import { isOpenPath } from "../routes/auth.ts";
 

@@ -1,4 +1,4 @@
-/** Token validation, key rotation, login round trip and sessions of lib/auth.ts against the OIDC fake. */
+/** Token validation, key rotation, login round trip and sessions of lib/integrations/oidc.ts against the OIDC fake. */
 import assert from "node:assert/strict";
 import { base64url, SignJWT, UnsecuredJWT } from "jose";
 import {
@@ -9,10 +9,10 @@ import {
   LoginFailed,
   pkceChallenge,
   safeReturnTo,
-} from "../lib/auth.ts";
-import { ConfigError, loadConfig } from "../lib/config.ts";
-import { asFetch } from "../lib/sim/faults.ts";
-import { createFakeOidc, createSigningKey, type FakeOidc } from "../lib/sim/oidc.ts";
+} from "../lib/integrations/oidc.ts";
+import { ConfigError, loadConfig } from "../lib/domain/config.ts";
+import { asFetch } from "../sim/faults.ts";
+import { createFakeOidc, createSigningKey, type FakeOidc } from "../sim/oidc.ts";
 
 const ISSUER = "http://oidc.sim";
 export const AUTH_ENV = {

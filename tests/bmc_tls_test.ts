@@ -4,8 +4,8 @@
  * its own, since DENO_CERT is read at start-up).
  */
 import assert from "node:assert/strict";
-import { createRedfishClient } from "../lib/redfish.ts";
-import { createFakeRedfish } from "../lib/sim/redfish.ts";
+import { createRedfishClient } from "../lib/integrations/redfish.ts";
+import { createFakeRedfish } from "../sim/redfish.ts";
 
 const PASSWORD = "Zk4-label-p4ss";
 const openssl = (() => {
@@ -104,7 +104,7 @@ function serveBmc(dir: string, cert: string, key: string) {
 async function checkInProcess(port: number, flags: string[], denoCert?: string) {
   const code = `
     const { createRedfishClient } = await import(${
-    JSON.stringify(new URL("../lib/redfish.ts", import.meta.url).href)
+    JSON.stringify(new URL("../lib/integrations/redfish.ts", import.meta.url).href)
   });
     const check = await createRedfishClient({ port: ${port} })
       .checkBmc({ host: "127.0.0.1", username: "ADMIN", password: ${JSON.stringify(PASSWORD)} });

@@ -5,10 +5,10 @@
 import { type Browser, type BrowserContext, chromium } from "playwright-core";
 import type { Hono } from "hono";
 import { type AppEnv, createApp, createServices } from "../main.ts";
-import { createSimWorld, type SimWorld } from "../lib/sim/world.ts";
-import { loadConfig } from "../lib/config.ts";
-import { silentLogger } from "../lib/log.ts";
-import { Metrics } from "../lib/metrics.ts";
+import { createSimWorld, type SimWorld } from "../sim/world.ts";
+import { loadConfig } from "../lib/domain/config.ts";
+import { silentLogger } from "../lib/observability/log.ts";
+import { Metrics } from "../lib/observability/metrics.ts";
 
 export const CHROMIUM_PATH = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
 

@@ -1,8 +1,8 @@
 /** The browser login round trip in headless Chromium: app and OIDC fake on real sockets, port 0. */
 import assert from "node:assert/strict";
-import { loadConfig } from "../lib/config.ts";
-import { serveFakeOidc } from "../lib/sim/oidc.ts";
-import { createSimWorld } from "../lib/sim/world.ts";
+import { loadConfig } from "../lib/domain/config.ts";
+import { serveFakeOidc } from "../sim/oidc.ts";
+import { createSimWorld } from "../sim/world.ts";
 import { createApp, createServices } from "../main.ts";
 import { chromiumAvailable, launchChromium, phoneContext } from "./browser_harness.ts";
 

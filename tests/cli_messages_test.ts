@@ -4,8 +4,8 @@
  * a Kea without host_cmds.
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { prettyLine } from "../lib/log.ts";
-import { createFakeKea } from "../lib/sim/kea.ts";
+import { prettyLine } from "../lib/observability/log.ts";
+import { createFakeKea } from "../sim/kea.ts";
 
 const DATA = new URL("./testdata/kea/", import.meta.url).pathname;
 

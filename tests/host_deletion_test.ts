@@ -3,8 +3,8 @@
  * a deleted BareMetalHost for a while (deletionTimestamp set, the object gone later).
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { ANNOTATION_REGISTRATION_ID } from "../lib/metal3.ts";
-import type { LiveEvent } from "../lib/events.ts";
+import { ANNOTATION_REGISTRATION_ID } from "../lib/domain/metal3.ts";
+import type { LiveEvent } from "../lib/state/events.ts";
 import { FULL_ITEM, MINIMAL_ITEM, startTestApp, type TestApp } from "./app_harness.ts";
 
 const NS = "metal3";

@@ -2,7 +2,7 @@
  * the app's whole configuration wired from ConfigMap and Secret, exposure and policies. */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { parseAllDocuments } from "yaml";
-import { bmcNetworks, configSchema, loadConfig } from "../lib/config.ts";
+import { bmcNetworks, configSchema, loadConfig } from "../lib/domain/config.ts";
 
 // deno-lint-ignore no-explicit-any
 type Obj = Record<string, any>;
@@ -174,7 +174,7 @@ Deno.test("k8s containers are hardened and have resources", async (t) => {
   });
 });
 
-Deno.test("k8s onboarding env provides every ONBOARDING_* variable of lib/config.ts", async (t) => {
+Deno.test("k8s onboarding env provides every ONBOARDING_* variable of lib/domain/config.ts", async (t) => {
   const fromConfigMap = new Set<string>();
   for (const ref of appContainer.envFrom ?? []) {
     const cm = find("ConfigMap", ref.configMapRef.name, "onboarding");

@@ -1,4 +1,4 @@
-/** Real Kea 2.2 + PostgreSQL for integration tests: the machinery of lib/sim/real_kea.ts, plus the
+/** Real Kea 2.2 + PostgreSQL for integration tests: the machinery of sim/real_kea.ts, plus the
  * test policy (ONBOARDING_TEST_PG_URL for an existing server, loud SKIP or failure with CI=true). */
 import {
   type KeaSubnet,
@@ -6,7 +6,7 @@ import {
   type LocalPostgres,
   missingKeaDependency,
   startPostgres as startLocalPostgres,
-} from "../lib/sim/real_kea.ts";
+} from "../sim/real_kea.ts";
 
 export {
   createDatabase,
@@ -16,7 +16,7 @@ export {
   keaDbInit,
   startKea,
   startKeaWithConfig,
-} from "../lib/sim/real_kea.ts";
+} from "../sim/real_kea.ts";
 
 /** A subnet for `startKea`. */
 export type TestSubnet = KeaSubnet;

@@ -1,9 +1,9 @@
 /** Kea client against real Kea 2.2 and PostgreSQL: reservations written to the host database are
  * offered by kea-dhcp4 on the next DISCOVER; the real control agent drives auto-detection. */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { createKeaClient } from "../lib/kea.ts";
-import { IntegrationError } from "../lib/http.ts";
-import { ReservationConflict } from "../lib/kea_json.ts";
+import { createKeaClient } from "../lib/integrations/kea/api.ts";
+import { IntegrationError } from "../lib/integrations/http.ts";
+import { ReservationConflict } from "../lib/domain/kea_json.ts";
 import {
   createDatabase,
   keaAvailable,

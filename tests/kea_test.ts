@@ -6,11 +6,11 @@ import {
   KEA_SUBNETS_TTL_MS,
   type KeaSettings,
   ReservationConflict,
-} from "../lib/kea.ts";
-import { createFakeKea, type FakeKea } from "../lib/sim/kea.ts";
-import { asFetch } from "../lib/sim/faults.ts";
-import { IntegrationError } from "../lib/http.ts";
-import { Conflict } from "../lib/errors.ts";
+} from "../lib/integrations/kea/api.ts";
+import { createFakeKea, type FakeKea } from "../sim/kea.ts";
+import { asFetch } from "../sim/faults.ts";
+import { IntegrationError } from "../lib/integrations/http.ts";
+import { Conflict } from "../lib/domain/errors.ts";
 
 /** Awaits a rejection of the given class (optionally with a message fragment) and returns it. */
 async function assertRejects<E extends Error>(

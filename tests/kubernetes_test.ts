@@ -7,7 +7,7 @@ import {
   kubernetesReason,
   kubernetesSettingsFromEnv,
   type WatchEvent,
-} from "../lib/kubernetes.ts";
+} from "../lib/integrations/kubernetes.ts";
 import {
   bareMetalHost,
   bmcAddress,
@@ -17,10 +17,10 @@ import {
   LABEL_SITE,
   MANAGED_SELECTOR,
   statusView,
-} from "../lib/metal3.ts";
-import { createFakeKubernetes, type FakeKubernetes, statusFault } from "../lib/sim/kubernetes.ts";
-import { asFetch, serveFake } from "../lib/sim/faults.ts";
-import { IntegrationError } from "../lib/http.ts";
+} from "../lib/domain/metal3.ts";
+import { createFakeKubernetes, type FakeKubernetes, statusFault } from "../sim/kubernetes.ts";
+import { asFetch, serveFake } from "../sim/faults.ts";
+import { IntegrationError } from "../lib/integrations/http.ts";
 
 const NS = "metal3";
 const TOKEN = "eyJhbGciOiJSUzI1NiJ9.sa-token-value";

@@ -1,4 +1,4 @@
-/** Tests of merge-import: lib/merge_import.ts and the `deno task merge-import` command. */
+/** Tests of merge-import: lib/domain/merge_import.ts and the `deno task merge-import` command. */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import {
   bmcReservations,
@@ -6,9 +6,9 @@ import {
   hostnameCandidates,
   mergeImport,
   type MergeResult,
-} from "../lib/merge_import.ts";
-import { parseKeaJson } from "../lib/kea_json.ts";
-import { importItemSchema } from "../lib/schemas.ts";
+} from "../lib/domain/merge_import.ts";
+import { parseKeaJson } from "../lib/domain/kea_json.ts";
+import { importItemSchema } from "../lib/domain/schemas.ts";
 
 const DATA = new URL("./testdata/merge/", import.meta.url);
 const read = (name: string) => Deno.readTextFileSync(new URL(name, DATA));

@@ -1,7 +1,7 @@
 /** The Metal3 step never takes over a BareMetalHost or Secret it did not create (security review). */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { ANNOTATION_REGISTRATION_ID } from "../lib/metal3.ts";
-import { SIM_URLS } from "../lib/sim/world.ts";
+import { ANNOTATION_REGISTRATION_ID } from "../lib/domain/metal3.ts";
+import { SIM_URLS } from "../sim/world.ts";
 import { MINIMAL_ITEM, startTestApp, type TestApp } from "./app_harness.ts";
 
 const NS = "metal3";

@@ -14,12 +14,12 @@ import {
   labelValue,
   needsBootMac,
   statusView,
-} from "../lib/metal3.ts";
+} from "../lib/domain/metal3.ts";
 import {
   bareMetalHostAdmission,
   BMH_CRD_URL,
   loadBareMetalHostValidator,
-} from "../lib/sim/kubernetes.ts";
+} from "../sim/kubernetes.ts";
 
 function assertThrows(fn: () => unknown, type: ErrorConstructor, includes: string) {
   throws(fn, (e: unknown) => e instanceof type && (e as Error).message.includes(includes));

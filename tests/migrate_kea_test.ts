@@ -3,9 +3,9 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import postgres from "postgres";
 import { migrateKea, readReservationFiles } from "../scripts/migrate_kea.ts";
-import { parseKeaReservations } from "../lib/kea_json.ts";
-import { createFakeKea } from "../lib/sim/kea.ts";
-import { asFetch } from "../lib/sim/faults.ts";
+import { parseKeaReservations } from "../lib/domain/kea_json.ts";
+import { createFakeKea } from "../sim/kea.ts";
+import { asFetch } from "../sim/faults.ts";
 import {
   createDatabase,
   keaAvailable,

@@ -1,10 +1,14 @@
 /** Netbox client against the in-memory fake: registration, idempotency, both MAC models, failures. */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { createNetboxClient, type NetboxClient, type NetboxSettings } from "../lib/netbox.ts";
-import { createFakeNetbox, FAKE_NETBOX_TOKEN, type FakeNetbox } from "../lib/sim/netbox.ts";
-import { asFetch, serveFake } from "../lib/sim/faults.ts";
-import { IntegrationError } from "../lib/http.ts";
-import { Conflict } from "../lib/errors.ts";
+import {
+  createNetboxClient,
+  type NetboxClient,
+  type NetboxSettings,
+} from "../lib/integrations/netbox.ts";
+import { createFakeNetbox, FAKE_NETBOX_TOKEN, type FakeNetbox } from "../sim/netbox.ts";
+import { asFetch, serveFake } from "../sim/faults.ts";
+import { IntegrationError } from "../lib/integrations/http.ts";
+import { Conflict } from "../lib/domain/errors.ts";
 
 const BASE = "http://netbox.test";
 const MAC = "3c:ec:ef:a1:9c:e8";

@@ -1,10 +1,10 @@
 /** OpenBao client against the OpenBao fake: AppRole, token lifetime, KV v2 semantics, failures. */
 import assert from "node:assert/strict";
-import { createOpenBaoClient, type OpenBaoSettings } from "../lib/openbao.ts";
-import { createFakeOpenBao, type FakeOpenBaoOptions } from "../lib/sim/openbao.ts";
-import { asFetch, serveFake } from "../lib/sim/faults.ts";
-import { IntegrationError } from "../lib/http.ts";
-import { createLogger } from "../lib/log.ts";
+import { createOpenBaoClient, type OpenBaoSettings } from "../lib/integrations/openbao.ts";
+import { createFakeOpenBao, type FakeOpenBaoOptions } from "../sim/openbao.ts";
+import { asFetch, serveFake } from "../sim/faults.ts";
+import { IntegrationError } from "../lib/integrations/http.ts";
+import { createLogger } from "../lib/observability/log.ts";
 
 const ROLE_ID = "2f1c7d9e-role-4a1b-9c3d-onboarding";
 const SECRET_ID = "8b3e5f2a-secret-47cc-a1d0-0123456789ab";

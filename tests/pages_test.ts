@@ -3,8 +3,8 @@ import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/stric
 import { Hono } from "hono";
 import { h } from "preact";
 import { type AppEnv, createApp, createServices } from "../main.ts";
-import { loadConfig } from "../lib/config.ts";
-import { createLogger } from "../lib/log.ts";
+import { loadConfig } from "../lib/domain/config.ts";
+import { createLogger } from "../lib/observability/log.ts";
 import { pageRoutes, renderPage } from "../routes/pages.tsx";
 import { readAssetManifest, serializeProps } from "../lib/islands.tsx";
 

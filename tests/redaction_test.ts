@@ -4,11 +4,11 @@
  * base64), whole or as a cut-off prefix.
  */
 import { ok as assert } from "node:assert/strict";
-import { createHttpClient, IntegrationError, secretForms } from "../lib/http.ts";
-import { createKubernetesClient } from "../lib/kubernetes.ts";
-import { createLogger } from "../lib/log.ts";
-import { asFetch } from "../lib/sim/faults.ts";
-import { createFakeRedfish } from "../lib/sim/redfish.ts";
+import { createHttpClient, IntegrationError, secretForms } from "../lib/integrations/http.ts";
+import { createKubernetesClient } from "../lib/integrations/kubernetes.ts";
+import { createLogger } from "../lib/observability/log.ts";
+import { asFetch } from "../sim/faults.ts";
+import { createFakeRedfish } from "../sim/redfish.ts";
 import { dumpKv, startTestApp } from "./app_harness.ts";
 
 /** mulberry32: reproducible randomness (the seed is in the failure message). */

@@ -1,10 +1,10 @@
 /** Redfish BMC check against the Redfish fake: vendors, wrong password, non-Redfish hosts, faults. */
 import assert from "node:assert/strict";
-import { type BmcCheck, createRedfishClient } from "../lib/redfish.ts";
-import { createFakeRedfish, type FakeRedfishOptions } from "../lib/sim/redfish.ts";
-import { asFetch, type Handler, serveFake } from "../lib/sim/faults.ts";
-import { createLogger } from "../lib/log.ts";
-import { Metrics } from "../lib/metrics.ts";
+import { type BmcCheck, createRedfishClient } from "../lib/integrations/redfish.ts";
+import { createFakeRedfish, type FakeRedfishOptions } from "../sim/redfish.ts";
+import { asFetch, type Handler, serveFake } from "../sim/faults.ts";
+import { createLogger } from "../lib/observability/log.ts";
+import { Metrics } from "../lib/observability/metrics.ts";
 
 const PASSWORD = "Zk4-label-p4ss";
 const creds = { host: "10.16.28.31", username: "ADMIN", password: PASSWORD };

@@ -2,8 +2,8 @@
  * servers list's site filter, against the simulated Netbox. */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { FULL_ITEM, MINIMAL_ITEM, startTestApp } from "./app_harness.ts";
-import { RegistrationStore } from "../lib/store.ts";
-import { siteFilter } from "../lib/reference.ts";
+import { RegistrationStore } from "../lib/state/store.ts";
+import { siteFilter } from "../lib/registration/reference.ts";
 
 Deno.test("reference API: site and location by id, slug or name", async (t) => {
   await using app = await startTestApp();

@@ -3,10 +3,10 @@
  * import, a relayed DHCP DISCOVER from each BMC MAC is offered exactly the BMC IP and hostname.
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { createKeaClient } from "../lib/kea.ts";
+import { createKeaClient } from "../lib/integrations/kea/api.ts";
 import { FULL_ITEM, MINIMAL_ITEM, startTestApp } from "./app_harness.ts";
 import { discover } from "./dhcp_client.ts";
-import { startKeaWithDatabase } from "../lib/sim/real_kea.ts";
+import { startKeaWithDatabase } from "../sim/real_kea.ts";
 import { keaAvailable } from "./kea_harness.ts";
 
 const ready = keaAvailable("tests/registration_kea_test.ts");

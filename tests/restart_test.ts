@@ -3,8 +3,8 @@
  * on the same KV file; every server ends `ok` and nothing is duplicated.
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { serveFake } from "../lib/sim/faults.ts";
-import { createSimWorld } from "../lib/sim/world.ts";
+import { serveFake } from "../sim/faults.ts";
+import { createSimWorld } from "../sim/world.ts";
 
 const COUNT = 50;
 

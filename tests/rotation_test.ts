@@ -1,14 +1,14 @@
 /**
- * BMC password rotation (lib/rotation.ts): at registration, on demand, with PasswordChangeRequired,
+ * BMC password rotation (lib/registration/rotation.ts): at registration, on demand, with PasswordChangeRequired,
  * a policy refusal, crashes after the OpenBao write and after the PATCH, and a fleet via the CLI.
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { createLogger } from "../lib/log.ts";
-import { Metrics } from "../lib/metrics.ts";
-import { generatePassword } from "../lib/rotation.ts";
-import { ConnectionDropped } from "../lib/sim/faults.ts";
-import { createFakeRedfish, type FakeRedfish } from "../lib/sim/redfish.ts";
-import { SIM_URLS } from "../lib/sim/world.ts";
+import { createLogger } from "../lib/observability/log.ts";
+import { Metrics } from "../lib/observability/metrics.ts";
+import { generatePassword } from "../lib/registration/rotation.ts";
+import { ConnectionDropped } from "../sim/faults.ts";
+import { createFakeRedfish, type FakeRedfish } from "../sim/redfish.ts";
+import { SIM_URLS } from "../sim/world.ts";
 import { createServices } from "../main.ts";
 import { runRotate } from "../scripts/rotate.ts";
 import { dumpKv, MINIMAL_ITEM, startTestApp, type TestApp } from "./app_harness.ts";

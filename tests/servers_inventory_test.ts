@@ -4,7 +4,7 @@
  * Netbox simulator's device filters it relies on.
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { bareMetalHost } from "../lib/metal3.ts";
+import { bareMetalHost } from "../lib/domain/metal3.ts";
 import { FULL_ITEM, startTestApp, type TestApp } from "./app_harness.ts";
 
 // deno-lint-ignore no-explicit-any

@@ -3,9 +3,9 @@
  * finish (within ONBOARDING_SHUTDOWN_TIMEOUT), closes WebSockets with a close frame and exits 0.
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { serveFake } from "../lib/sim/faults.ts";
-import { createSimWorld } from "../lib/sim/world.ts";
-import type { Registration } from "../lib/store.ts";
+import { serveFake } from "../sim/faults.ts";
+import { createSimWorld } from "../sim/world.ts";
+import type { Registration } from "../lib/state/store.ts";
 
 const SERVER = {
   bmc_mac: "3c:ec:ef:40:00:01",

@@ -1,11 +1,11 @@
 /** The simulators keep bounded request logs, so a long-running demo does not grow without end. */
 import { ok as assert } from "node:assert/strict";
-import { REQUEST_LOG_LIMIT } from "../lib/sim/faults.ts";
-import { createFakeKubernetes } from "../lib/sim/kubernetes.ts";
-import { createFakeNetbox } from "../lib/sim/netbox.ts";
-import { createFakeOidc } from "../lib/sim/oidc.ts";
-import { createFakeOpenBao } from "../lib/sim/openbao.ts";
-import { createFakeRedfish } from "../lib/sim/redfish.ts";
+import { REQUEST_LOG_LIMIT } from "../sim/faults.ts";
+import { createFakeKubernetes } from "../sim/kubernetes.ts";
+import { createFakeNetbox } from "../sim/netbox.ts";
+import { createFakeOidc } from "../sim/oidc.ts";
+import { createFakeOpenBao } from "../sim/openbao.ts";
+import { createFakeRedfish } from "../sim/redfish.ts";
 
 const N = REQUEST_LOG_LIMIT + 500;
 

@@ -6,13 +6,18 @@ import {
   RackSlotTaken,
   UnknownReference,
   ValidationFailed,
-} from "./errors.ts";
-import type { EventBus } from "./events.ts";
-import { actionable, type Engine } from "./workflow.ts";
-import type { StepName } from "./model.ts";
+} from "../domain/errors.ts";
+import type { EventBus } from "../state/events.ts";
+import { actionable, type Engine } from "./engine.ts";
+import type { StepName } from "../domain/model.ts";
 import type { ReferenceMemo } from "./preflight.ts";
-import { fieldErrors, IMPORT_MAX_ITEMS, importItemSchema, unknownFields } from "./schemas.ts";
-import type { Registration } from "./store.ts";
+import {
+  fieldErrors,
+  IMPORT_MAX_ITEMS,
+  importItemSchema,
+  unknownFields,
+} from "../domain/schemas.ts";
+import type { Registration } from "../state/store.ts";
 
 /** Largest import body or import WebSocket message (10 MB), also the HTTP body limit. */
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;

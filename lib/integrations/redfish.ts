@@ -5,8 +5,8 @@
  * BMC's certificate is not trusted: …"). README "BMC certificates" says what `DENO_CERT` can trust
  * and the ways around it. This module does not weaken verification by itself. */
 import { createHttpClient, type HttpClient, IntegrationError, redactText } from "./http.ts";
-import { canonicalMac } from "./mac.ts";
-import type { Metrics } from "./metrics.ts";
+import { canonicalMac } from "../domain/mac.ts";
+import type { Metrics } from "../observability/metrics.ts";
 
 export interface RedfishSettings {
   fetch?: typeof fetch;

@@ -12,12 +12,12 @@ import {
   type JWTPayload,
   jwtVerify,
 } from "jose";
-import type { Config } from "./config.ts";
-import { ConfigError } from "./config.ts";
+import type { Config } from "../domain/config.ts";
+import { ConfigError } from "../domain/config.ts";
 import { createHttpClient, type HttpClient } from "./http.ts";
-import type { Logger } from "./log.ts";
-import type { Metrics } from "./metrics.ts";
-import type { User } from "../main.ts";
+import type { Logger } from "../observability/log.ts";
+import type { Metrics } from "../observability/metrics.ts";
+import type { User } from "../../main.ts";
 
 /** Signature algorithms we accept; never `none` and never HMAC (a public key is not a secret). */
 export const ALLOWED_ALGORITHMS = ["RS256", "ES256", "PS256"];

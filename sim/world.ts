@@ -2,15 +2,15 @@
  * A whole simulated datacenter: Netbox, OpenBao, Kea, Kubernetes/Metal3 and the BMCs, with clients
  * wired to them in-process. The demo, the tests and the benchmarks all run on this.
  */
-import type { RetryPolicy } from "../http.ts";
-import type { Integrations } from "../integrations.ts";
-import { createKeaClient } from "../kea.ts";
-import { createKubernetesClient } from "../kubernetes.ts";
-import { type Logger, silentLogger } from "../log.ts";
-import type { Metrics } from "../metrics.ts";
-import { createNetboxClient } from "../netbox.ts";
-import { createOpenBaoClient } from "../openbao.ts";
-import { createRedfishClient } from "../redfish.ts";
+import type { RetryPolicy } from "../lib/integrations/http.ts";
+import type { Integrations } from "../lib/integrations/mod.ts";
+import { createKeaClient } from "../lib/integrations/kea/api.ts";
+import { createKubernetesClient } from "../lib/integrations/kubernetes.ts";
+import { type Logger, silentLogger } from "../lib/observability/log.ts";
+import type { Metrics } from "../lib/observability/metrics.ts";
+import { createNetboxClient } from "../lib/integrations/netbox.ts";
+import { createOpenBaoClient } from "../lib/integrations/openbao.ts";
+import { createRedfishClient } from "../lib/integrations/redfish.ts";
 import { asFetch, type Handler } from "./faults.ts";
 import { createFakeKea, type FakeKea } from "./kea.ts";
 import { createFakeKubernetes, type FakeKubernetes } from "./kubernetes.ts";

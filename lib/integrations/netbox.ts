@@ -9,10 +9,10 @@ import {
   type RetryPolicy,
   sleep,
 } from "./http.ts";
-import type { Metrics } from "./metrics.ts";
-import { Conflict } from "./errors.ts";
-import { canonicalMac } from "./mac.ts";
-import { ipInPrefix } from "./schemas.ts";
+import type { Metrics } from "../observability/metrics.ts";
+import { Conflict } from "../domain/errors.ts";
+import { canonicalMac } from "../domain/mac.ts";
+import { ipInPrefix } from "../domain/schemas.ts";
 
 export interface NetboxSettings {
   url: string;

@@ -1,8 +1,13 @@
 /** Netbox reference data for the location pickers, cached in Deno KV with a TTL. */
-import { Conflict, NotFound, UnknownReference } from "./errors.ts";
-import { IntegrationError } from "./http.ts";
-import type { InventoryDevice, NetboxClient, NetboxPrefix, NetboxRef } from "./netbox.ts";
-import { keys, type RegistrationStore, type SiteFilter } from "./store.ts";
+import { Conflict, NotFound, UnknownReference } from "../domain/errors.ts";
+import { IntegrationError } from "../integrations/http.ts";
+import type {
+  InventoryDevice,
+  NetboxClient,
+  NetboxPrefix,
+  NetboxRef,
+} from "../integrations/netbox.ts";
+import { keys, type RegistrationStore, type SiteFilter } from "../state/store.ts";
 
 /** Below KV's 64 KiB per value, with room for the encoding's overhead. */
 const INVENTORY_CHUNK_BYTES = 40_000;

@@ -9,7 +9,7 @@ import {
   type RetryPolicy,
   summarizeBody,
 } from "./http.ts";
-import type { Metrics } from "./metrics.ts";
+import type { Metrics } from "../observability/metrics.ts";
 
 export interface OpenBaoSettings {
   url: string;

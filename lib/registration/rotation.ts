@@ -13,14 +13,14 @@
  * A run that ends without knowing which password the BMC has (no answer) keeps the record's
  * rotation `running`; `resume` (at start-up, or the next rotation) converges it the same way.
  */
-import type { Config } from "./config.ts";
-import { Conflict } from "./errors.ts";
-import type { KubernetesClient } from "./kubernetes.ts";
-import type { Logger } from "./log.ts";
-import { bmcSecret } from "./metal3.ts";
-import type { OpenBaoClient, SecretVersion } from "./openbao.ts";
-import type { PasswordLimits, RedfishClient } from "./redfish.ts";
-import type { Registration, RegistrationStore } from "./store.ts";
+import type { Config } from "../domain/config.ts";
+import { Conflict } from "../domain/errors.ts";
+import type { KubernetesClient } from "../integrations/kubernetes.ts";
+import type { Logger } from "../observability/log.ts";
+import { bmcSecret } from "../domain/metal3.ts";
+import type { OpenBaoClient, SecretVersion } from "../integrations/openbao.ts";
+import type { PasswordLimits, RedfishClient } from "../integrations/redfish.ts";
+import type { Registration, RegistrationStore } from "../state/store.ts";
 
 export interface RotationDeps {
   config: Config;

@@ -1,5 +1,5 @@
 /** The one HTTP layer for every integration: timeout, retry with jittered backoff, typed errors, redaction. */
-import type { Metrics } from "./metrics.ts";
+import type { Metrics } from "../observability/metrics.ts";
 
 /** Integrations we call; names appear in errors, logs and metrics. */
 export type Integration = "netbox" | "openbao" | "kea" | "kubernetes" | "redfish" | "oidc";

@@ -1,8 +1,8 @@
 import { deepStrictEqual as assertEquals, ok as assert, rejects } from "node:assert/strict";
 import { createHttpClient, IntegrationError, redactUrl, redactValue } from "./http.ts";
-import { createLogger } from "./log.ts";
-import { Metrics } from "./metrics.ts";
-import { asFetch, Faults } from "./sim/faults.ts";
+import { createLogger } from "../observability/log.ts";
+import { Metrics } from "../observability/metrics.ts";
+import { asFetch, Faults } from "../../sim/faults.ts";
 
 /** A fake upstream answering 200 `{ok: true}` unless a fault applies; counts calls. */
 function upstream() {

@@ -1,8 +1,8 @@
 /** Kea DHCP reservations: the control API (host_cmds, on every server concurrently) or Kea's
  * PostgreSQL host database, chosen by `mode` (auto detects host_cmds with `list-commands`). */
-import { createHttpClient, IntegrationError, redactUrl, type RetryPolicy } from "./http.ts";
-import type { Metrics } from "./metrics.ts";
-import { canonicalMac } from "./mac.ts";
+import { createHttpClient, IntegrationError, redactUrl, type RetryPolicy } from "../http.ts";
+import type { Metrics } from "../../observability/metrics.ts";
+import { canonicalMac } from "../../domain/mac.ts";
 import {
   cidrContains,
   type Reservation,
@@ -10,12 +10,12 @@ import {
   reservationFromKea,
   reservationToKea,
   sameReservation,
-} from "./kea_json.ts";
-import { createPgsqlBackend, type PgsqlBackend } from "./kea_pgsql.ts";
-import { ipInSubnetProblem } from "./schemas.ts";
+} from "../../domain/kea_json.ts";
+import { createPgsqlBackend, type PgsqlBackend } from "./pgsql.ts";
+import { ipInSubnetProblem } from "../../domain/schemas.ts";
 
-export type { OptionData, Reservation } from "./kea_json.ts";
-export { ReservationConflict } from "./kea_json.ts";
+export type { OptionData, Reservation } from "../../domain/kea_json.ts";
+export { ReservationConflict } from "../../domain/kea_json.ts";
 
 export interface KeaSettings {
   mode: "auto" | "api" | "pgsql";

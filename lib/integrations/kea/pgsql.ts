@@ -2,7 +2,7 @@
  * directly into `hosts` and `dhcp4_options`, which Kea reads on the next DISCOVER. */
 import postgres from "postgres";
 import { Buffer } from "node:buffer";
-import { IntegrationError, redactText, redactUrl } from "./http.ts";
+import { IntegrationError, redactText, redactUrl } from "../http.ts";
 import {
   bytesToMac,
   cidrContains,
@@ -15,7 +15,7 @@ import {
   type Reservation,
   ReservationConflict,
   sameReservation,
-} from "./kea_json.ts";
+} from "../../domain/kea_json.ts";
 
 /** `hosts.dhcp_identifier_type` for hw-address. */
 const HW_ADDRESS = 0;

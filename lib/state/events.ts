@@ -1,5 +1,5 @@
 /** In-process event bus for live progress: step changes and registration updates, never secrets. */
-import type { StepName, StepStatus } from "./model.ts";
+import type { StepName, StepStatus } from "../domain/model.ts";
 import type { Registration } from "./store.ts";
 
 export type LiveEvent =

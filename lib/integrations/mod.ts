@@ -1,12 +1,12 @@
 /** Builds the integration clients from the configuration; absent settings mean "not configured". */
-import type { Config } from "./config.ts";
-import { createKeaClient, type KeaClient } from "./kea.ts";
+import type { Config } from "../domain/config.ts";
+import { createKeaClient, type KeaClient } from "./kea/api.ts";
 import {
   createKubernetesClient,
   type KubernetesClient,
   kubernetesSettingsFromEnv,
 } from "./kubernetes.ts";
-import type { Metrics } from "./metrics.ts";
+import type { Metrics } from "../observability/metrics.ts";
 import { createNetboxClient, type NetboxClient } from "./netbox.ts";
 import { createOpenBaoClient, type OpenBaoClient } from "./openbao.ts";
 import { createRedfishClient, type RedfishClient } from "./redfish.ts";

@@ -3,7 +3,7 @@
  * retry, and decommission. The BMC password only ever lives in OpenBao (or, when OpenBao is not
  * configured, in this process's memory until the Metal3 Secret is written).
  */
-import { bmcNetworks, type Config } from "./config.ts";
+import { bmcNetworks, type Config } from "../domain/config.ts";
 import {
   BootMacRequired,
   Conflict,
@@ -12,13 +12,13 @@ import {
   RackSlotTaken,
   ShuttingDown,
   ValidationFailed,
-} from "./errors.ts";
-import type { EventBus } from "./events.ts";
-import { publicView } from "./events.ts";
-import { IntegrationError, sleep } from "./http.ts";
-import type { KeaClient } from "./kea.ts";
-import type { KubernetesClient, WatchEvent } from "./kubernetes.ts";
-import type { Logger } from "./log.ts";
+} from "../domain/errors.ts";
+import type { EventBus } from "../state/events.ts";
+import { publicView } from "../state/events.ts";
+import { IntegrationError, sleep } from "../integrations/http.ts";
+import type { KeaClient } from "../integrations/kea/api.ts";
+import type { KubernetesClient, WatchEvent } from "../integrations/kubernetes.ts";
+import type { Logger } from "../observability/log.ts";
 import {
   ANNOTATION_REGISTRATION_ID,
   bareMetalHost,
@@ -32,8 +32,8 @@ import {
   needsBootMac,
   type SecretObject,
   statusView,
-} from "./metal3.ts";
-import type { Metrics } from "./metrics.ts";
+} from "../domain/metal3.ts";
+import type { Metrics } from "../observability/metrics.ts";
 import {
   bmcIpProblem,
   checkBmcAddress,
@@ -43,11 +43,11 @@ import {
   type ReferenceMemo,
   resolveReferences,
 } from "./preflight.ts";
-import type { RegistrationStatus, StepName, StepStatus } from "./model.ts";
-import { deviceName, netboxDeviceUrl } from "./names.ts";
-import type { NetboxClient } from "./netbox.ts";
-import type { OpenBaoClient } from "./openbao.ts";
-import type { RedfishClient } from "./redfish.ts";
+import type { RegistrationStatus, StepName, StepStatus } from "../domain/model.ts";
+import { deviceName, netboxDeviceUrl } from "../domain/names.ts";
+import type { NetboxClient } from "../integrations/netbox.ts";
+import type { OpenBaoClient } from "../integrations/openbao.ts";
+import type { RedfishClient } from "../integrations/redfish.ts";
 import { Rotator } from "./rotation.ts";
 import {
   newRegistrationId,
@@ -56,7 +56,7 @@ import {
   type RegistrationRequest,
   type RegistrationStore,
   type ResolvedRefs,
-} from "./store.ts";
+} from "../state/store.ts";
 
 /** A validated register request or import item, password included (held only in memory). */
 export interface SubmitInput extends RegistrationRequest {

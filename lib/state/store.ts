@@ -1,8 +1,13 @@
 /** Registration records in Deno KV: keys, atomic claims on rack slots and MACs, paging, audit trail. */
-import type { ProvisioningState, RegistrationStatus, StepName, StepState } from "./model.ts";
-import { STEP_NAMES } from "./model.ts";
-import { MacAlreadyRegistered, NotFound, RackSlotTaken } from "./errors.ts";
-import type { BmcSystem, HostNic } from "./redfish.ts";
+import type {
+  ProvisioningState,
+  RegistrationStatus,
+  StepName,
+  StepState,
+} from "../domain/model.ts";
+import { STEP_NAMES } from "../domain/model.ts";
+import { MacAlreadyRegistered, NotFound, RackSlotTaken } from "../domain/errors.ts";
+import type { BmcSystem, HostNic } from "../integrations/redfish.ts";
 
 /** What the requester asked for; Netbox references as given (id, slug or name). Never the password. */
 export interface RegistrationRequest {

@@ -1,5 +1,5 @@
 import { deepStrictEqual as assertEquals, rejects } from "node:assert/strict";
-import { MacAlreadyRegistered, RackSlotTaken } from "./errors.ts";
+import { MacAlreadyRegistered, RackSlotTaken } from "../domain/errors.ts";
 import { newRegistrationId, pendingSteps, type Registration, RegistrationStore } from "./store.ts";
 
 function record(i: number, overrides: Partial<Registration> = {}): Registration {

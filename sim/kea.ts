@@ -1,8 +1,8 @@
 /** A Kea control agent (2.2–3.0 format) with the host_cmds hook, for tests and the demo: list
  * answers, real result codes and messages, reservations kept per subnet with Kea's uniqueness. */
 import { Faults } from "./faults.ts";
-import { canonicalMac } from "../mac.ts";
-import { cidrContains, ipv4ToInt, optionCode, optionName } from "../kea_json.ts";
+import { canonicalMac } from "../lib/domain/mac.ts";
+import { cidrContains, ipv4ToInt, optionCode, optionName } from "../lib/domain/kea_json.ts";
 
 export interface FakeKeaOptions {
   /** Whether the host_cmds hook is loaded (default true; Kea 2.2 from Debian has none). */

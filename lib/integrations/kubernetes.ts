@@ -14,8 +14,8 @@ import {
   summarizeBody,
   truncateSafely,
 } from "./http.ts";
-import type { Metrics } from "./metrics.ts";
-import { type BareMetalHostObject, FIELD_MANAGER, type SecretObject } from "./metal3.ts";
+import type { Metrics } from "../observability/metrics.ts";
+import { type BareMetalHostObject, FIELD_MANAGER, type SecretObject } from "../domain/metal3.ts";
 
 export interface KubernetesSettings {
   /** API server base URL, e.g. `https://10.96.0.1:443`. */

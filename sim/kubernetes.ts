@@ -5,7 +5,11 @@
 import { parse as parseYaml } from "yaml";
 import { Ajv } from "ajv";
 import { type Fault, Faults, logRequest } from "./faults.ts";
-import type { BareMetalHostObject, BareMetalHostStatus, SecretObject } from "../metal3.ts";
+import type {
+  BareMetalHostObject,
+  BareMetalHostStatus,
+  SecretObject,
+} from "../lib/domain/metal3.ts";
 
 // ---------------------------------------------------------------------------------------------
 // BareMetalHost schema validation (shared with tests/metal3_test.ts)
@@ -28,7 +32,7 @@ export type BareMetalHostValidator = (object: unknown) => BareMetalHostValidatio
 
 /** The upstream BareMetalHost CRD kept in the repository (`schemas/`, see its README). */
 export const BMH_CRD_URL = new URL(
-  "../../schemas/metal3.io_baremetalhosts.yaml",
+  "../schemas/metal3.io_baremetalhosts.yaml",
   import.meta.url,
 );
 

@@ -3,7 +3,7 @@
  * validation rules, error bodies, pagination and serialised IP allocation.
  */
 import { Faults, logRequest } from "./faults.ts";
-import { intToIp, ipToInt } from "../schemas.ts";
+import { intToIp, ipToInt } from "../lib/domain/schemas.ts";
 import { type NetboxSeedIds, seedNetbox } from "./netbox_seed.ts";
 
 /** The v1 token the fake accepts unless another is given. */

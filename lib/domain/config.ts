@@ -125,7 +125,7 @@ export const configSchema = z.object({
     emptyToUndefined,
     z.enum(["true", "false"]).default("true").transform((v) => v === "true"),
   ),
-  /** Replace the scanned BMC password after the credential check (lib/rotation.ts). */
+  /** Replace the scanned BMC password after the credential check (lib/registration/rotation.ts). */
   BMC_ROTATE: z.preprocess(
     emptyToUndefined,
     z.enum(["true", "false"]).default("false").transform((v) => v === "true"),

@@ -8,13 +8,13 @@ import {
   RackSlotTaken,
   UnknownReference,
   ValidationFailed,
-} from "./errors.ts";
-import type { KeaClient } from "./kea.ts";
-import type { KubernetesClient } from "./kubernetes.ts";
-import { ANNOTATION_REGISTRATION_ID, LABEL_MANAGED_BY } from "./metal3.ts";
-import type { NetboxClient } from "./netbox.ts";
-import { ipInPrefix, ipInSubnetProblem, unusableIpReason } from "./schemas.ts";
-import type { RegistrationRequest, ResolvedRefs } from "./store.ts";
+} from "../domain/errors.ts";
+import type { KeaClient } from "../integrations/kea/api.ts";
+import type { KubernetesClient } from "../integrations/kubernetes.ts";
+import { ANNOTATION_REGISTRATION_ID, LABEL_MANAGED_BY } from "../domain/metal3.ts";
+import type { NetboxClient } from "../integrations/netbox.ts";
+import { ipInPrefix, ipInSubnetProblem, unusableIpReason } from "../domain/schemas.ts";
+import type { RegistrationRequest, ResolvedRefs } from "../state/store.ts";
 
 /** Netbox devices and Kea reservations found for a MAC. */
 export type MacOwners = [

@@ -5,7 +5,7 @@ import { canonicalMac, MAC_MESSAGES, macProblem } from "./mac.ts";
 import { fieldErrors, type ImportItem, importItemSchema } from "./schemas.ts";
 import { parseKeaJson } from "./kea_json.ts";
 
-/** The part of a Kea reservation the merge needs (see `lib/kea_json.ts`). */
+/** The part of a Kea reservation the merge needs (see `lib/domain/kea_json.ts`). */
 export interface BmcReservation {
   mac?: string;
   ip?: string;

@@ -4,17 +4,17 @@
  * `GET /api/v1/servers` and the PWA's Servers page both read it through `listServers`.
  */
 import { z } from "zod";
-import type { Config } from "./config.ts";
-import { ValidationFailed } from "./errors.ts";
-import { type PublicRegistration, publicView } from "./events.ts";
-import type { KubernetesClient } from "./kubernetes.ts";
-import type { Logger } from "./log.ts";
-import { statusView } from "./metal3.ts";
-import type { ProvisioningState, RegistrationStatus } from "./model.ts";
-import type { InventoryDevice, NetboxRef } from "./netbox.ts";
+import type { Config } from "../domain/config.ts";
+import { ValidationFailed } from "../domain/errors.ts";
+import { type PublicRegistration, publicView } from "../state/events.ts";
+import type { KubernetesClient } from "../integrations/kubernetes.ts";
+import type { Logger } from "../observability/log.ts";
+import { statusView } from "../domain/metal3.ts";
+import type { ProvisioningState, RegistrationStatus } from "../domain/model.ts";
+import type { InventoryDevice, NetboxRef } from "../integrations/netbox.ts";
 import { compareByName, type ReferenceData, siteFilter } from "./reference.ts";
-import { listQuerySchema } from "./schemas.ts";
-import { keys, type Registration, type RegistrationStore } from "./store.ts";
+import { listQuerySchema } from "../domain/schemas.ts";
+import { keys, type Registration, type RegistrationStore } from "../state/store.ts";
 
 const OUR_STATUSES: RegistrationStatus[] = [
   "queued",
