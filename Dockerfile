@@ -9,7 +9,7 @@ ENV DENO_DIR=/deno-dir \
 
 # Dependencies first, so a code change does not refetch them.
 COPY deno.json deno.lock ./
-COPY main.ts ./
+COPY main.ts app.ts app_types.ts ./
 COPY lib/ ./lib/
 COPY schemas/ ./schemas/
 COPY routes/ ./routes/

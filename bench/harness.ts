@@ -16,7 +16,7 @@ import { createRedfishClient } from "../lib/integrations/redfish.ts";
 import { asFetch, type Handler } from "../sim/faults.ts";
 import { NETBOX_SEED } from "../sim/netbox_seed.ts";
 import { createSimWorld, SIM_URLS, type SimWorld } from "../sim/world.ts";
-import { type AppDeps, createApp, createServices } from "../main.ts";
+import { type AppDeps, createApp, createServices } from "../app.ts";
 
 /** One external call as the client saw it: from the moment it was sent to the answer. */
 export interface CallRecord {

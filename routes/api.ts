@@ -16,7 +16,7 @@ import {
 import { fieldErrors, registerRequestSchema, retryRequestSchema } from "../lib/domain/schemas.ts";
 import { RotationFailed } from "../lib/registration/rotation.ts";
 import type { Registration } from "../lib/state/store.ts";
-import type { AppDeps, AppEnv } from "../main.ts";
+import type { AppDeps, AppEnv } from "../app_types.ts";
 
 const WAIT_MAX_SECONDS = 300;
 

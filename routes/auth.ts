@@ -17,7 +17,7 @@ import {
 } from "../lib/integrations/oidc.ts";
 import { ConfigError } from "../lib/domain/config.ts";
 import { RateLimiter } from "./middleware/rate_limit.ts";
-import type { AppDeps, AppEnv, User } from "../main.ts";
+import type { AppDeps, AppEnv, User } from "../app_types.ts";
 
 /** Login attempts (login + callback) per client address per minute. */
 export const LOGIN_RATE_PER_MINUTE = 20;

@@ -2,7 +2,7 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import type { VNode } from "preact";
-import type { AppDeps, User } from "../main.ts";
+import type { AppDeps, User } from "../app_types.ts";
 import { Layout, type NavKey } from "../components/layout.tsx";
 import {
   type AssetManifest,

@@ -2,7 +2,7 @@
 import { type Context, Hono } from "hono";
 import { inNetworks } from "../lib/domain/client_address.ts";
 import { IntegrationError } from "../lib/integrations/http.ts";
-import type { AppDeps, AppEnv } from "../main.ts";
+import type { AppDeps, AppEnv } from "../app_types.ts";
 
 const READY_TIMEOUT_MS = 3000;
 

@@ -22,9 +22,9 @@ import {
   sampleRss,
   startBenchApp,
 } from "../bench/harness.ts";
-import { createServices } from "../main.ts";
+import { createServices } from "../app.ts";
 import { silentLogger } from "../lib/observability/log.ts";
-import { createApp } from "../main.ts";
+import { createApp } from "../app.ts";
 
 /** One line of the results table. */
 export interface Row {
@@ -885,7 +885,7 @@ const SECTIONS: Record<string, () => Promise<void>> = {
 };
 
 // ---------------------------------------------------------------------------------------------
-// 6. Resident memory of the server (`main.ts --demo`), idle and during a 500-server import.
+// 6. Resident memory of the server (`demo.ts`), idle and during a 500-server import.
 
 function vmRss(pid: number): number {
   const status = Deno.readTextFileSync(`/proc/${pid}/status`);
@@ -894,12 +894,12 @@ function vmRss(pid: number): number {
 }
 
 async function benchMemory() {
-  const section = "Server memory (`main.ts --demo`)";
+  const section = "Server memory (`demo.ts`)";
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", "main.ts", "--demo"],
+    args: ["run", "--allow-all", "demo.ts"],
     env: {
       ONBOARDING_PORT: String(port),
       ONBOARDING_HOSTNAME: "127.0.0.1",

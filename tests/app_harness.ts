@@ -4,7 +4,7 @@ import type { Integrations } from "../lib/integrations/mod.ts";
 import { createLogger } from "../lib/observability/log.ts";
 import { Metrics } from "../lib/observability/metrics.ts";
 import { createSimWorld, type SimWorld } from "../sim/world.ts";
-import { type AppDeps, createApp, createServices } from "../main.ts";
+import { type AppDeps, createApp, createServices } from "../app.ts";
 
 // deno-lint-ignore no-explicit-any -- tests read arbitrary response JSON
 type Json = any;

@@ -8,7 +8,7 @@ import { loadConfig } from "../lib/domain/config.ts";
 import { asFetch } from "../sim/faults.ts";
 import { createFakeOidc, type FakeOidc, serveFakeOidc } from "../sim/oidc.ts";
 import { createSimWorld, type SimWorld } from "../sim/world.ts";
-import { type AppDeps, createApp, createServices } from "../main.ts";
+import { type AppDeps, createApp, createServices } from "../app.ts";
 import { isOpenPath } from "../routes/auth.ts";
 
 const ISSUER = "http://oidc.sim";

@@ -4,7 +4,7 @@
  */
 import { type Browser, type BrowserContext, chromium } from "playwright-core";
 import type { Hono } from "hono";
-import { type AppEnv, createApp, createServices } from "../main.ts";
+import { type AppEnv, createApp, createServices } from "../app.ts";
 import { createSimWorld, type SimWorld } from "../sim/world.ts";
 import { loadConfig } from "../lib/domain/config.ts";
 import { silentLogger } from "../lib/observability/log.ts";

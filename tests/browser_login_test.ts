@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { loadConfig } from "../lib/domain/config.ts";
 import { serveFakeOidc } from "../sim/oidc.ts";
 import { createSimWorld } from "../sim/world.ts";
-import { createApp, createServices } from "../main.ts";
+import { createApp, createServices } from "../app.ts";
 import { chromiumAvailable, launchChromium, phoneContext } from "./browser_harness.ts";
 
 Deno.test({

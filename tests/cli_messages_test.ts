@@ -100,7 +100,7 @@ Deno.test("the demo reports a busy port before starting anything, naming ONBOARD
   using held = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (held.addr as Deno.NetAddr).port;
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", new URL("../main.ts", import.meta.url).pathname, "--demo"],
+    args: ["run", "--allow-all", new URL("../demo.ts", import.meta.url).pathname],
     stdout: "piped",
     stderr: "piped",
     clearEnv: true,

@@ -26,7 +26,7 @@ const SERVER = {
 /** `deno run …` exactly as the demo task runs it (without its `deno task build &&` prefix). */
 function demoTaskArgs(): string[] {
   const task = JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`)).tasks.demo as string;
-  const m = task.match(/^deno task build && deno (run .* main\.ts --demo)$/);
+  const m = task.match(/^deno task build && deno (run .* demo\.ts)$/);
   if (!m) throw new Error(`Unexpected demo task: ${task}`);
   return m[1].split(/\s+/);
 }

@@ -2,7 +2,7 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { Hono } from "hono";
 import { h } from "preact";
-import { type AppEnv, createApp, createServices } from "../main.ts";
+import { type AppEnv, createApp, createServices } from "../app.ts";
 import { loadConfig } from "../lib/domain/config.ts";
 import { createLogger } from "../lib/observability/log.ts";
 import { pageRoutes, renderPage } from "../routes/pages.tsx";

@@ -9,7 +9,7 @@ import { generatePassword } from "../lib/registration/rotation.ts";
 import { ConnectionDropped } from "../sim/faults.ts";
 import { createFakeRedfish, type FakeRedfish } from "../sim/redfish.ts";
 import { SIM_URLS } from "../sim/world.ts";
-import { createServices } from "../main.ts";
+import { createServices } from "../app.ts";
 import { runRotate } from "../scripts/rotate.ts";
 import { dumpKv, MINIMAL_ITEM, startTestApp, type TestApp } from "./app_harness.ts";
 

@@ -29,3 +29,11 @@ export interface ProvisioningState {
   errorMessage: string;
   updatedAt: string;
 }
+
+/** The signed-in user, set by the auth middleware. */
+export interface User {
+  sub: string;
+  name?: string;
+  groups: string[];
+  admin: boolean;
+}

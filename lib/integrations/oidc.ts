@@ -17,7 +17,7 @@ import { ConfigError } from "../domain/config.ts";
 import { createHttpClient, type HttpClient } from "./http.ts";
 import type { Logger } from "../observability/log.ts";
 import type { Metrics } from "../observability/metrics.ts";
-import type { User } from "../../main.ts";
+import type { User } from "../domain/model.ts";
 
 /** Signature algorithms we accept; never `none` and never HMAC (a public key is not a secret). */
 export const ALLOWED_ALGORITHMS = ["RS256", "ES256", "PS256"];
