@@ -4,7 +4,8 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { secureHeaders } from "hono/secure-headers";
 import type { AppDeps, AppEnv, Integrations } from "./app_types.ts";
-import { bmcNetworks, type Config } from "./lib/domain/config.ts";
+import { bmcNetworks, type Config, ConfigError } from "./lib/domain/config.ts";
+import { type Auth, createAuth } from "./lib/integrations/oidc.ts";
 import { type Logger, silentLogger } from "./lib/observability/log.ts";
 import { Metrics } from "./lib/observability/metrics.ts";
 import { Engine } from "./lib/registration/engine.ts";
@@ -66,6 +67,16 @@ export async function createServices(options: {
   };
 }
 
+/** The OIDC client when auth is enabled: `deps.auth` (tests) or one built from the config. */
+function oidcClient(deps: AppDeps): Auth | null {
+  if (!deps.authEnabled) return null;
+  const auth = deps.auth ??
+    createAuth({ config: deps.config, kv: deps.kv, log: deps.log, metrics: deps.metrics });
+  // Fail closed: "enabled" without an issuer must never serve unauthenticated.
+  if (!auth) throw new ConfigError("Authentication is enabled but ONBOARDING_OIDC_ISSUER is empty");
+  return auth;
+}
+
 /** Builds the HTTP application; no I/O happens until a request arrives. */
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -106,7 +117,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   );
 
   // Cross-site check first, then login routes, then authentication for everything not open.
-  const auth = authLayer(deps);
+  const auth = authLayer(deps, oidcClient(deps));
   app.use(auth.originCheck);
   app.route("/auth", auth.routes);
   app.use(auth.authenticate);

@@ -5,17 +5,8 @@
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { HTTPException } from "hono/http-exception";
-import {
-  AccessDenied,
-  type Auth,
-  AuthenticationFailed,
-  createAuth,
-  LOGIN_TTL_MS,
-  LoginFailed,
-  safeReturnTo,
-  SESSION_TTL_MS,
-} from "../lib/integrations/oidc.ts";
-import { ConfigError } from "../lib/domain/config.ts";
+import { AccessDenied, AuthenticationFailed, LoginFailed } from "../lib/domain/errors.ts";
+import { LOGIN_TTL_MS, safeReturnTo, SESSION_TTL_MS } from "../lib/domain/login.ts";
 import { RateLimiter } from "./middleware/rate_limit.ts";
 import type { AppDeps, AppEnv, User } from "../app_types.ts";
 
@@ -71,17 +62,10 @@ function loginProblem(c: Context, status: 400 | 403, message: string): Response 
   );
 }
 
-/** Builds the auth layer for the app; `deps.auth` may carry a prepared Auth (tests). */
-export function authLayer(deps: AppDeps): AuthLayer {
-  let auth: Auth | null = null;
-  if (deps.authEnabled) {
-    auth = deps.auth ??
-      createAuth({ config: deps.config, kv: deps.kv, log: deps.log, metrics: deps.metrics });
-    // Fail closed: "enabled" without an issuer must never serve unauthenticated.
-    if (!auth) {
-      throw new ConfigError("Authentication is enabled but ONBOARDING_OIDC_ISSUER is empty");
-    }
-  }
+type Auth = NonNullable<AppDeps["auth"]>;
+
+/** Builds the auth layer for the app around its OIDC client (null when auth is disabled). */
+export function authLayer(deps: AppDeps, auth: Auth | null): AuthLayer {
   const publicUrl = deps.config.PUBLIC_URL?.replace(/\/+$/, "");
   const secure = Boolean(publicUrl?.startsWith("https:"));
   const names = cookieNames(secure);

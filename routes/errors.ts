@@ -5,6 +5,7 @@ import { ConfigError } from "../lib/domain/config.ts";
 import {
   BootMacRequired,
   Conflict,
+  IntegrationError,
   MacAlreadyRegistered,
   NotFound,
   PayloadTooLarge,
@@ -13,7 +14,7 @@ import {
   UnknownReference,
   ValidationFailed,
 } from "../lib/domain/errors.ts";
-import { IntegrationError } from "../lib/integrations/http.ts";
+
 import type { Logger } from "../lib/observability/log.ts";
 
 export interface ErrorBody {

@@ -1,7 +1,7 @@
 /** Liveness, readiness and metrics endpoints. */
 import { type Context, Hono } from "hono";
 import { inNetworks } from "../lib/domain/client_address.ts";
-import { IntegrationError } from "../lib/integrations/http.ts";
+import { IntegrationError } from "../lib/domain/errors.ts";
 import type { AppDeps, AppEnv } from "../app_types.ts";
 
 const READY_TIMEOUT_MS = 3000;

@@ -1,15 +1,9 @@
 /** Token validation, key rotation, login round trip and sessions of lib/integrations/oidc.ts against the OIDC fake. */
 import assert from "node:assert/strict";
 import { base64url, SignJWT, UnsecuredJWT } from "jose";
-import {
-  AccessDenied,
-  Auth,
-  AuthenticationFailed,
-  createAuth,
-  LoginFailed,
-  pkceChallenge,
-  safeReturnTo,
-} from "../lib/integrations/oidc.ts";
+import { Auth, createAuth, pkceChallenge } from "../lib/integrations/oidc.ts";
+import { AccessDenied, AuthenticationFailed, LoginFailed } from "../lib/domain/errors.ts";
+import { safeReturnTo } from "../lib/domain/login.ts";
 import { ConfigError, loadConfig } from "../lib/domain/config.ts";
 import { asFetch } from "../sim/faults.ts";
 import { createFakeOidc, createSigningKey, type FakeOidc } from "../sim/oidc.ts";

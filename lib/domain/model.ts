@@ -37,3 +37,21 @@ export interface User {
   groups: string[];
   admin: boolean;
 }
+
+/** A host NIC that could boot (the BMC's own MAC and internal links left out). */
+export interface HostNic {
+  /** The EthernetInterface's `Id`, e.g. `NIC.Integrated.1-1-1`. */
+  id: string;
+  /** Canonical lower-case colon form. */
+  mac: string;
+  /** `LinkStatus` (`LinkUp`, `LinkDown`, `NoLink`), "" when the BMC does not say. */
+  link: string;
+}
+
+/** One ComputerSystem of a BMC that manages several. */
+export interface BmcSystem {
+  id: string;
+  path: string;
+  name: string;
+  serial: string;
+}

@@ -18,33 +18,16 @@ import { createHttpClient, type HttpClient } from "./http.ts";
 import type { Logger } from "../observability/log.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import type { User } from "../domain/model.ts";
+import { AccessDenied, AuthenticationFailed, LoginFailed } from "../domain/errors.ts";
+import { LOGIN_TTL_MS, safeReturnTo, SESSION_TTL_MS } from "../domain/login.ts";
 
 /** Signature algorithms we accept; never `none` and never HMAC (a public key is not a secret). */
 export const ALLOWED_ALGORITHMS = ["RS256", "ES256", "PS256"];
-/** How long a browser session lasts after login. */
-export const SESSION_TTL_MS = 8 * 60 * 60 * 1000;
-/** How long a started login (state, nonce, PKCE verifier) may wait for the callback. */
-export const LOGIN_TTL_MS = 10 * 60 * 1000;
 const DISCOVERY_TTL_MS = 60 * 60 * 1000;
 const JWKS_TTL_MS = 10 * 60 * 1000;
 /** An unknown `kid` refetches the JWKS at most this often, so junk tokens cannot flood the IdP. */
 const JWKS_COOLDOWN_MS = 30 * 1000;
 const CLOCK_TOLERANCE_S = 30;
-
-/** No or invalid credentials (HTTP 401). The message names the reason, never the token. */
-export class AuthenticationFailed extends Error {
-  override name = "AuthenticationFailed";
-}
-
-/** Valid credentials but not allowed (HTTP 403), e.g. not in the required group. */
-export class AccessDenied extends Error {
-  override name = "AccessDenied";
-}
-
-/** The login round trip failed (HTTP 400): bad state, refused code, provider error. */
-export class LoginFailed extends Error {
-  override name = "LoginFailed";
-}
 
 /** The parts of the provider's discovery document we use. */
 export interface OidcDiscovery {
@@ -126,24 +109,6 @@ async function sha256(text: string): Promise<Uint8Array> {
 /** The PKCE S256 challenge of a verifier. */
 export async function pkceChallenge(verifier: string): Promise<string> {
   return base64url.encode(await sha256(verifier));
-}
-
-/** A local path to go back to after login; anything else (other hosts, `//x`, `/\x`) is `/`. */
-export function safeReturnTo(value: string | undefined | null): string {
-  if (!value || !value.startsWith("/") || value.startsWith("//") || value.startsWith("/\\")) {
-    return "/";
-  }
-  // deno-lint-ignore no-control-regex -- control characters are exactly what we refuse.
-  if (/[\u0000-\u001f\\]/.test(value)) return "/";
-  const base = "http://local.invalid";
-  try {
-    const url = new URL(value, base);
-    // Checked on the parsed path too: dot segments can collapse `/.//x` into `//x` (another host).
-    if (url.origin !== base || /^\/(\/|auth\/)/.test(url.pathname)) return "/";
-    return url.pathname + url.search + url.hash;
-  } catch {
-    return "/";
-  }
 }
 
 /** A claim by exact name, else by dotted path (`realm_access.roles`). */

@@ -7,6 +7,9 @@
 import { createHttpClient, type HttpClient, IntegrationError, redactText } from "./http.ts";
 import { canonicalMac } from "../domain/mac.ts";
 import type { Metrics } from "../observability/metrics.ts";
+import type { BmcSystem, HostNic } from "../domain/model.ts";
+
+export type { BmcSystem, HostNic };
 
 export interface RedfishSettings {
   fetch?: typeof fetch;
@@ -16,24 +19,6 @@ export interface RedfishSettings {
   scheme?: "https" | "http";
   port?: number;
   metrics?: Metrics;
-}
-
-/** A host NIC that could boot (the BMC's own MAC and internal links left out). */
-export interface HostNic {
-  /** The EthernetInterface's `Id`, e.g. `NIC.Integrated.1-1-1`. */
-  id: string;
-  /** Canonical lower-case colon form. */
-  mac: string;
-  /** `LinkStatus` (`LinkUp`, `LinkDown`, `NoLink`), "" when the BMC does not say. */
-  link: string;
-}
-
-/** One ComputerSystem of a BMC that manages several. */
-export interface BmcSystem {
-  id: string;
-  path: string;
-  name: string;
-  serial: string;
 }
 
 /** Result of checking a BMC; failures are outcomes, not exceptions, so the caller can show them. */

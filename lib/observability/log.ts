@@ -1,5 +1,5 @@
 /** Structured JSON logs, one line per event, with secrets scrubbed before anything is written. */
-import { redactText, redactValue } from "../integrations/http.ts";
+import { redactText, redactValue } from "../domain/redact.ts";
 
 export type Level = "debug" | "info" | "warn" | "error";
 const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };

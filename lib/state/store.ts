@@ -5,9 +5,8 @@ import type {
   StepName,
   StepState,
 } from "../domain/model.ts";
-import { STEP_NAMES } from "../domain/model.ts";
+import { type BmcSystem, type HostNic, STEP_NAMES } from "../domain/model.ts";
 import { MacAlreadyRegistered, NotFound, RackSlotTaken } from "../domain/errors.ts";
-import type { BmcSystem, HostNic } from "../integrations/redfish.ts";
 
 /** What the requester asked for; Netbox references as given (id, slug or name). Never the password. */
 export interface RegistrationRequest {

@@ -1,0 +1,179 @@
+/**
+ * The layer rules of the README's layout section, checked on the real import graph
+ * (`deno info --json`): no cycle, no import upwards, no simulator or `ajv` in production.
+ */
+import { deepStrictEqual as assertEquals } from "node:assert/strict";
+
+const ROOT = new URL("..", import.meta.url);
+const ROOT_PATH = ROOT.pathname;
+
+interface InfoModule {
+  specifier: string;
+  kind?: string;
+  dependencies?: {
+    specifier: string;
+    code?: { specifier: string };
+    type?: { specifier: string };
+  }[];
+}
+
+/** The module graph of `roots` as repository-relative paths (npm modules as `npm:name`). */
+export async function importGraph(roots: string[]): Promise<Map<string, string[]>> {
+  const dir = await Deno.makeTempDir();
+  try {
+    // One entry importing every root gives one graph for all of them.
+    const entry = `${dir}/entry.ts`;
+    await Deno.writeTextFile(
+      entry,
+      roots.map((r) => `import ${JSON.stringify(new URL(r, ROOT).href)};`).join("\n"),
+    );
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["info", "--json", `--config=${ROOT_PATH}deno.json`, entry],
+      cwd: ROOT_PATH,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+    const info = JSON.parse(new TextDecoder().decode(out.stdout)) as { modules: InfoModule[] };
+    const name = (specifier: string) =>
+      specifier.startsWith(ROOT.href)
+        ? specifier.slice(ROOT.href.length)
+        : specifier.startsWith("npm:")
+        ? `npm:${specifier.replace(/^npm:\/?/, "").replace(/(.)@.*$/, "$1")}`
+        : specifier;
+    const graph = new Map<string, string[]>();
+    for (const m of info.modules) {
+      if (!m.specifier.startsWith(ROOT.href)) {
+        if (m.kind === "npm") graph.set(name(m.specifier), []);
+        continue;
+      }
+      const deps = (m.dependencies ?? []).flatMap((d) =>
+        [d.code?.specifier, d.type?.specifier].filter((s): s is string => Boolean(s)).map(name)
+      );
+      graph.set(name(m.specifier), [...new Set(deps)]);
+    }
+    return graph;
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Every non-test source file under `dir`, repository-relative. */
+async function sources(dir: string): Promise<string[]> {
+  const files: string[] = [];
+  for await (const e of Deno.readDir(new URL(dir, ROOT))) {
+    const path = `${dir}${e.name}`;
+    if (e.isDirectory) files.push(...await sources(`${path}/`));
+    else if (/\.tsx?$/.test(e.name) && !/_test\.tsx?$/.test(e.name)) files.push(path);
+  }
+  return files.sort();
+}
+
+/** The layer of a repository file, by folder. */
+function layer(path: string): string {
+  const m = path.match(/^lib\/(domain|integrations|observability|registration|state)\//);
+  if (m) return m[1];
+  if (path.startsWith("sim/")) return "sim";
+  if (path.startsWith("routes/")) return "routes";
+  if (path === "app_types.ts") return "app_types";
+  if (/^(islands|client|components)\//.test(path) || path === "lib/islands.tsx") return "ui";
+  return path;
+}
+
+/** Which layers each layer may import (its own is always allowed; npm packages are not layers). */
+export const ALLOWED: Record<string, string[]> = {
+  domain: [],
+  observability: ["domain"],
+  integrations: ["domain", "observability"],
+  state: ["domain", "observability"],
+  registration: ["domain", "integrations", "state", "observability"],
+  routes: ["registration", "state", "domain", "observability", "app_types", "ui"],
+  ui: ["domain"],
+};
+
+/** Imports that break the rules, as "from → to (why)". */
+export function violations(graph: Map<string, string[]>): string[] {
+  const found: string[] = [];
+  for (const [from, deps] of graph) {
+    const own = layer(from);
+    const allowed = ALLOWED[own];
+    for (const to of deps) {
+      if (to.startsWith("npm:") || !graph.has(to) && !to.startsWith("sim/")) continue;
+      const target = layer(to);
+      if (target === "sim" && own !== "sim" && !from.startsWith("demo.ts")) {
+        found.push(`${from} → ${to} (only demo.ts and tests may use the simulators)`);
+      } else if (allowed && target !== own && !allowed.includes(target)) {
+        found.push(
+          `${from} → ${to} (${own} may import ${allowed.join(", ") || "nothing of ours"})`,
+        );
+      }
+    }
+  }
+  return found;
+}
+
+/** One import cycle among the local modules, or null. */
+export function findCycle(graph: Map<string, string[]>): string[] | null {
+  const state = new Map<string, "open" | "done">();
+  const stack: string[] = [];
+  const visit = (node: string): string[] | null => {
+    state.set(node, "open");
+    stack.push(node);
+    for (const next of graph.get(node) ?? []) {
+      if (next.startsWith("npm:")) continue;
+      if (state.get(next) === "open") return [...stack.slice(stack.indexOf(next)), next];
+      if (!state.has(next)) {
+        const cycle = visit(next);
+        if (cycle) return cycle;
+      }
+    }
+    stack.pop();
+    state.set(node, "done");
+    return null;
+  };
+  for (const node of graph.keys()) {
+    if (!state.has(node)) {
+      const cycle = visit(node);
+      if (cycle) return cycle;
+    }
+  }
+  return null;
+}
+
+Deno.test("the import graph keeps the layers", async (t) => {
+  const roots = [
+    "main.ts",
+    "demo.ts",
+    "app.ts",
+    ...await sources("lib/"),
+    ...await sources("routes/"),
+  ];
+  const graph = await importGraph(roots);
+
+  // The simulators are checked only for not being imported: sim/netbox.ts and sim/netbox_seed.ts
+  // still import each other (a type), left to the split of the simulators.
+  const product = new Map([...graph].filter(([file]) => !file.startsWith("sim/")));
+  await t.step("no cycle", () => assertEquals(findCycle(product), null));
+  await t.step("no import against the layer rules", () => assertEquals(violations(graph), []));
+  await t.step("main.ts reaches no simulator and no ajv", async () => {
+    const production = [...(await importGraph(["main.ts"])).keys()];
+    assertEquals(production.filter((f) => f.startsWith("sim/") || f === "npm:ajv"), []);
+  });
+});
+
+Deno.test("the layer check catches an import upwards, a simulator and a cycle", () => {
+  const graph = new Map<string, string[]>([
+    ["lib/domain/mac.ts", ["lib/state/store.ts"]],
+    ["lib/state/store.ts", ["lib/domain/mac.ts", "npm:zod"]],
+    ["routes/api.ts", ["lib/integrations/netbox.ts", "sim/faults.ts"]],
+    ["lib/integrations/netbox.ts", []],
+    ["npm:zod", []],
+  ]);
+  assertEquals(violations(graph), [
+    "lib/domain/mac.ts → lib/state/store.ts (domain may import nothing of ours)",
+    "routes/api.ts → lib/integrations/netbox.ts (routes may import registration, state, domain, " +
+    "observability, app_types, ui)",
+    "routes/api.ts → sim/faults.ts (only demo.ts and tests may use the simulators)",
+  ]);
+  assertEquals(findCycle(graph), ["lib/domain/mac.ts", "lib/state/store.ts", "lib/domain/mac.ts"]);
+});
