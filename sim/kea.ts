@@ -2,7 +2,8 @@
  * answers, real result codes and messages, reservations kept per subnet with Kea's uniqueness. */
 import { Faults } from "./faults.ts";
 import { canonicalMac } from "../lib/domain/mac.ts";
-import { cidrContains, ipv4ToInt, optionCode, optionName } from "../lib/domain/kea_json.ts";
+import { optionCode, optionName } from "../lib/domain/kea_json.ts";
+import { ipInPrefix, ipv4ToInt } from "../lib/domain/ipv4.ts";
 
 export interface FakeKeaOptions {
   /** Whether the host_cmds hook is loaded (default true; Kea 2.2 from Debian has none). */
@@ -123,7 +124,7 @@ export function createFakeKea(options: FakeKeaOptions = {}) {
     if (subnetId !== 0) {
       const subnet = subnets.find((s) => s.id === subnetId);
       if (!subnet) throw new CommandError(`IPv4 subnet with id '${subnetId}' does not exist`);
-      if (!cidrContains(subnet.subnet, ip)) {
+      if (!ipInPrefix(ip, subnet.subnet)) {
         throw new CommandError(
           `specified reservation '${ip}' is not matching the IPv4 subnet prefix '${subnet.subnet}'`,
         );

@@ -3,7 +3,7 @@
  * validation rules, error bodies, pagination and serialised IP allocation.
  */
 import { Faults, logRequest } from "./faults.ts";
-import { intToIp, ipToInt } from "../lib/domain/schemas.ts";
+import { intToIpv4, ipv4ToInt } from "../lib/domain/ipv4.ts";
 import { type NetboxSeedIds, seedNetbox } from "./netbox_seed.ts";
 
 /** The v1 token the fake accepts unless another is given. */
@@ -285,7 +285,7 @@ function parseCidr(value: string, defaultLen?: number): Cidr | null {
   if (extra !== undefined || !validIpv4(ip)) return null;
   const len = lenText === undefined ? defaultLen : Number(lenText);
   if (len === undefined || !Number.isInteger(len) || len < 0 || len > 32) return null;
-  const n = ipToInt(ip);
+  const n = ipv4ToInt(ip);
   const size = 2 ** (32 - len);
   const network = Math.floor(n / size) * size;
   return { ip, len, n, network, broadcast: network + size - 1 };
@@ -509,7 +509,7 @@ export function createFakeNetbox(options: FakeNetboxOptions = {}): FakeNetbox {
     // Netbox stores the network form of a prefix (10.16.28.5/24 → 10.16.28.0/24).
     const prefix = {
       id: nextId(prefixes),
-      prefix: `${intToIp(c.network)}/${c.len}`,
+      prefix: `${intToIpv4(c.network)}/${c.len}`,
       description: input.description ?? "",
       is_pool: input.isPool ?? false,
       status: "active",
@@ -1168,7 +1168,7 @@ export function createFakeNetbox(options: FakeNetboxOptions = {}): FakeNetbox {
     const c = parseCidr(prefix.prefix)!;
     const used = new Set<number>();
     for (const ip of ipAddresses.values()) {
-      const n = ipToInt(hostOf(ip.address));
+      const n = ipv4ToInt(hostOf(ip.address));
       if (n >= c.network && n <= c.broadcast) used.add(n);
     }
     let first = c.network;
@@ -1177,7 +1177,7 @@ export function createFakeNetbox(options: FakeNetboxOptions = {}): FakeNetbox {
       first++;
       last--;
     }
-    for (let n = first; n <= last; n++) if (!used.has(n)) yield `${intToIp(n)}/${c.len}`;
+    for (let n = first; n <= last; n++) if (!used.has(n)) yield `${intToIpv4(n)}/${c.len}`;
   }
 
   // ---------- serialisers ----------
@@ -1576,7 +1576,7 @@ export function createFakeNetbox(options: FakeNetboxOptions = {}): FakeNetbox {
       prefix: (o: FakePrefix, v) =>
         v.some((x) => {
           const c = parseCidr(x);
-          return !!c && `${intToIp(c.network)}/${c.len}` === o.prefix;
+          return !!c && `${intToIpv4(c.network)}/${c.len}` === o.prefix;
         }),
       contains: (o: FakePrefix, v) =>
         v.some((x) => {
@@ -1713,7 +1713,7 @@ export function createFakeNetbox(options: FakeNetboxOptions = {}): FakeNetbox {
       parent: (o: FakeIpAddress, v) =>
         v.some((x) => {
           const p = parseCidr(x);
-          const n = ipToInt(hostOf(o.address));
+          const n = ipv4ToInt(hostOf(o.address));
           return !!p && n >= p.network && n <= p.broadcast;
         }),
       interface_id: fkFilter(

@@ -1,7 +1,8 @@
 /** Kea's JSON reservation format: parsing config files with comments, converting to and from our
- * `Reservation`, comparing reservations, option names ↔ codes and IPv4 helpers. */
+ * `Reservation`, comparing reservations and option names ↔ codes. */
 import { Conflict } from "./errors.ts";
 import { canonicalMac } from "./mac.ts";
+import { ipv4ToInt } from "./ipv4.ts";
 
 /** One host reservation in our canonical form (MAC lower-case colon form). */
 export interface Reservation {
@@ -87,33 +88,6 @@ export function optionCode(option: OptionData): number {
 /** The Kea name of a standard dhcp4 option code, if it has one. */
 export function optionName(code: number, space = "dhcp4"): string | undefined {
   return space === "dhcp4" ? OPTION_NAMES[code] : undefined;
-}
-
-// ---- IPv4 helpers ----
-
-const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
-
-/** Dotted quad to an unsigned 32-bit integer (the form Kea stores in PostgreSQL). */
-export function ipv4ToInt(ip: string): number {
-  const m = IPV4.exec(ip.trim());
-  if (!m) throw new TypeError(`Not an IPv4 address: "${ip}"`);
-  const parts = m.slice(1).map(Number);
-  if (parts.some((p) => p > 255)) throw new TypeError(`Not an IPv4 address: "${ip}"`);
-  return ((parts[0] << 24) >>> 0) + (parts[1] << 16) + (parts[2] << 8) + parts[3];
-}
-
-/** Unsigned 32-bit integer to a dotted quad. */
-export function intToIpv4(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
-}
-
-/** Whether `ip` lies inside `cidr` (`10.16.28.0/24`). */
-export function cidrContains(cidr: string, ip: string): boolean {
-  const [base, bitsText] = cidr.split("/");
-  const bits = Number(bitsText ?? 32);
-  if (!Number.isInteger(bits) || bits < 0 || bits > 32) return false;
-  const mask = bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0;
-  return ((ipv4ToInt(base) & mask) >>> 0) === ((ipv4ToInt(ip) & mask) >>> 0);
 }
 
 /** A MAC as the raw 6 bytes Kea stores in `hosts.dhcp_identifier`. */

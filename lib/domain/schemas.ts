@@ -1,5 +1,6 @@
 /** Request schemas shared by the API and the browser, with field-level messages a technician can act on. */
 import { z } from "zod";
+import { ipInSubnetProblem } from "./ipv4.ts";
 import { canonicalMac, MAC_MESSAGES, macProblem } from "./mac.ts";
 import { isKubernetesName } from "./names.ts";
 
@@ -214,48 +215,4 @@ export function fieldErrors(error: z.ZodError): Record<string, string> {
     out[key] ??= issue.message;
   }
   return out;
-}
-
-/** IPv4 address to an unsigned 32-bit integer. */
-export function ipToInt(ip: string): number {
-  return ip.split(".").reduce((acc, octet) => acc * 256 + Number(octet), 0);
-}
-
-/** Integer back to dotted IPv4. */
-export function intToIp(n: number): string {
-  return [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join(".");
-}
-
-/** True when `ip` lies inside `cidr`. */
-export function ipInPrefix(ip: string, cidr: string): boolean {
-  const [base, len] = cidr.split("/");
-  const size = 2 ** (32 - Number(len));
-  const start = Math.floor(ipToInt(base) / size) * size;
-  const n = ipToInt(ip);
-  return n >= start && n < start + size;
-}
-
-/** Why `ip` cannot be a host in `cidr` (outside it, or its network or broadcast address). */
-export function ipInSubnetProblem(ip: string, cidr: string): string | null {
-  if (!ipInPrefix(ip, cidr)) return `${ip} is not inside ${cidr}`;
-  const len = Number(cidr.split("/")[1]);
-  if (len >= 31) return null; // point-to-point and host routes have no network/broadcast address
-  const size = 2 ** (32 - len);
-  const offset = ipToInt(ip) % size;
-  if (offset === 0) return `${ip} is the network address of ${cidr}, not a host`;
-  if (offset === size - 1) return `${ip} is the broadcast address of ${cidr}, not a host`;
-  return null;
-}
-
-/** Why an address can never be a BMC's, whatever the BMC networks; null when it could be. */
-export function unusableIpReason(ip: string): string | null {
-  const n = ipToInt(ip);
-  const inside = (cidr: string) => ipInPrefix(ip, cidr);
-  if (n === 0xffffffff) return "the broadcast address";
-  if (inside("0.0.0.0/8")) return "an unspecified (0.x.x.x) address";
-  if (inside("127.0.0.0/8")) return "a loopback address";
-  if (inside("169.254.0.0/16")) return "a link-local address";
-  if (inside("224.0.0.0/4")) return "a multicast address";
-  if (inside("240.0.0.0/4")) return "a reserved address";
-  return null;
 }

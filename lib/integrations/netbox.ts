@@ -12,7 +12,7 @@ import {
 import type { Metrics } from "../observability/metrics.ts";
 import { Conflict } from "../domain/errors.ts";
 import { canonicalMac } from "../domain/mac.ts";
-import { ipInPrefix } from "../domain/schemas.ts";
+import { ipInPrefix } from "../domain/ipv4.ts";
 
 export interface NetboxSettings {
   url: string;

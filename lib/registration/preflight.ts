@@ -13,7 +13,7 @@ import type { KeaClient } from "../integrations/kea/api.ts";
 import type { KubernetesClient } from "../integrations/kubernetes.ts";
 import { ANNOTATION_REGISTRATION_ID, LABEL_MANAGED_BY } from "../domain/metal3.ts";
 import type { NetboxClient } from "../integrations/netbox.ts";
-import { ipInPrefix, ipInSubnetProblem, unusableIpReason } from "../domain/schemas.ts";
+import { ipInPrefix, ipInSubnetProblem, unusableIpReason } from "../domain/ipv4.ts";
 import type { RegistrationRequest, ResolvedRefs } from "../state/store.ts";
 
 /** Netbox devices and Kea reservations found for a MAC. */

@@ -4,7 +4,6 @@ import { createHttpClient, IntegrationError, redactUrl, type RetryPolicy } from 
 import type { Metrics } from "../../observability/metrics.ts";
 import { canonicalMac } from "../../domain/mac.ts";
 import {
-  cidrContains,
   type Reservation,
   ReservationConflict,
   reservationFromKea,
@@ -12,7 +11,7 @@ import {
   sameReservation,
 } from "../../domain/kea_json.ts";
 import { createPgsqlBackend, type PgsqlBackend } from "./pgsql.ts";
-import { ipInSubnetProblem } from "../../domain/schemas.ts";
+import { ipInPrefix, ipInSubnetProblem } from "../../domain/ipv4.ts";
 
 export type { OptionData, Reservation } from "../../domain/kea_json.ts";
 export { ReservationConflict } from "../../domain/kea_json.ts";
@@ -334,7 +333,7 @@ export function createKeaClient(settings: KeaSettings): KeaClient {
     async subnetFor(ip) {
       if (settings.subnetId !== undefined) return settings.subnetId;
       const fromList = (list?: { id: number; subnet: string }[]) =>
-        list?.find((s) => cidrContains(s.subnet, ip))?.id;
+        list?.find((s) => ipInPrefix(ip, s.subnet))?.id;
       let id = fromList(settings.subnets);
       if (id !== undefined) return id;
       if (servers.length) {

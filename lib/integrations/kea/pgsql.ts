@@ -5,9 +5,6 @@ import { Buffer } from "node:buffer";
 import { IntegrationError, redactText, redactUrl } from "../http.ts";
 import {
   bytesToMac,
-  cidrContains,
-  intToIpv4,
-  ipv4ToInt,
   macToBytes,
   optionCode,
   type OptionData,
@@ -16,6 +13,7 @@ import {
   ReservationConflict,
   sameReservation,
 } from "../../domain/kea_json.ts";
+import { intToIpv4, ipInPrefix, ipv4ToInt } from "../../domain/ipv4.ts";
 
 /** `hosts.dhcp_identifier_type` for hw-address. */
 const HW_ADDRESS = 0;
@@ -387,7 +385,7 @@ export function createPgsqlBackend(dbUrl: string, options: { timeoutMs?: number 
     subnetFor: (ip) =>
       guarded("subnet lookup", async () => {
         const subnets = await configBackendSubnets(db());
-        return subnets.find((s) => cidrContains(s.subnet, ip))?.id ?? null;
+        return subnets.find((s) => ipInPrefix(ip, s.subnet))?.id ?? null;
       }),
     health: () =>
       guarded("health", async () => {
