@@ -3,6 +3,7 @@ import { type Context, Hono } from "hono";
 import { inNetworks } from "../lib/domain/client_address.ts";
 import { IntegrationError } from "../lib/domain/errors.ts";
 import type { AppDeps, AppEnv } from "../app_types.ts";
+import { keys } from "../lib/state/keys.ts";
 
 const READY_TIMEOUT_MS = 3000;
 
@@ -80,7 +81,7 @@ export function systemRoutes(deps: AppDeps): Hono<AppEnv> {
     };
     const i = deps.integrations;
     await Promise.all([
-      probe("kv", async () => await deps.kv.get(["readyz"])),
+      probe("kv", async () => await deps.kv.get(keys.readiness())),
       probe("netbox", i.netbox && (() => i.netbox!.health())),
       probe("openbao", i.openbao && (() => i.openbao!.health())),
       probe("kea", i.kea && (() => i.kea!.health())),

@@ -14,7 +14,8 @@ import type { ProvisioningState, RegistrationStatus } from "../domain/model.ts";
 import type { InventoryDevice, NetboxRef } from "../integrations/netbox.ts";
 import { compareByName, type ReferenceData, siteFilter } from "./reference.ts";
 import { listQuerySchema } from "../domain/schemas.ts";
-import { keys, type Registration, type RegistrationStore } from "../state/store.ts";
+import { keys } from "../state/keys.ts";
+import type { Registration, RegistrationStore } from "../state/store.ts";
 
 const OUR_STATUSES: RegistrationStatus[] = [
   "queued",
@@ -398,7 +399,7 @@ export async function serverFilters(
   const statuses = new Set(rows.filter((r) => matchesPlaces(r, query)).map((r) => r.status));
   if (query.source !== "netbox") {
     for (const s of OUR_STATUSES) {
-      const iter = store.kv.list({ prefix: ["registrations_by_status", s] }, { limit: 1 });
+      const iter = store.kv.list({ prefix: keys.withStatus(s) }, { limit: 1 });
       for await (const _ of iter) statuses.add(s);
     }
   }

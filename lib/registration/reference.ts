@@ -7,7 +7,8 @@ import type {
   NetboxPrefix,
   NetboxRef,
 } from "../integrations/netbox.ts";
-import { keys, type RegistrationStore, type SiteFilter } from "../state/store.ts";
+import { keys } from "../state/keys.ts";
+import type { RegistrationStore, SiteFilter } from "../state/store.ts";
 
 /** Below KV's 64 KiB per value, with room for the encoding's overhead. */
 const INVENTORY_CHUNK_BYTES = 40_000;
@@ -109,10 +110,10 @@ export class ReferenceData {
       if (this.#inventoryMemo?.what === what && this.#inventoryMemo.stamp === head.versionstamp) {
         return this.#inventoryMemo.devices;
       }
-      const chunkKeys = Array.from({ length: head.value.chunks }, (_, i) => [
-        ...keys.reference(what),
-        i,
-      ]);
+      const chunkKeys = Array.from(
+        { length: head.value.chunks },
+        (_, i) => keys.referenceChunk(what, i),
+      );
       const parts = [];
       for (let i = 0; i < chunkKeys.length; i += 10) { // getMany takes 10 keys
         parts.push(...await this.store.kv.getMany<InventoryDevice[][]>(chunkKeys.slice(i, i + 10)));
@@ -158,7 +159,7 @@ export class ReferenceData {
     // Chunks outlive the head a little, so a reader that saw the head finds them all.
     await Promise.all(
       chunks.map((c, i) =>
-        this.store.kv.set([...keys.reference(what), i], c, { expireIn: expireIn + 60_000 })
+        this.store.kv.set(keys.referenceChunk(what, i), c, { expireIn: expireIn + 60_000 })
       ),
     );
     await this.store.kv.set(keys.reference(what), { chunks: chunks.length }, { expireIn });
@@ -177,7 +178,7 @@ export class ReferenceData {
         occupied.set(u, { id: d.id, name: d.name });
       }
     }
-    for await (const e of this.store.kv.list<string>({ prefix: ["rack_slots", rackId] })) {
+    for await (const e of this.store.kv.list<string>({ prefix: keys.rackSlots(rackId) })) {
       const u = e.key[2] as number;
       if (occupied.has(u)) continue;
       const r = await this.store.get(e.value);

@@ -2,6 +2,7 @@
  * The key pair the PWA's offline outbox encrypts passwords to (RSA-OAEP, SHA-256), so a queued
  * registration on a phone never holds the password in clear. The private key stays on the server.
  */
+import { keys } from "./keys.ts";
 
 const ALGORITHM = {
   name: "RSA-OAEP",
@@ -9,7 +10,7 @@ const ALGORITHM = {
   publicExponent: new Uint8Array([1, 0, 1]),
   hash: "SHA-256",
 };
-const KEY = ["outbox_key"] as const;
+const KEY = keys.outboxKey();
 
 export class OutboxKey {
   private constructor(readonly publicJwk: JsonWebKey, readonly privateKey: CryptoKey) {}

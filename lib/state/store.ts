@@ -7,6 +7,7 @@ import type {
 } from "../domain/model.ts";
 import { type BmcSystem, type HostNic, STEP_NAMES } from "../domain/model.ts";
 import { MacAlreadyRegistered, NotFound, RackSlotTaken } from "../domain/errors.ts";
+import { keys } from "./keys.ts";
 
 /** What the requester asked for; Netbox references as given (id, slug or name). Never the password. */
 export interface RegistrationRequest {
@@ -120,28 +121,6 @@ export interface Registration {
   /** Claimed rack units (rack id + positions), released on decommission. */
   slot?: { rackId: number; units: number[] };
 }
-
-export const keys = {
-  registration: (id: string) => ["registrations", id] as const,
-  registrations: () => ["registrations"] as const,
-  byName: (name: string) => ["registrations_by_name", name] as const,
-  byMac: (mac: string) => ["registrations_by_mac", mac] as const,
-  slot: (rackId: number, unit: number) => ["rack_slots", rackId, unit] as const,
-  idempotency: (key: string) => ["idempotency_keys", key] as const,
-  audit: (id: string, at: string) => ["audit", id, at] as const,
-  auditFor: (id: string) => ["audit", id] as const,
-  reference: (what: string) => ["reference_cache", what] as const,
-  /** Small per-record index entries so filtered lists do not decode whole records. */
-  search: (id: string) => ["registrations_search", id] as const,
-  byStatus: (status: string, id: string) => ["registrations_by_status", status, id] as const,
-  /** Decommissioned records whose BareMetalHost is still being deleted. */
-  hostDeletion: (id: string) => ["host_deletions", id] as const,
-  /** One entry per search term of a record (see `searchTerms`): a search reads one term's ids. */
-  byTerm: (term: string, id: string) => ["registrations_by_term", term, id] as const,
-  terms: (term: string) => ["registrations_by_term", term] as const,
-  /** Which shape of the index entries above the stored records have (`ensureIndex`). */
-  indexVersion: () => ["registrations_index_version"] as const,
-};
 
 /** Bumped whenever the index entries change shape; `ensureIndex` rewrites them once. */
 const INDEX_VERSION = 2;
@@ -391,7 +370,9 @@ export class RegistrationStore {
   /** Ids of the records waiting for their BareMetalHost to be deleted. */
   async hostDeletions(): Promise<string[]> {
     const ids: string[] = [];
-    for await (const e of this.kv.list({ prefix: ["host_deletions"] })) ids.push(String(e.key[1]));
+    for await (const e of this.kv.list({ prefix: keys.hostDeletions() })) {
+      ids.push(String(e.key[1]));
+    }
     return ids;
   }
 
@@ -435,9 +416,7 @@ export class RegistrationStore {
       return { items, cursor: null };
     }
     // Status and site: read the small index entries, then fetch only the matching records.
-    const prefix = options.status
-      ? ["registrations_by_status", options.status]
-      : ["registrations_search"];
+    const prefix = options.status ? keys.withStatus(options.status) : keys.searchAll();
     const iter = this.kv.list<SearchEntry>({ prefix }, {
       reverse: true,
       cursor: options.cursor || undefined,
@@ -541,7 +520,7 @@ export class RegistrationStore {
   async unfinished(): Promise<Registration[]> {
     const ids: string[] = [];
     for (const status of ["queued", "running"]) {
-      for await (const e of this.kv.list({ prefix: ["registrations_by_status", status] })) {
+      for await (const e of this.kv.list({ prefix: keys.withStatus(status) })) {
         ids.push(e.key.at(-1) as string);
       }
     }
