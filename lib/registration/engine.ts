@@ -1284,14 +1284,18 @@ export class Engine {
         this.#d.log.warn("BareMetalHost deletion check failed", { id, error: e })
       );
     }
+    let inOrder = Promise.resolve();
     await kubernetes.watchBareMetalHosts(ns, {
       labelSelector: MANAGED_SELECTOR,
       signal,
-      // onEvent is not awaited by the watch: a failure (KV closed at shutdown) is logged here.
-      onEvent: (e) =>
-        void this.#onHostEvent(ns, e).catch((err) => {
+      // The watch does not await onEvent: events are chained so they are recorded in order (a
+      // host's last MODIFIED must not land after its DELETED), and a failure (KV closed at
+      // shutdown) is logged here.
+      onEvent: (e) => {
+        inOrder = inOrder.then(() => this.#onHostEvent(ns, e)).catch((err) => {
           if (!signal.aborted) this.#d.log.warn("BareMetalHost event not recorded", { error: err });
-        }),
+        });
+      },
       onError: (err) => this.#d.log.warn("BareMetalHost watch interrupted", { error: err }),
     });
   }
