@@ -364,11 +364,14 @@ export class Engine {
     ctx: SubmitContext,
   ): Promise<Registration> {
     const { store } = this.#d;
-    // A run in this process (e.g. resumed after a restart) finishes first; then we decide.
+    // A run in this process (e.g. resumed after a restart) finishes first; then we decide. A run
+    // that had already ended when this request came (only its bookkeeping still pending) does not
+    // count: the server is submitted again.
+    const wasRunning = found.status === "queued" || found.status === "running";
     const inFlight = this.#running.get(found.id);
     await inFlight?.catch(() => {});
     const existing = await store.mustGet(found.id);
-    if (inFlight && existing.status === "ok") return existing;
+    if (inFlight && wasRunning && existing.status === "ok") return existing;
     if (existing.status === "queued" || existing.status === "running") {
       // Queued here or running elsewhere: it may still need the password it lost with a crash.
       if (existing.steps.openbao.status !== "done") {
