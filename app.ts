@@ -2,6 +2,7 @@
  * `demo.ts`, the tests and the bench). */
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { compress } from "hono/compress";
 import { secureHeaders } from "hono/secure-headers";
 import type { AppDeps, AppEnv, Integrations } from "./app_types.ts";
 import { bmcNetworks, type Config, ConfigError } from "./lib/domain/config.ts";
@@ -81,6 +82,7 @@ function oidcClient(deps: AppDeps): Auth | null {
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.onError(errorHandler(deps.log));
+  app.use(compress()); // gzip pages, bundles, the decoder and JSON (Deno.serve does not)
 
   app.use(requestIdentity);
   app.use(clientAddressOf(deps.config.TRUSTED_PROXIES));

@@ -22,9 +22,31 @@ export async function hydrateIslands(root: ParentNode = document): Promise<void>
   }));
 }
 
+/**
+ * On a page with a camera, asks the service worker to cache the decoder (1 MB of WASM) once the
+ * user starts working there, when the browser is idle: not during the first load on a slow link,
+ * yet before the camera is needed (and so still there offline).
+ */
+function cacheDecoderWhenUsed(): void {
+  const props = [...document.querySelectorAll("script[data-island-props]")];
+  if (!props.some((p) => p.textContent?.includes('"wasmUrl":"/'))) return;
+  const done = new AbortController();
+  const ask = () => {
+    done.abort();
+    const idle = globalThis.requestIdleCallback ?? ((f: () => void) => setTimeout(f, 1000));
+    idle(() => {
+      navigator.serviceWorker.ready.then((r) => r.active?.postMessage("cache-decoder"));
+    });
+  };
+  for (const type of ["pointerdown", "keydown"]) {
+    addEventListener(type, ask, { capture: true, passive: true, signal: done.signal });
+  }
+}
+
 await hydrateIslands();
 if ("serviceWorker" in navigator && location.protocol !== "file:") {
   navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch((e) =>
     console.warn("service worker registration failed", e)
   );
+  cacheDecoderWhenUsed();
 }

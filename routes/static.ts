@@ -87,7 +87,8 @@ export function staticRoutes(options: StaticOptions): Hono {
         "/import",
         "/manifest.webmanifest",
         ...STATIC_FILES,
-        ...assets.files,
+        // The decoder (1 MB) is cached when a page will need it, not at install.
+        ...assets.files.filter((f) => f !== assets.wasm),
       ],
       wasm: assets.wasm,
     };

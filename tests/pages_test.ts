@@ -69,18 +69,46 @@ Deno.test("pageRoutes() renders islands with their props and boot script", async
       assertEquals(icon.headers.get("cache-control"), "public, max-age=300, must-revalidate");
       await icon.body?.cancel();
     });
-    await t.step("the service worker precaches the shell, bundles and the decoder", async () => {
-      const res = await app.request("/sw.js");
-      assertEquals(res.status, 200);
-      assertEquals(res.headers.get("cache-control"), "no-cache");
-      const code = await res.text();
-      const config = JSON.parse(/self\.__SW_CONFIG = (.*);\n/.exec(code)![1]);
-      const assets = readAssetManifest()!;
-      assertEquals(config.version, assets.version);
-      for (const url of ["/", "/servers", "/import", assets.boot, assets.css, assets.wasm]) {
-        assert(config.precache.includes(url), url);
-      }
-    });
+    await t.step(
+      "pages, bundles and the decoder are sent gzip to browsers that take it",
+      async () => {
+        const html = await (await app.request("/")).text();
+        const boot = /src="(\/static\/build\/boot-[^"]+)"/.exec(html)![1];
+        const assets = readAssetManifest()!;
+        for (const path of ["/", assets.css, boot, assets.wasm, "/sw.js"]) {
+          const res = await app.request(path, { headers: { "accept-encoding": "gzip, br" } });
+          assertEquals(res.status, 200, path);
+          assertEquals(res.headers.get("content-encoding"), "gzip", path);
+          assert(/accept-encoding/i.test(res.headers.get("vary") ?? ""), path);
+          const plain = await app.request(path);
+          const body = new Uint8Array(await plain.arrayBuffer());
+          const gunzipped = new Uint8Array(
+            await new Response(res.body!.pipeThrough(new DecompressionStream("gzip")))
+              .arrayBuffer(),
+          );
+          assertEquals(plain.headers.get("content-encoding"), null, path);
+          assertEquals(gunzipped, body, path);
+        }
+      },
+    );
+    await t.step(
+      "the service worker precaches the shell and bundles, not the decoder",
+      async () => {
+        const res = await app.request("/sw.js");
+        assertEquals(res.status, 200);
+        assertEquals(res.headers.get("cache-control"), "no-cache");
+        const code = await res.text();
+        const config = JSON.parse(/self\.__SW_CONFIG = (.*);\n/.exec(code)![1]);
+        const assets = readAssetManifest()!;
+        assertEquals(config.version, assets.version);
+        for (const url of ["/", "/servers", "/import", assets.boot, assets.css]) {
+          assert(config.precache.includes(url), url);
+        }
+        // The 1 MB decoder is cached when a page with a camera is used (boot.ts asks the worker).
+        assert(!config.precache.includes(assets.wasm));
+        assertEquals(config.wasm, assets.wasm);
+      },
+    );
     await t.step("the web app manifest is served with icons", async () => {
       const res = await app.request("/manifest.webmanifest");
       assertEquals(res.headers.get("content-type"), "application/manifest+json");
