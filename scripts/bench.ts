@@ -13,6 +13,7 @@ import type { AssetManifest } from "../lib/islands.tsx";
 import { newRegistrationId, pendingSteps, type Registration } from "../lib/state/store.ts";
 import { migrateKea, readReservationFiles } from "./migrate_kea.ts";
 import { staticImports } from "./build.ts";
+import { PHONE, phoneScanPage } from "../bench/phone.ts";
 import {
   benchMac,
   bmcIpItems,
@@ -667,6 +668,22 @@ async function barcodePng(text: string, format: "Code128" | "QRCode"): Promise<U
   return new Uint8Array(await out.image.arrayBuffer());
 }
 
+function launchBrowser() {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+}
+
 const DECODE_PAGE =
   `<!doctype html><meta charset=utf-8><title>decode bench</title><canvas></canvas>`;
 
@@ -704,19 +721,7 @@ async function decodeTimes(manifest: AssetManifest, scanner: string, frames: num
       png: await barcodePng("Xq7-pW2!kLm9zR", "QRCode"),
     },
   ];
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  const browser = await launchBrowser();
   try {
     const page = await browser.newPage();
     await page.goto(`http://127.0.0.1:${server.addr.port}/`);
@@ -828,6 +833,58 @@ async function benchPwa() {
     measure: "decoder, fetched when the camera opens",
     value: `${fmtKb(weights.onCamera.js)} JS + ${fmtKb(weights.onCamera.wasm)} WASM (gzip)`,
   });
+  let phone: Awaited<ReturnType<typeof phoneScanPage>> | undefined;
+  const phoneSection = `PWA on a phone (${PHONE.cpuSlowdown}× CPU, ${PHONE.latencyMs} ms RTT, ${
+    PHONE.downloadBytesPerS * 8 / 1e6
+  } Mbit/s)`;
+  try {
+    await Deno.stat(CHROMIUM);
+    const browser = await launchBrowser();
+    try {
+      phone = await phoneScanPage(browser, 5);
+    } finally {
+      await browser.close();
+    }
+  } catch (e) {
+    row({
+      section: phoneSection,
+      measure: "Scan page interactive",
+      value: `not available: ${(e as Error).message}`,
+      met: null,
+    });
+  }
+  if (phone) {
+    const load = (l: typeof phone.cold) =>
+      `${fmtMs(l.interactiveMs)} (HTML ${fmtMs(l.htmlMs)}, DOMContentLoaded ${
+        fmtMs(l.domContentLoadedMs)
+      }, hydrated ${fmtMs(l.hydratedMs)}; runs ${l.runs.join(", ")} ms)`;
+    row({
+      section: phoneSection,
+      measure:
+        `Scan page: first input accepts a keystroke, cold cache (median of ${phone.cold.runs.length})`,
+      value: `${load(phone.cold)}; ${fmtKb(phone.cold.pageBytes)} on the wire`,
+      target: "≤ 1.5 s",
+      met: phone.cold.interactiveMs <= 1500,
+    });
+    row({
+      section: phoneSection,
+      measure:
+        `Scan page: first input accepts a keystroke, from the service worker's cache (median of ${phone.warm.runs.length})`,
+      value: `${
+        load(phone.warm)
+      }; ${phone.warm.fromServiceWorker} of ${phone.warm.requests} requests from the worker, ${
+        fmtKb(phone.warm.pageBytes)
+      } on the wire`,
+      target: "≤ 300 ms",
+      met: phone.warm.interactiveMs <= 300,
+    });
+    row({
+      section: phoneSection,
+      measure:
+        "first visit: the page and the worker's install (no decoder yet), sent by the server",
+      value: fmtKb(phone.firstVisitBytes),
+    });
+  }
   let decode: Awaited<ReturnType<typeof decodeTimes>> | undefined;
   try {
     await Deno.stat(CHROMIUM);
@@ -842,7 +899,7 @@ async function benchPwa() {
       met: null,
     });
   }
-  results.pwa = { manifestVersion: manifest.version, ...weights, decode };
+  results.pwa = { manifestVersion: manifest.version, ...weights, phone, decode };
   if (!decode) return;
   row({
     section,
