@@ -12,7 +12,7 @@ export interface DetectedCode {
 }
 
 interface Detector {
-  detect(source: CanvasImageSource | OffscreenCanvas | Blob): Promise<DetectedCode[]>;
+  detect(source: CanvasImageSource | OffscreenCanvas | Blob | ImageData): Promise<DetectedCode[]>;
 }
 
 let detectorPromise: Promise<Detector> | null = null;
@@ -51,10 +51,37 @@ export const MAX_CENTRE_PIXELS = 640 * 480;
  * static/app.css): the video is shown `object-fit: cover`, so the frame is cropped to 4:3. */
 const VIEW_ASPECT = 4 / 3;
 const RETICLE_INSET = { x: 0.1, y: 0.25 };
+/** Widest picture a bars pass draws before its rows are averaged. */
+export const MAX_BARS_WIDTH = 1536;
+/** Rows a bars pass averages into one: noise falls by half, bars within ±11° of upright stay. */
+export const BARS_ROWS = 4;
 
-/** `frame`: the whole frame, scaled down; `centre`: the region under the reticle, at full
- * resolution (small codes that the scaled frame blurs away). */
-export type FramePass = "frame" | "centre";
+/**
+ * What one decode pass reads. `frame`: the whole frame, scaled down; `centre`: the region under
+ * the reticle at full resolution (small codes that the scaled frame blurs away), contrast
+ * stretched; `bars…`: the reticle region for 1-D codes, turned upright (a code read along rows
+ * fails beyond about 11° of tilt, and a phone is rarely held straighter: ±20° passes cover ±31°),
+ * drawn twice as wide (thin bars of a small label get two pixels), every few rows averaged (sensor
+ * noise) and contrast stretched (a dim label in a dark aisle).
+ */
+export type FramePass = "frame" | "centre" | "bars" | "bars+20" | "bars-20";
+
+/** The degrees a pass turns its region by. */
+export function passAngle(pass: FramePass): number {
+  return pass === "bars+20" ? 20 : pass === "bars-20" ? -20 : 0;
+}
+
+/**
+ * The passes the scanner cycles through, one per tick, so a tick costs one decode: the whole
+ * frame first (a label held anywhere), then the reticle, then the 1-D passes. A frame small
+ * enough to be decoded whole at full resolution has no separate reticle pass.
+ */
+export function passSchedule(width: number, height: number): FramePass[] {
+  const whole: FramePass[] = Math.max(width, height) <= MAX_FRAME_SIDE
+    ? ["frame"]
+    : ["frame", "centre"];
+  return [...whole, "bars", "bars+20", "bars-20"];
+}
 
 /** The source rectangle of a frame to decode and the size it is drawn at. */
 export interface FrameRegion {
@@ -66,7 +93,8 @@ export interface FrameRegion {
   dh: number;
 }
 
-/** What part of a `width`×`height` frame a pass decodes, and at what size (aspect kept). */
+/** What part of a `width`×`height` frame a pass decodes, and at what size (aspect kept, except
+ * bars passes: twice as wide within `MAX_BARS_WIDTH`, before their rows are averaged). */
 export function frameRegion(width: number, height: number, pass: FramePass): FrameRegion {
   let sx = 0, sy = 0, sw = width, sh = height, scale: number;
   if (pass === "frame") {
@@ -81,6 +109,14 @@ export function frameRegion(width: number, height: number, pass: FramePass): Fra
     sy = Math.round((height - sh) / 2);
     scale = Math.min(1, Math.sqrt(MAX_CENTRE_PIXELS / (sw * sh)));
   }
+  if (pass.startsWith("bars")) {
+    const sxScale = Math.min(2, MAX_BARS_WIDTH / sw);
+    const dh = Math.max(
+      BARS_ROWS,
+      Math.round(sh * Math.min(1, sxScale / 2) / BARS_ROWS) * BARS_ROWS,
+    );
+    return { sx, sy, sw, sh, dw: Math.round(sw * sxScale), dh };
+  }
   return {
     sx,
     sy,
@@ -89,6 +125,43 @@ export function frameRegion(width: number, height: number, pass: FramePass): Fra
     dw: Math.max(1, Math.round(sw * scale)),
     dh: Math.max(1, Math.round(sh * scale)),
   };
+}
+
+/**
+ * Grey levels of `image` stretched so that its darkest and brightest 1 % reach black and white:
+ * ZXing treats a block whose levels differ by less than 24 as blank, which a dim, blurred,
+ * 30 %-contrast label can be. For a bars pass (`rows` > 1), every `rows` rows are first averaged
+ * into one (sensor noise falls with the square root of `rows`; upright bars stay).
+ */
+export function stretchContrast(image: ImageData, rows = 1): ImageData {
+  const { width, data } = image;
+  const height = Math.max(1, Math.floor(image.height / rows));
+  const grey = new Float32Array(width * height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      let sum = 0;
+      for (let r = 0; r < rows && y * rows + r < image.height; r++) {
+        const i = ((y * rows + r) * width + x) * 4;
+        sum += data[i] + 2 * data[i + 1] + data[i + 2];
+      }
+      grey[y * width + x] = sum / (4 * rows);
+    }
+  }
+  const histogram = new Uint32Array(256);
+  for (const v of grey) histogram[v < 0 ? 0 : v > 255 ? 255 : v | 0]++;
+  const cut = grey.length / 100;
+  let lo = 0, hi = 255;
+  for (let n = 0; lo < 255 && n + histogram[lo] <= cut; lo++) n += histogram[lo];
+  for (let n = 0; hi > lo && n + histogram[hi] <= cut; hi--) n += histogram[hi];
+  const gain = 255 / Math.max(1, hi - lo);
+  const out = new ImageData(width, height);
+  for (let p = 0; p < grey.length; p++) {
+    const v = (grey[p] - lo) * gain;
+    const i = p * 4;
+    out.data[i] = out.data[i + 1] = out.data[i + 2] = v < 0 ? 0 : v > 255 ? 255 : v;
+    out.data[i + 3] = 255;
+  }
+  return out;
 }
 
 type Canvas2D = {
@@ -110,8 +183,7 @@ function newCanvas(): Canvas2D {
 export interface FrameReader {
   /** Decodes one pass of the current frame of `source` (a video, canvas or bitmap). */
   read(source: FrameSource, pass: FramePass): Promise<DetectedCode[]>;
-  /** What the scanner calls every tick: the whole frame, scaled down, and — when the frame is
-   * larger than that — the reticle region at full resolution on every other tick. */
+  /** What the scanner calls every tick: the next pass of `passSchedule()` on the current frame. */
   next(source: FrameSource): Promise<DetectedCode[]>;
 }
 
@@ -143,20 +215,33 @@ export function createFrameReader(detector: Detector): FrameReader {
       c.canvas.width = r.dw;
       c.canvas.height = r.dh;
     }
-    if (r.dw !== r.sw) {
+    const angle = passAngle(pass);
+    if (r.dw !== r.sw || r.dh !== r.sh || angle) {
       // Filtered (not nearest-pixel) so thin bars blend rather than vanish when a frame shrinks.
       c.ctx.imageSmoothingEnabled = true;
       c.ctx.imageSmoothingQuality = "medium";
     } else c.ctx.imageSmoothingEnabled = false;
-    c.ctx.drawImage(source, r.sx, r.sy, r.sw, r.sh, 0, 0, r.dw, r.dh);
-    return await detector.detect(c.canvas);
+    if (pass === "frame") {
+      c.ctx.drawImage(source, r.sx, r.sy, r.sw, r.sh, 0, 0, r.dw, r.dh);
+      return await detector.detect(c.canvas);
+    }
+    // The region's centre to the canvas centre, turned by -angle (uprighting a code turned by
+    // angle), then scaled; what the turn brings in from outside the region is frame too.
+    c.ctx.setTransform(1, 0, 0, 1, 0, 0);
+    c.ctx.translate(r.dw / 2, r.dh / 2);
+    c.ctx.scale(r.dw / r.sw, r.dh / r.sh);
+    c.ctx.rotate(-angle * Math.PI / 180);
+    c.ctx.drawImage(source, -(r.sx + r.sw / 2), -(r.sy + r.sh / 2));
+    c.ctx.setTransform(1, 0, 0, 1, 0, 0);
+    const pixels = c.ctx.getImageData(0, 0, r.dw, r.dh);
+    return await detector.detect(stretchContrast(pixels, pass === "centre" ? 1 : BARS_ROWS));
   };
   return {
     read,
     next(source) {
       const { width, height } = sourceSize(source);
-      const small = Math.max(width, height) <= MAX_FRAME_SIDE;
-      return read(source, small || tick++ % 2 === 0 ? "frame" : "centre");
+      const passes = passSchedule(width, height);
+      return read(source, passes[tick++ % passes.length]);
     },
   };
 }
