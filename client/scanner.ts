@@ -51,36 +51,51 @@ export const MAX_CENTRE_PIXELS = 640 * 480;
  * static/app.css): the video is shown `object-fit: cover`, so the frame is cropped to 4:3. */
 const VIEW_ASPECT = 4 / 3;
 const RETICLE_INSET = { x: 0.1, y: 0.25 };
-/** Widest picture a bars pass draws before its rows are averaged. */
-export const MAX_BARS_WIDTH = 1536;
-/** Rows a bars pass averages into one: noise falls by half, bars within ±11° of upright stay. */
-export const BARS_ROWS = 4;
+/** Pixel budget of a zoom pass: the middle of the reticle at up to twice its size. */
+export const MAX_ZOOM_PIXELS = 1024 * 480;
+/** The share of the reticle's width and height a zoom pass reads. */
+const ZOOM_SHARE = 0.6;
 
 /**
- * What one decode pass reads. `frame`: the whole frame, scaled down; `centre`: the region under
- * the reticle at full resolution (small codes that the scaled frame blurs away), contrast
- * stretched; `bars…`: the reticle region for 1-D codes, turned upright (a code read along rows
- * fails beyond about 11° of tilt, and a phone is rarely held straighter: ±20° passes cover ±31°),
- * drawn twice as wide (thin bars of a small label get two pixels), every few rows averaged (sensor
- * noise) and contrast stretched (a dim label in a dark aisle).
+ * What one decode pass reads. `frame`: the whole frame, scaled down (a label held anywhere);
+ * `centre`: the region under the reticle at full resolution (codes the scaled frame blurs away);
+ * `zoom`: the middle of the reticle drawn twice as large (a label a quarter of the frame wide has
+ * bars about one pixel wide, which ZXing reads once they are two). `+20`/`-20`: the region turned
+ * upright from that tilt: a 1-D code read along rows fails beyond about 11° of tilt, and a phone
+ * is rarely held straighter, so passes at 0° and ±20° cover ±31°. Every pass but `frame` is
+ * contrast stretched (a dim label in a dark aisle), the `centre` ones with the bar filter.
  */
-export type FramePass = "frame" | "centre" | "bars" | "bars+20" | "bars-20";
+export type FramePass =
+  | "frame"
+  | "centre"
+  | "centre+20"
+  | "centre-20"
+  | "zoom"
+  | "zoom+20"
+  | "zoom-20";
 
 /** The degrees a pass turns its region by. */
 export function passAngle(pass: FramePass): number {
-  return pass === "bars+20" ? 20 : pass === "bars-20" ? -20 : 0;
+  return pass.endsWith("+20") ? 20 : pass.endsWith("-20") ? -20 : 0;
 }
 
 /**
- * The passes the scanner cycles through, one per tick, so a tick costs one decode: the whole
- * frame first (a label held anywhere), then the reticle, then the 1-D passes. A frame small
- * enough to be decoded whole at full resolution has no separate reticle pass.
+ * The passes the scanner cycles through, one per tick, so that a tick costs one decode (the
+ * scanner reads a frame every 150 ms; a label is read within the 7 ticks of a cycle): the whole
+ * frame first, then the reticle upright and tilted, then zoomed. A frame small enough to be
+ * decoded whole at full resolution has no separate upright reticle pass.
  */
 export function passSchedule(width: number, height: number): FramePass[] {
-  const whole: FramePass[] = Math.max(width, height) <= MAX_FRAME_SIDE
-    ? ["frame"]
-    : ["frame", "centre"];
-  return [...whole, "bars", "bars+20", "bars-20"];
+  const small = Math.max(width, height) <= MAX_FRAME_SIDE;
+  return [
+    "frame",
+    ...(small ? [] : ["centre"] as const),
+    "centre+20",
+    "centre-20",
+    "zoom",
+    "zoom+20",
+    "zoom-20",
+  ];
 }
 
 /** The source rectangle of a frame to decode and the size it is drawn at. */
@@ -93,8 +108,7 @@ export interface FrameRegion {
   dh: number;
 }
 
-/** What part of a `width`×`height` frame a pass decodes, and at what size (aspect kept, except
- * bars passes: twice as wide within `MAX_BARS_WIDTH`, before their rows are averaged). */
+/** What part of a `width`×`height` frame a pass decodes, and at what size (aspect kept). */
 export function frameRegion(width: number, height: number, pass: FramePass): FrameRegion {
   let sx = 0, sy = 0, sw = width, sh = height, scale: number;
   if (pass === "frame") {
@@ -109,13 +123,13 @@ export function frameRegion(width: number, height: number, pass: FramePass): Fra
     sy = Math.round((height - sh) / 2);
     scale = Math.min(1, Math.sqrt(MAX_CENTRE_PIXELS / (sw * sh)));
   }
-  if (pass.startsWith("bars")) {
-    const sxScale = Math.min(2, MAX_BARS_WIDTH / sw);
-    const dh = Math.max(
-      BARS_ROWS,
-      Math.round(sh * Math.min(1, sxScale / 2) / BARS_ROWS) * BARS_ROWS,
-    );
-    return { sx, sy, sw, sh, dw: Math.round(sw * sxScale), dh };
+  if (pass.startsWith("zoom")) {
+    const zw = Math.round(sw * ZOOM_SHARE), zh = Math.round(sh * ZOOM_SHARE);
+    sx += Math.round((sw - zw) / 2);
+    sy += Math.round((sh - zh) / 2);
+    sw = zw;
+    sh = zh;
+    scale = Math.min(2, Math.sqrt(MAX_ZOOM_PIXELS / (sw * sh)));
   }
   return {
     sx,
@@ -127,41 +141,54 @@ export function frameRegion(width: number, height: number, pass: FramePass): Fra
   };
 }
 
+/** Rows a bar filter averages (along upright bars: noise falls, the bars stay). */
+const BAR_ROWS = 5;
+
 /**
  * Grey levels of `image` stretched so that its darkest and brightest 1 % reach black and white:
  * ZXing treats a block whose levels differ by less than 24 as blank, which a dim, blurred,
- * 30 %-contrast label can be. For a bars pass (`rows` > 1), every `rows` rows are first averaged
- * into one (sensor noise falls with the square root of `rows`; upright bars stay).
+ * 30 %-contrast label can be. With `bars`, each pixel is first averaged with the two above and
+ * the two below it (sensor noise falls; upright bars stay), then pushed away from the mean of its
+ * left and right neighbours by half the difference (an unsharp mask across the bars: out of focus,
+ * a one-module bar of a label 0.4 of the frame wide, 2 px, spreads into grey ZXing misses).
  */
-export function stretchContrast(image: ImageData, rows = 1): ImageData {
-  const { width, data } = image;
-  const height = Math.max(1, Math.floor(image.height / rows));
+export function stretchContrast(image: ImageData, bars = false): ImageData {
+  const { data, width, height } = image;
   const grey = new Float32Array(width * height);
-  for (let y = 0; y < height; y++) {
+  for (let p = 0, i = 0; p < grey.length; p++, i += 4) {
+    grey[p] = (data[i] + 2 * data[i + 1] + data[i + 2]) / 4;
+  }
+  let level = grey;
+  if (bars) {
+    const half = BAR_ROWS >> 1;
+    const smooth = new Float32Array(grey.length);
     for (let x = 0; x < width; x++) {
-      let sum = 0;
-      for (let r = 0; r < rows && y * rows + r < image.height; r++) {
-        const i = ((y * rows + r) * width + x) * 4;
-        sum += data[i] + 2 * data[i + 1] + data[i + 2];
+      let sum = 0, n = 0;
+      for (let y = 0; y < Math.min(half, height); y++, n++) sum += grey[y * width + x];
+      for (let y = 0; y < height; y++) {
+        if (y + half < height) sum += grey[(y + half) * width + x], n++;
+        if (y - half - 1 >= 0) sum -= grey[(y - half - 1) * width + x], n--;
+        smooth[y * width + x] = sum / n;
       }
-      grey[y * width + x] = sum / (4 * rows);
+    }
+    level = new Float32Array(grey.length);
+    for (let p = 0; p < grey.length; p++) {
+      const x = p % width;
+      const l = smooth[x > 0 ? p - 1 : p], r = smooth[x < width - 1 ? p + 1 : p];
+      level[p] = 1.5 * smooth[p] - (l + r) / 4;
     }
   }
   const histogram = new Uint32Array(256);
-  for (const v of grey) histogram[v < 0 ? 0 : v > 255 ? 255 : v | 0]++;
+  for (const v of level) histogram[v < 0 ? 0 : v > 255 ? 255 : v | 0]++;
   const cut = grey.length / 100;
   let lo = 0, hi = 255;
   for (let n = 0; lo < 255 && n + histogram[lo] <= cut; lo++) n += histogram[lo];
   for (let n = 0; hi > lo && n + histogram[hi] <= cut; hi--) n += histogram[hi];
   const gain = 255 / Math.max(1, hi - lo);
-  const out = new ImageData(width, height);
-  for (let p = 0; p < grey.length; p++) {
-    const v = (grey[p] - lo) * gain;
-    const i = p * 4;
-    out.data[i] = out.data[i + 1] = out.data[i + 2] = v < 0 ? 0 : v > 255 ? 255 : v;
-    out.data[i + 3] = 255;
+  for (let p = 0, i = 0; p < grey.length; p++, i += 4) {
+    data[i] = data[i + 1] = data[i + 2] = (level[p] - lo) * gain;
   }
-  return out;
+  return image;
 }
 
 type Canvas2D = {
@@ -234,7 +261,7 @@ export function createFrameReader(detector: Detector): FrameReader {
     c.ctx.drawImage(source, -(r.sx + r.sw / 2), -(r.sy + r.sh / 2));
     c.ctx.setTransform(1, 0, 0, 1, 0, 0);
     const pixels = c.ctx.getImageData(0, 0, r.dw, r.dh);
-    return await detector.detect(stretchContrast(pixels, pass === "centre" ? 1 : BARS_ROWS));
+    return await detector.detect(stretchContrast(pixels, pass.startsWith("centre")));
   };
   return {
     read,
