@@ -59,17 +59,19 @@ const ZOOM_SHARE = 0.6;
 /**
  * What one decode pass reads. `frame`: the whole frame, scaled down (a label held anywhere);
  * `centre`: the region under the reticle at full resolution (codes the scaled frame blurs away);
- * `zoom`: the middle of the reticle drawn twice as large (a label a quarter of the frame wide has
- * bars about one pixel wide, which ZXing reads once they are two). `+20`/`-20`: the region turned
- * upright from that tilt: a 1-D code read along rows fails beyond about 11° of tilt, and a phone
- * is rarely held straighter, so passes at 0° and ±20° cover ±31°. Every pass but `frame` is
- * contrast stretched (a dim label in a dark aisle), the `centre` ones with the bar filter.
+ * `bars`: the same for 1-D codes, through the bar filter of `stretchContrast` (which smears the
+ * modules of a small 2-D code, hence apart); `zoom`: the middle of the reticle drawn twice as
+ * large (a label a quarter of the frame wide has bars about one pixel wide, which ZXing reads once
+ * they are two). `+20`/`-20`: the region turned upright from that tilt: a 1-D code read along rows
+ * fails beyond about 11° of tilt and a phone is rarely held straighter, so passes at 0° and ±20°
+ * cover ±31° (2-D codes are read at any angle). All but `frame` are contrast stretched.
  */
 export type FramePass =
   | "frame"
   | "centre"
-  | "centre+20"
-  | "centre-20"
+  | "bars"
+  | "bars+20"
+  | "bars-20"
   | "zoom"
   | "zoom+20"
   | "zoom-20";
@@ -80,18 +82,19 @@ export function passAngle(pass: FramePass): number {
 }
 
 /**
- * The passes the scanner cycles through, one per tick, so that a tick costs one decode (the
- * scanner reads a frame every 150 ms; a label is read within the 7 ticks of a cycle): the whole
- * frame first, then the reticle upright and tilted, then zoomed. A frame small enough to be
- * decoded whole at full resolution has no separate upright reticle pass.
+ * The passes the scanner cycles through, one per tick, so that a tick costs one decode (a frame
+ * every 150 ms; a label is given every pass within 8 ticks): the whole frame first, then the
+ * reticle, its 1-D passes upright and tilted, then zoomed. A frame small enough to be decoded
+ * whole at full resolution has no separate reticle pass.
  */
 export function passSchedule(width: number, height: number): FramePass[] {
   const small = Math.max(width, height) <= MAX_FRAME_SIDE;
   return [
     "frame",
     ...(small ? [] : ["centre"] as const),
-    "centre+20",
-    "centre-20",
+    "bars",
+    "bars+20",
+    "bars-20",
     "zoom",
     "zoom+20",
     "zoom-20",
@@ -261,7 +264,7 @@ export function createFrameReader(detector: Detector): FrameReader {
     c.ctx.drawImage(source, -(r.sx + r.sw / 2), -(r.sy + r.sh / 2));
     c.ctx.setTransform(1, 0, 0, 1, 0, 0);
     const pixels = c.ctx.getImageData(0, 0, r.dw, r.dh);
-    return await detector.detect(stretchContrast(pixels, pass.startsWith("centre")));
+    return await detector.detect(stretchContrast(pixels, pass.startsWith("bars")));
   };
   return {
     read,
