@@ -148,7 +148,7 @@ export function frameRegion(width: number, height: number, pass: FramePass): Fra
 const BAR_ROWS = 5;
 
 /**
- * Grey levels of `image` stretched so that its darkest and brightest 1 % reach black and white:
+ * Grey levels of `image` stretched so that its darkest and brightest pixels reach black and white:
  * ZXing treats a block whose levels differ by less than 24 as blank, which a dim, blurred,
  * 30 %-contrast label can be. With `bars`, each pixel is first averaged with the two above and
  * the two below it (sensor noise falls; upright bars stay), then pushed away from the mean of its
@@ -183,11 +183,13 @@ export function stretchContrast(image: ImageData, bars = false): ImageData {
   }
   const histogram = new Uint32Array(256);
   for (const v of level) histogram[v < 0 ? 0 : v > 255 ? 255 : v | 0]++;
-  const cut = grey.length / 100;
+  // The darkest 0.1 % (a small code's modules can be under 1 % of the region) and the brightest
+  // 1 % (a glare spot) are left out of the range.
   let lo = 0, hi = 255;
-  for (let n = 0; lo < 255 && n + histogram[lo] <= cut; lo++) n += histogram[lo];
-  for (let n = 0; hi > lo && n + histogram[hi] <= cut; hi--) n += histogram[hi];
-  const gain = 255 / Math.max(1, hi - lo);
+  for (let n = 0; lo < 255 && n + histogram[lo] <= grey.length / 1000; lo++) n += histogram[lo];
+  for (let n = 0; hi > lo && n + histogram[hi] <= grey.length / 100; hi--) n += histogram[hi];
+  if (hi - lo < 16) return image; // nothing but one level: no code to bring out
+  const gain = 255 / (hi - lo);
   for (let p = 0, i = 0; p < grey.length; p++, i += 4) {
     data[i] = data[i + 1] = data[i + 2] = (level[p] - lo) * gain;
   }

@@ -148,6 +148,12 @@ Deno.test("stretchContrast() spreads a dim label over the full range", async (t)
     assertEquals([at(out, 0, 5), at(out, 2, 5)], [0, 255]);
   });
 
+  await t.step("a small dark code in a bright region keeps its black and white", () => {
+    // 0.5 % of the pixels dark: a 1 % cut would put black at white's level.
+    const out = stretchContrast(picture(200, 10, (x) => (x < 1 ? 0 : 255)));
+    assertEquals([at(out, 0, 5), at(out, 100, 5)], [0, 255]);
+  });
+
   await t.step("a few outliers (a glare spot) do not set the range", () => {
     const out = stretchContrast(
       picture(100, 10, (x, y) => (x === 0 && y === 0 ? 255 : x % 4 < 2 ? 105 : 150)),
