@@ -66,10 +66,10 @@ const NETWORK = {
   uploadThroughput: PHONE.uploadBytesPerS,
 };
 
-async function emulate(session: CDPSession): Promise<void> {
+async function emulate(session: CDPSession, cpuSlowdown: number): Promise<void> {
   await session.send("Network.enable");
   await session.send("Network.emulateNetworkConditions", NETWORK);
-  await session.send("Emulation.setCPUThrottlingRate", { rate: PHONE.cpuSlowdown });
+  await session.send("Emulation.setCPUThrottlingRate", { rate: cpuSlowdown });
 }
 
 /**
@@ -102,9 +102,9 @@ async function emulateServiceWorkers(browser: Browser): Promise<CDPSession> {
   return session;
 }
 
-async function loadScanPage(page: Page, url: string): Promise<PhoneLoad> {
+async function loadScanPage(page: Page, url: string, cpuSlowdown: number): Promise<PhoneLoad> {
   const session = await page.context().newCDPSession(page);
-  await emulate(session);
+  await emulate(session, cpuSlowdown);
   let bytes = 0, requests = 0, fromServiceWorker = 0;
   session.on("Network.loadingFinished", (e) => bytes += e.encodedDataLength);
   session.on("Network.responseReceived", (e) => {
@@ -153,8 +153,13 @@ async function serviceWorkerReady(page: Page): Promise<void> {
   });
 }
 
-/** Loads `/` cold (fresh profile) and then warm (the service worker installed), `runs` times. */
-export async function phoneScanPage(browser: Browser, runs: number) {
+/** Loads `/` cold (fresh profile) and then warm (the service worker installed), `runs` times;
+ * `cpuSlowdown` 1 shows what the network and the caches alone cost on this machine. */
+export async function phoneScanPage(
+  browser: Browser,
+  runs: number,
+  cpuSlowdown = PHONE.cpuSlowdown,
+) {
   await using b = await startBenchApp(loadConfig({ ONBOARDING_BMC_PREFIX: "10.16.28.0/24" }), {
     latencyMs: 0,
   });
@@ -189,7 +194,7 @@ export async function phoneScanPage(browser: Browser, runs: number) {
       try {
         const first = await context.newPage();
         served = 0;
-        cold.push(await loadScanPage(first, url));
+        cold.push(await loadScanPage(first, url, cpuSlowdown));
         await serviceWorkerReady(first);
         // The page and the install's precache (no camera page was used yet: no decoder).
         await new Promise((r) => setTimeout(r, 500));
@@ -202,7 +207,7 @@ export async function phoneScanPage(browser: Browser, runs: number) {
         await sw.send("ServiceWorker.enable");
         await sw.send("ServiceWorker.stopAllWorkers");
         await sw.detach();
-        warm.push(await loadScanPage(again, url));
+        warm.push(await loadScanPage(again, url, cpuSlowdown));
         await again.close();
       } finally {
         await context.close();
