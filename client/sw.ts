@@ -38,17 +38,18 @@ self.addEventListener("activate", (event) => {
 });
 
 self.addEventListener("message", (event) => {
-  if (event.data === CACHE_DECODER) event.waitUntil(cacheFirst(new Request(CONFIG.wasm)));
+  if (event.data === CACHE_DECODER) event.waitUntil(cacheFirst(new Request(CONFIG.wasm), event));
 });
 
-/** A hashed build file never changes: the cache, else the network (kept for next time). */
-async function cacheFirst(request: Request): Promise<Response> {
+/** A hashed build file never changes: the cache, else the network, kept for next time while the
+ * page already reads it (the decoder compiles as it streams in). */
+async function cacheFirst(request: Request, event: ExtendableEvent): Promise<Response> {
   const hit = await caches.match(request);
   if (hit) return hit;
   const response = await fetch(request);
   if (response.ok && new URL(request.url).pathname.startsWith("/static/build/")) {
-    const cache = await caches.open(CACHE);
-    await cache.put(request, response.clone());
+    const copy = response.clone();
+    event.waitUntil(caches.open(CACHE).then((cache) => cache.put(request, copy)));
   }
   return response;
 }
@@ -106,7 +107,7 @@ self.addEventListener("fetch", (event) => {
   const url = new URL(request.url);
   if (request.method !== "GET" || url.origin !== location.origin) return;
   if (url.pathname.startsWith("/static/")) {
-    event.respondWith(cacheFirst(request));
+    event.respondWith(cacheFirst(request, event));
   } else if (url.pathname.startsWith("/api/v1/reference/")) {
     event.respondWith(networkFirst(request, REFERENCE));
   } else if (request.mode === "navigate") {
