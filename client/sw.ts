@@ -15,6 +15,8 @@ const CONFIG = self.__SW_CONFIG;
 const CACHE = `onboarding-${CONFIG.version}`;
 const REFERENCE = "onboarding-reference";
 const PRECACHED = new Set(CONFIG.precache);
+/** Every build file of this version: the precached ones and the decoder. */
+const BUILD_FILES = new Set([...CONFIG.precache, CONFIG.wasm]);
 /** The message boot.ts sends when the decoder will soon be needed. */
 const CACHE_DECODER = "cache-decoder";
 
@@ -73,9 +75,9 @@ async function networkFirst(request: Request, cacheName: string, fallback?: stri
  * newer deploy is not cached here (its chunks are not in this cache, and offline it would point
  * at files this version cannot serve); the newer worker precaches it.
  */
-function sameVersion(html: string, precached: Set<string>): boolean {
+function sameVersion(html: string, files: Set<string>): boolean {
   const refs = html.match(/\/static\/build\/[^"'\s>]+/g) ?? [];
-  return refs.length > 0 && refs.every((r) => precached.has(r));
+  return refs.length > 0 && refs.every((r) => files.has(r));
 }
 
 /** The shell from this version's cache at once, and a fresh copy fetched for the next visit. */
@@ -89,7 +91,7 @@ async function staleWhileRevalidate(event: FetchEvent): Promise<Response> {
       await cache.delete(event.request);
       const client = await self.clients.get(event.resultingClientId);
       await (client as WindowClient | undefined)?.navigate(event.request.url);
-    } else if (response.ok && sameVersion(await response.clone().text(), PRECACHED)) {
+    } else if (response.ok && sameVersion(await response.clone().text(), BUILD_FILES)) {
       await cache.put(event.request, response.clone());
     } else if (response.ok) {
       // A new deploy: fetch its worker now rather than at the next navigation.
