@@ -4,7 +4,7 @@
  * cache and from the service worker's cache, and how many bytes cross the wire meanwhile.
  */
 import type { Browser, CDPSession, Page } from "playwright-core";
-import { loadConfig } from "../lib/config.ts";
+import { loadConfig } from "../lib/domain/config.ts";
 import { median, startBenchApp } from "./harness.ts";
 
 /** What the issue calls a mid-range phone (Lighthouse's "slow 4G" with a 4× slower CPU). */
