@@ -200,7 +200,12 @@ export function authLayer(deps: AppDeps, auth: Auth | null): AuthLayer {
       return loginProblem(c, 400, "The answer came from another identity provider");
     }
     try {
-      const result = await auth.completeLogin({ code: q.code, state: q.state, binding });
+      const result = await auth.completeLogin({
+        code: q.code,
+        state: q.state,
+        iss: q.iss,
+        binding,
+      });
       setCookie(c, names.session, result.sessionId, {
         httpOnly: true,
         secure,
@@ -221,19 +226,7 @@ export function authLayer(deps: AppDeps, auth: Auth | null): AuthLayer {
     const sid = getCookie(c, names.session);
     if (auth && sid) await auth.logout(sid);
     deleteCookie(c, names.session, { path: "/", secure });
-    let next = "/";
-    if (auth) {
-      const end = (await auth.discovery().catch(() => null))?.end_session_endpoint;
-      if (end && auth.settings.clientId) {
-        const url = new URL(end);
-        url.searchParams.set("client_id", auth.settings.clientId);
-        url.searchParams.set(
-          "post_logout_redirect_uri",
-          `${publicUrl ?? new URL(c.req.url).origin}/`,
-        );
-        next = url.toString();
-      }
-    }
+    const next = (await auth?.logoutUrl(`${publicUrl ?? new URL(c.req.url).origin}/`)) ?? "/";
     if (c.req.header("accept")?.includes("application/json")) {
       return c.json({ logged_out: true, logout_url: next });
     }

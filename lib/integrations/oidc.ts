@@ -1,6 +1,7 @@
 /**
- * OIDC for the app: discovery and JWKS (cached, refetched on an unknown key), token validation
- * with `jose`, the authorization-code + PKCE login and server-side sessions in Deno KV.
+ * OIDC for the app. The relying party (discovery, authorization-code + PKCE login, ID token
+ * validation, logout URL) is `openid-client`; bearer access tokens are validated with `jose`
+ * against the provider's JWKS (cached, refetched on an unknown key); sessions live in Deno KV.
  */
 import {
   base64url,
@@ -12,6 +13,7 @@ import {
   type JWTPayload,
   jwtVerify,
 } from "jose";
+import * as oidc from "openid-client";
 import type { Config } from "../domain/config.ts";
 import { ConfigError } from "../domain/config.ts";
 import { createHttpClient, type HttpClient } from "./http.ts";
@@ -29,16 +31,8 @@ const JWKS_TTL_MS = 10 * 60 * 1000;
 const JWKS_COOLDOWN_MS = 30 * 1000;
 const CLOCK_TOLERANCE_S = 30;
 
-/** The parts of the provider's discovery document we use. */
-export interface OidcDiscovery {
-  issuer: string;
-  authorization_endpoint: string;
-  token_endpoint: string;
-  jwks_uri: string;
-  end_session_endpoint?: string;
-  token_endpoint_auth_methods_supported?: string[];
-  code_challenge_methods_supported?: string[];
-}
+/** The provider's discovery document. */
+export type OidcDiscovery = oidc.ServerMetadata;
 
 /** Auth settings taken from the config. */
 export interface AuthSettings {
@@ -107,9 +101,7 @@ async function sha256(text: string): Promise<Uint8Array> {
 }
 
 /** The PKCE S256 challenge of a verifier. */
-export async function pkceChallenge(verifier: string): Promise<string> {
-  return base64url.encode(await sha256(verifier));
-}
+export const pkceChallenge = oidc.calculatePKCECodeChallenge;
 
 /** A claim by exact name, else by dotted path (`realm_access.roles`). */
 function claimAt(payload: JWTPayload, path: string): unknown {
@@ -162,7 +154,8 @@ export interface AuthOptions {
   metrics?: Metrics;
   /** Transport for discovery, JWKS and the token endpoint (tests may pass a fake's handler). */
   fetch?: typeof fetch;
-  /** Clock in ms, for token expiry and cache ages. */
+  /** Clock in ms, for bearer-token expiry, sessions and cache ages (openid-client checks the ID
+   * token at login against the system clock). */
   now?: () => number;
   /** Minimum gap between JWKS refetches caused by an unknown key (default 30 s). */
   jwksCooldownMs?: number;
@@ -177,6 +170,20 @@ export interface LoginResult {
   expiresAt: number;
 }
 
+/** The error code of a provider's refusal (token endpoint or callback), if it is one. */
+async function refusalOf(e: unknown): Promise<string | undefined> {
+  if (e instanceof oidc.ResponseBodyError || e instanceof oidc.AuthorizationResponseError) {
+    return e.error;
+  }
+  if (e instanceof oidc.WWWAuthenticateChallengeError) {
+    // The challenge often names no error (`Basic realm=...`); the body usually does.
+    const body = await e.response.json().catch(() => null);
+    if (typeof body?.error === "string") return body.error;
+    return e.cause[0]?.parameters.error ?? `HTTP ${e.status}`;
+  }
+  return undefined;
+}
+
 /** OIDC authentication for one issuer. Nothing is fetched until the first use. */
 export class Auth {
   readonly settings: AuthSettings;
@@ -185,7 +192,7 @@ export class Auth {
   readonly #now: () => number;
   readonly #cooldownMs: number;
   readonly #log?: Logger;
-  #discovery?: { doc: OidcDiscovery; at: number };
+  #client?: { config: oidc.Configuration; at: number };
   #jwks?: { set: ReturnType<typeof createLocalJWKSet>; at: number };
   #jwksLoading?: Promise<void>;
 
@@ -209,32 +216,88 @@ export class Auth {
     return Boolean(this.settings.clientId);
   }
 
-  /** The discovery document, cached for an hour; its `issuer` must equal the configured one. */
-  async discovery(): Promise<OidcDiscovery> {
-    const cached = this.#discovery;
-    if (cached && this.#now() - cached.at < DISCOVERY_TTL_MS) return cached.doc;
-    const url = `${this.settings.issuer.replace(/\/+$/, "")}/.well-known/openid-configuration`;
-    const { body } = await this.#http.request<OidcDiscovery>("discovery", "GET", url);
-    if (!body || typeof body !== "object" || body.issuer !== this.settings.issuer) {
-      throw new ConfigError(
-        `The OIDC discovery document names issuer ${
-          JSON.stringify((body as OidcDiscovery | null)?.issuer)
-        }, not ${this.settings.issuer}: check ONBOARDING_OIDC_ISSUER`,
+  /**
+   * openid-client's transport: our HTTP layer (timeout, metrics, redaction, typed errors). GETs are
+   * retried; a token request is not, since a code is single-use. OAuth error answers (400/401) go
+   * back to the library, which reads their `error`.
+   */
+  #fetch = (url: string, init: oidc.CustomFetchOptions): Promise<Response> =>
+    this.#http.requestStream(
+      url.includes("/.well-known/") ? "discovery" : init.method === "POST" ? "token" : "jwks",
+      init.method,
+      url,
+      {
+        // Only form bodies (URLSearchParams) are sent to the provider.
+        body: init.body === undefined || init.body === null ? undefined : String(init.body),
+        headers: init.headers,
+        signal: init.signal,
+        accept: [400, 401],
+        retry: init.method === "GET",
+      },
+    );
+
+  /** Client authentication chosen per request, from the provider's methods and today's secret. */
+  #clientAuth: oidc.ClientAuth = (as, client, body, headers) => {
+    const secret = this.settings.clientSecret;
+    const methods = as.token_endpoint_auth_methods_supported ?? ["client_secret_basic"];
+    const method = !secret
+      ? oidc.None()
+      : methods.includes("client_secret_basic")
+      ? oidc.ClientSecretBasic(secret)
+      : oidc.ClientSecretPost(secret);
+    method(as, client, body, headers);
+  };
+
+  /** The provider's configuration from discovery, cached for an hour. */
+  async #configuration(): Promise<oidc.Configuration> {
+    const cached = this.#client;
+    if (cached && this.#now() - cached.at < DISCOVERY_TTL_MS) return cached.config;
+    const { issuer } = this.settings;
+    let config: oidc.Configuration;
+    try {
+      config = await oidc.discovery(
+        new URL(issuer),
+        // Without browser login only the metadata is used; the id is then a placeholder.
+        this.settings.clientId ?? this.settings.audience,
+        { [oidc.clockTolerance]: CLOCK_TOLERANCE_S },
+        this.#clientAuth,
+        {
+          [oidc.customFetch]: this.#fetch,
+          // Plain http only where the operator configured it (a loopback or test provider).
+          execute: issuer.startsWith("http:") ? [oidc.allowInsecureRequests] : [],
+        },
       );
-    }
-    for (const field of ["authorization_endpoint", "token_endpoint", "jwks_uri"] as const) {
-      if (typeof body[field] !== "string") {
-        throw new ConfigError(`The OIDC discovery document has no ${field}`);
+    } catch (e) {
+      if (e instanceof oidc.ClientError && e.code === "OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED") {
+        const named = (e.cause as { body?: { issuer?: unknown } } | undefined)?.body?.issuer;
+        throw new ConfigError(
+          `The OIDC discovery document names issuer ${
+            JSON.stringify(named)
+          }, not ${issuer}: check ONBOARDING_OIDC_ISSUER`,
+        );
       }
+      if (e instanceof oidc.ClientError) {
+        throw new ConfigError(`The OIDC discovery document is not usable: ${e.message}`);
+      }
+      throw e;
     }
-    this.#discovery = { doc: body, at: this.#now() };
-    return body;
+    // The ID token at login is verified against the provider's keys too, not only trusted as
+    // the token endpoint's answer.
+    oidc.enableNonRepudiationChecks(config);
+    this.#client = { config, at: this.#now() };
+    return config;
+  }
+
+  /** The discovery document (cached for an hour); its `issuer` must equal the configured one. */
+  async discovery(): Promise<OidcDiscovery> {
+    return (await this.#configuration()).serverMetadata();
   }
 
   async #loadJwks(): Promise<void> {
     this.#jwksLoading ??= (async () => {
       try {
         const { jwks_uri } = await this.discovery();
+        if (!jwks_uri) throw new ConfigError("The OIDC discovery document has no jwks_uri");
         const { body } = await this.#http.request<JSONWebKeySet>("jwks", "GET", jwks_uri);
         if (!body || !Array.isArray(body.keys)) {
           throw new ConfigError("The OIDC JWKS document has no keys array");
@@ -261,11 +324,12 @@ export class Auth {
     }
   };
 
-  async #verify(
-    token: string,
-    audience: string,
-    extra: { nonce?: string } = {},
-  ): Promise<JWTPayload> {
+  /**
+   * Verifies a bearer token. openid-client is a relying party and validates only what it receives
+   * at login; a resource server's access-token check (RFC 9068 would refuse unmarked tokens that
+   * most providers issue) stays here, on `jose`.
+   */
+  async #verify(token: string, audience: string): Promise<JWTPayload> {
     const { issuer } = await this.discovery();
     try {
       const { payload } = await jwtVerify(token, this.#getKey, {
@@ -276,9 +340,6 @@ export class Auth {
         currentDate: new Date(this.#now()),
         requiredClaims: ["sub", "exp", "iat"],
       });
-      if (extra.nonce !== undefined && payload.nonce !== extra.nonce) {
-        throw new AuthenticationFailed("The ID token's nonce does not match the login");
-      }
       // With several audiences the authorised party must be us (OIDC Core 3.1.3.7).
       if (Array.isArray(payload.aud) && payload.aud.length > 1 && payload.azp !== audience) {
         throw new AuthenticationFailed('The token\'s "azp" claim does not name this client');
@@ -334,31 +395,30 @@ export class Auth {
     if (!this.settings.clientId) {
       throw new LoginFailed("Browser login is not configured: ONBOARDING_OIDC_CLIENT_ID is empty");
     }
-    const doc = await this.discovery();
-    const state = randomToken();
+    const config = await this.#configuration();
+    const state = oidc.randomState();
     const pending: PendingLogin = {
-      verifier: randomToken(),
-      nonce: randomToken(),
+      verifier: oidc.randomPKCECodeVerifier(),
+      nonce: oidc.randomNonce(),
       returnTo: safeReturnTo(options.returnTo),
       redirectUri: options.redirectUri,
       binding: randomToken(),
     };
     await this.#kv.set(keys.login(state), pending, { expireIn: LOGIN_TTL_MS });
-    const url = new URL(doc.authorization_endpoint);
-    url.searchParams.set("response_type", "code");
-    url.searchParams.set("client_id", this.settings.clientId);
-    url.searchParams.set("redirect_uri", options.redirectUri);
-    url.searchParams.set("scope", "openid profile email");
-    url.searchParams.set("state", state);
-    url.searchParams.set("nonce", pending.nonce);
-    url.searchParams.set("code_challenge", await pkceChallenge(pending.verifier));
-    url.searchParams.set("code_challenge_method", "S256");
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: options.redirectUri,
+      scope: "openid profile email",
+      state,
+      nonce: pending.nonce,
+      code_challenge: await pkceChallenge(pending.verifier),
+      code_challenge_method: "S256",
+    });
     return { url: url.toString(), state, binding: pending.binding };
   }
 
   /** Consumes the login `state` (once), redeems the code, validates the ID token, opens a session. */
   async completeLogin(
-    params: { code?: string; state?: string; binding?: string },
+    params: { code?: string; state?: string; iss?: string; binding?: string },
   ): Promise<LoginResult> {
     if (!params.state || !params.code) throw new LoginFailed("The callback lacks code or state");
     const entry = await this.#kv.get<PendingLogin>(keys.login(params.state));
@@ -369,54 +429,57 @@ export class Auth {
     if (!params.binding || params.binding !== pending.binding) {
       throw new LoginFailed("The login was started in another browser: sign in again");
     }
-    const doc = await this.discovery();
-    const form = new URLSearchParams({
-      grant_type: "authorization_code",
-      code: params.code,
-      redirect_uri: pending.redirectUri,
-      code_verifier: pending.verifier,
-    });
-    const headers: Record<string, string> = {
-      "content-type": "application/x-www-form-urlencoded",
-    };
-    const clientId = this.settings.clientId!;
-    const secret = this.settings.clientSecret;
-    const methods = doc.token_endpoint_auth_methods_supported ?? ["client_secret_basic"];
-    if (secret && methods.includes("client_secret_basic")) {
-      const enc = (s: string) => encodeURIComponent(s).replace(/%20/g, "+");
-      headers.authorization = `Basic ${btoa(`${enc(clientId)}:${enc(secret)}`)}`;
-    } else {
-      form.set("client_id", clientId);
-      if (secret) form.set("client_secret", secret);
-    }
-    // A code is single-use: never resend after a lost answer.
-    const res = await this.#http.request<Record<string, unknown>>(
-      "token",
-      "POST",
-      doc.token_endpoint,
-      { body: form.toString(), headers, retry: false, accept: [400, 401] },
-    );
-    if (res.status !== 200 || typeof res.body?.id_token !== "string") {
-      const code = typeof res.body?.error === "string" ? res.body.error : `HTTP ${res.status}`;
-      this.#log?.warn("OIDC code exchange refused", { status: res.status, error: code });
-      throw new LoginFailed(`The identity provider refused the login (${code})`);
-    }
-    let payload: JWTPayload;
+    const config = await this.#configuration();
+    // The callback as the provider sent it; the library takes the redirect URI from it.
+    const callback = new URL(pending.redirectUri);
+    callback.searchParams.set("code", params.code);
+    callback.searchParams.set("state", params.state);
+    if (params.iss !== undefined) callback.searchParams.set("iss", params.iss);
+    let claims: JWTPayload | undefined;
     try {
-      payload = await this.#verify(res.body.id_token, clientId, { nonce: pending.nonce });
+      const tokens = await oidc.authorizationCodeGrant(config, callback, {
+        pkceCodeVerifier: pending.verifier,
+        expectedState: params.state,
+        expectedNonce: pending.nonce,
+        idTokenExpected: true,
+      });
+      claims = tokens.claims();
     } catch (e) {
-      if (e instanceof AuthenticationFailed) throw new LoginFailed(e.message);
+      const refusal = await refusalOf(e);
+      if (refusal !== undefined) {
+        this.#log?.warn("OIDC code exchange refused", { error: refusal });
+        throw new LoginFailed(`The identity provider refused the login (${refusal})`);
+      }
+      if (e instanceof oidc.ClientError || e instanceof TypeError) {
+        this.#log?.warn("OIDC login answer refused", { reason: e.message });
+        throw new LoginFailed(`The identity provider's answer was refused: ${e.message}`);
+      }
       throw e;
     }
-    const claims = this.#claimsOf(payload);
-    const user = this.userOf(claims);
+    if (!claims) throw new LoginFailed("The identity provider sent no ID token");
+    const sessionClaims = this.#claimsOf(claims);
+    const user = this.userOf(sessionClaims);
     const sessionId = randomToken();
     const now = this.#now();
-    const session: StoredSession = { ...claims, createdAt: now, expiresAt: now + SESSION_TTL_MS };
+    const session: StoredSession = {
+      ...sessionClaims,
+      createdAt: now,
+      expiresAt: now + SESSION_TTL_MS,
+    };
     await this.#kv.set(keys.session(await this.#sessionKey(sessionId)), session, {
       expireIn: SESSION_TTL_MS,
     });
     return { sessionId, returnTo: pending.returnTo, user, expiresAt: session.expiresAt };
+  }
+
+  /** The provider's logout URL returning to `postLogoutRedirectUri`, if it has one. */
+  async logoutUrl(postLogoutRedirectUri: string): Promise<string | undefined> {
+    const config = await this.#configuration().catch(() => null);
+    if (!config?.serverMetadata().end_session_endpoint || !this.settings.clientId) return;
+    return oidc.buildEndSessionUrl(config, {
+      client_id: this.settings.clientId,
+      post_logout_redirect_uri: postLogoutRedirectUri,
+    }).toString();
   }
 
   async #sessionKey(sessionId: string): Promise<string> {
