@@ -378,6 +378,39 @@ Deno.test("Auth login: PKCE code flow, one-time state bound to the browser, KV s
   }
 });
 
+Deno.test("the token request's Basic header encodes only what needs it (glewlwyd does not decode)", async () => {
+  // A provider that compares the header as sent refuses a client whose `-._~` were encoded.
+  const secret = "s3cr-et.with_all~unreserved";
+  const fake = await createFakeOidc({
+    issuer: ISSUER,
+    clientSecret: secret,
+    redirectUris: ["http://app.test/auth/callback"],
+  });
+  const sent: string[] = [];
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const auth = createAuth({
+      config: loadConfig({ ...AUTH_ENV, ONBOARDING_OIDC_CLIENT_SECRET: secret }),
+      kv,
+      fetch: (input, init) => {
+        const req = new Request(input, init);
+        if (req.method === "POST") sent.push(req.headers.get("authorization") ?? "");
+        return Promise.resolve(fake.handler(req));
+      },
+    })!;
+    const login = await auth.beginLogin({ redirectUri: "http://app.test/auth/callback" });
+    const back = await authorize(fake, login.url);
+    await auth.completeLogin({
+      code: back.get("code")!,
+      state: back.get("state")!,
+      binding: login.binding,
+    });
+    assertEquals(sent, [`Basic ${btoa(`onboarding:${secret}`)}`]);
+  } finally {
+    kv.close();
+  }
+});
+
 Deno.test("createFakeOidc() token endpoint enforces PKCE, single-use codes and redirect URIs", async (t) => {
   const fake = await createFakeOidc({ issuer: ISSUER, redirectUris: ["http://app.test/cb"] });
   const verifier = base64url.encode(crypto.getRandomValues(new Uint8Array(32)));

@@ -16,7 +16,7 @@ import {
 import * as oidc from "openid-client";
 import type { Config } from "../domain/config.ts";
 import { ConfigError } from "../domain/config.ts";
-import { createHttpClient, type HttpClient } from "./http.ts";
+import { createHttpClient, type HttpClient, IntegrationError } from "./http.ts";
 import type { Logger } from "../observability/log.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import type { User } from "../domain/model.ts";
@@ -170,6 +170,17 @@ export interface LoginResult {
   expiresAt: number;
 }
 
+/**
+ * `client_secret_basic` encoding only what must be encoded. oauth4webapi also encodes `-._~!*'()`,
+ * and providers that compare the header without decoding it (glewlwyd) then refuse the client.
+ */
+function clientSecretBasic(secret: string): oidc.ClientAuth {
+  const enc = (s: string) => encodeURIComponent(s).replace(/%20/g, "+");
+  return (_as, client, _body, headers) => {
+    headers.set("authorization", `Basic ${btoa(`${enc(client.client_id)}:${enc(secret)}`)}`);
+  };
+}
+
 /** The error code of a provider's refusal (token endpoint or callback), if it is one. */
 async function refusalOf(e: unknown): Promise<string | undefined> {
   if (e instanceof oidc.ResponseBodyError || e instanceof oidc.AuthorizationResponseError) {
@@ -218,8 +229,8 @@ export class Auth {
 
   /**
    * openid-client's transport: our HTTP layer (timeout, metrics, redaction, typed errors). GETs are
-   * retried; a token request is not, since a code is single-use. OAuth error answers (400/401) go
-   * back to the library, which reads their `error`.
+   * retried; a token request is not, since a code is single-use. OAuth error answers (400/401, and
+   * 403 from glewlwyd) go back to the library, which reads their `error`.
    */
   #fetch = (url: string, init: oidc.CustomFetchOptions): Promise<Response> =>
     this.#http.requestStream(
@@ -231,7 +242,7 @@ export class Auth {
         body: init.body === undefined || init.body === null ? undefined : String(init.body),
         headers: init.headers,
         signal: init.signal,
-        accept: [400, 401],
+        accept: [400, 401, 403],
         retry: init.method === "GET",
       },
     );
@@ -243,7 +254,7 @@ export class Auth {
     const method = !secret
       ? oidc.None()
       : methods.includes("client_secret_basic")
-      ? oidc.ClientSecretBasic(secret)
+      ? clientSecretBasic(secret)
       : oidc.ClientSecretPost(secret);
     method(as, client, body, headers);
   };
@@ -276,6 +287,7 @@ export class Auth {
           }, not ${issuer}: check ONBOARDING_OIDC_ISSUER`,
         );
       }
+      if (e instanceof oidc.ClientError && e.cause instanceof IntegrationError) throw e.cause;
       if (e instanceof oidc.ClientError) {
         throw new ConfigError(`The OIDC discovery document is not usable: ${e.message}`);
       }
@@ -446,6 +458,8 @@ export class Auth {
       claims = tokens.claims();
     } catch (e) {
       const refusal = await refusalOf(e);
+      // Our transport's typed error (unreachable, timeout, 5xx), as the library wrapped it.
+      if (e instanceof oidc.ClientError && e.cause instanceof IntegrationError) throw e.cause;
       if (refusal !== undefined) {
         this.#log?.warn("OIDC code exchange refused", { error: refusal });
         throw new LoginFailed(`The identity provider refused the login (${refusal})`);
