@@ -9,9 +9,9 @@ import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { MAC_MESSAGES, macProblem, macVendor } from "../lib/domain/mac.ts";
 import { deviceName } from "../lib/domain/names.ts";
 import { api, errorMessage, newer, subscribeEvents } from "../client/api.ts";
-import { Camera } from "../client/camera.tsx";
+import { Camera } from "../components/camera.tsx";
 import { createdRows } from "../client/format.ts";
-import { RetryForm, type RetryTarget } from "../client/retry_form.tsx";
+import { RetryForm, type RetryTarget } from "../components/retry_form.tsx";
 import { scannedMac, scannedPassword } from "../client/scan_payload.ts";
 import {
   type Elevation,
@@ -20,7 +20,7 @@ import {
   slotConflicts,
   suggestPosition,
   targetUnits,
-} from "../client/rack_elevation.tsx";
+} from "../components/rack_elevation.tsx";
 import {
   listOutbox,
   onOutboxChange,

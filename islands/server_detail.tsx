@@ -5,7 +5,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, errorMessage, newer, subscribeEvents } from "../client/api.ts";
 import { createdRows, formatTime } from "../client/format.ts";
-import { RetryForm, type RetryTarget } from "../client/retry_form.tsx";
+import { RetryForm, type RetryTarget } from "../components/retry_form.tsx";
 
 interface Detail {
   id: string;

@@ -10,7 +10,7 @@ import {
   loadIslands,
   readAssetManifest,
   renderWithIslands,
-} from "../lib/islands.tsx";
+} from "../components/islands.tsx";
 import { staticRoutes } from "./static.ts";
 
 await loadIslands();

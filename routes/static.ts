@@ -3,7 +3,7 @@
  * manifest and the service worker at the root scope with its precache list injected.
  */
 import { Hono } from "hono";
-import type { AssetManifest } from "../lib/islands.tsx";
+import type { AssetManifest } from "../components/islands.tsx";
 
 const TYPES: Record<string, string> = {
   js: "text/javascript; charset=utf-8",

@@ -9,7 +9,7 @@ import { chromium } from "playwright-core";
 import postgres from "postgres";
 import { loadConfig } from "../lib/domain/config.ts";
 import { islandFileBase, PAGE_ISLANDS } from "../islands/manifest.ts";
-import type { AssetManifest } from "../lib/islands.tsx";
+import type { AssetManifest } from "../components/islands.tsx";
 import { newRegistrationId, pendingSteps, type Registration } from "../lib/state/store.ts";
 import { migrateKea, readReservationFiles } from "./migrate_kea.ts";
 import { staticImports } from "./build.ts";

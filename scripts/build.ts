@@ -5,7 +5,7 @@
  * of the JavaScript each page ships.
  */
 import { islandFileBase, ISLANDS, PAGE_ISLANDS } from "../islands/manifest.ts";
-import type { AssetManifest } from "../lib/islands.tsx";
+import type { AssetManifest } from "../components/islands.tsx";
 
 const OUT = "static/build";
 const PUBLIC = "/static/build/";

@@ -76,7 +76,7 @@ function layer(path: string): string {
   if (path.startsWith("sim/")) return "sim";
   if (path.startsWith("routes/")) return "routes";
   if (path === "app_types.ts") return "app_types";
-  if (/^(islands|client|components)\//.test(path) || path === "lib/islands.tsx") return "ui";
+  if (/^(islands|client|components)\//.test(path)) return "ui";
   return path;
 }
 

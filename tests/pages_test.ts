@@ -6,7 +6,7 @@ import { type AppEnv, createApp, createServices } from "../app.ts";
 import { loadConfig } from "../lib/domain/config.ts";
 import { createLogger } from "../lib/observability/log.ts";
 import { pageRoutes, renderPage } from "../routes/pages.tsx";
-import { readAssetManifest, serializeProps } from "../lib/islands.tsx";
+import { readAssetManifest, serializeProps } from "../components/islands.tsx";
 
 async function withApp(
   staticRoot: string | undefined,

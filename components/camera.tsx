@@ -1,6 +1,6 @@
 /** Camera panel: opens on demand (the decoder loads only then), with camera switch and torch. */
 import { useEffect, useRef, useState } from "preact/hooks";
-import type { Scanner } from "./scanner.ts";
+import type { Scanner } from "../client/scanner.ts";
 
 export function Camera(
   props: {
@@ -39,7 +39,7 @@ export function Camera(
   async function open() {
     setState("opening");
     try {
-      const { startScanner } = await import("./scanner.ts");
+      const { startScanner } = await import("../client/scanner.ts");
       const started = await startScanner(video.current!, {
         wasmUrl: props.wasmUrl,
         onCode: (v, f) => scanner.current ? onCode.current(v, f) : true,

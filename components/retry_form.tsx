@@ -6,9 +6,9 @@
  */
 import { useState } from "preact/hooks";
 import { MAC_MESSAGES, macProblem } from "../lib/domain/mac.ts";
-import { api, errorMessage } from "./api.ts";
+import { api, errorMessage } from "../client/api.ts";
 import { Camera } from "./camera.tsx";
-import { scannedMac, scannedPassword } from "./scan_payload.ts";
+import { scannedMac, scannedPassword } from "../client/scan_payload.ts";
 
 /** The parts of a registration the form looks at. */
 export interface RetryTarget {
