@@ -1,0 +1,52 @@
+/**
+ * The flow's current step, walked like pages: each step forward is a history entry, so the phone's
+ * back gesture goes back through the steps as the Back buttons do. Going back from the results of
+ * Go starts the next server. A step change focuses its heading: screen readers announce it,
+ * keyboards start there.
+ */
+import { useEffect, useRef, useState } from "preact/hooks";
+import type { Step } from "./model.ts";
+
+export function useSteps(
+  entered: { mac: string; password: string },
+  onLeaveGo: () => void,
+) {
+  const [step, setStep] = useState<Step>("mac");
+  const current = useRef({ ...entered, step, onLeaveGo });
+  current.current = { ...entered, step, onLeaveGo };
+  useEffect(() => {
+    history.replaceState({ step: "mac" }, "");
+    const onPop = (e: PopStateEvent) => {
+      const now = current.current;
+      if (now.step === "go") return now.onLeaveGo();
+      let target = (e.state as { step?: Step } | null)?.step ?? "mac";
+      if (target === "go") target = "location";
+      if (target === "location" && !now.password) target = "password";
+      if (target !== "mac" && !now.mac) target = "mac";
+      setStep(target);
+    };
+    addEventListener("popstate", onPop);
+    return () => removeEventListener("popstate", onPop);
+  }, []);
+
+  const shownStep = useRef(step);
+  useEffect(() => {
+    if (shownStep.current === step) return;
+    shownStep.current = step;
+    document.querySelector<HTMLElement>(`[data-step-title=${step}]`)?.focus();
+  }, [step]);
+
+  return {
+    step,
+    /** Moves forward with a history entry. */
+    forward: (next: "password" | "location") => {
+      history.pushState({ step: next }, "");
+      setStep(next);
+    },
+    /** Replaces the current entry (Go's results, the next server's first step). */
+    replace: (next: "mac" | "go") => {
+      history.replaceState({ step: next }, "");
+      setStep(next);
+    },
+  };
+}
