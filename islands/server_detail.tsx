@@ -4,54 +4,11 @@
  */
 import { useEffect, useState } from "preact/hooks";
 import { api, errorMessage, newer, subscribeEvents } from "../client/api.ts";
-import { createdRows, formatTime } from "../client/format.ts";
-import { RetryForm, type RetryTarget } from "../components/retry_form.tsx";
-
-interface Detail {
-  id: string;
-  device_name: string;
-  status: string;
-  bmc_mac: string;
-  bmc_ip?: string;
-  boot_mac?: string;
-  bmc_system?: string;
-  bmc?: RetryTarget["bmc"] & {
-    vendor?: string;
-    model?: string;
-    serial?: string;
-    systemPath?: string;
-    bootReason?: string;
-  };
-  error?: string;
-  /** The last BMC password rotation (never the password). */
-  rotation?: { status: string; message: string; at: string };
-  warnings?: string[];
-  steps: Record<string, { status: string; message?: string }>;
-  created?: Record<string, unknown>;
-  provisioning?: {
-    state: string;
-    operationalStatus: string;
-    poweredOn: boolean;
-    errorMessage: string;
-  };
-  request?: Record<string, unknown>;
-  resolved?: { siteSlug?: string; siteName?: string; locationName?: string; rackName?: string };
-  audit?: { at: string; actor: string; action: string; detail?: string }[];
-  created_at?: string;
-  updated_at?: string;
-}
-
-/** A decommission's report is JSON (`{"secret": "deleted", …}`): shown as "secret deleted, …". */
-function auditDetail(detail?: string): string {
-  if (!detail?.startsWith("{")) return detail ?? "";
-  try {
-    return Object.entries(JSON.parse(detail)).map(([k, v]) => `${k} ${v}`).join(", ");
-  } catch {
-    return detail;
-  }
-}
-
-const TERMINAL = new Set(["ok", "failed", "blocked", "decommissioned"]);
+import { createdRows } from "../client/format.ts";
+import { RetryForm } from "../components/retry_form.tsx";
+import { CreatedObjects, StepList, TERMINAL } from "../components/registration.tsx";
+import { AuditList, type Detail, Facts } from "../components/server/facts.tsx";
+import { DecommissionCard, RotationCard } from "../components/server/actions.tsx";
 
 /** The detail island; `id` comes from the URL. */
 export default function ServerDetail(
@@ -69,10 +26,7 @@ export default function ServerDetail(
   const [retry, setRetry] = useState<
     { state: "running" | "done" | "error"; text: string; since?: string } | null
   >(null);
-  const [confirming, setConfirming] = useState(false);
   const [decommission, setDecommission] = useState("");
-  const [rotating, setRotating] = useState<"confirm" | "running" | "">("");
-  const [rotation, setRotation] = useState("");
   const load = () =>
     api<Detail>("GET", `/api/v1/servers/${props.id}`).then((a) => {
       if (a.ok) setR((shown) => newer(shown, a.body));
@@ -94,29 +48,6 @@ export default function ServerDetail(
         : { state: "error", text: `Retried: ${failureOf(r)}` },
     );
   }, [r?.status, r?.updated_at]);
-
-  const decommissionNow = async () => {
-    setConfirming(false);
-    try {
-      const a = await api("DELETE", `/api/v1/servers/${props.id}`);
-      setDecommission(a.ok ? "Decommissioned" : errorMessage(a));
-      load();
-    } catch {
-      setDecommission("No network: try again when online.");
-    }
-  };
-
-  const rotateNow = async () => {
-    setRotating("running");
-    try {
-      const a = await api("POST", `/api/v1/servers/${props.id}/rotate-credentials`);
-      setRotation(a.ok ? "BMC password replaced" : errorMessage(a));
-      load();
-    } catch {
-      setRotation("No network: try again when online.");
-    }
-    setRotating("");
-  };
 
   if (!r) {
     return (
@@ -162,81 +93,11 @@ export default function ServerDetail(
             {failed && retryForm}
           </div>
         )}
-        <dl class="kv">
-          {(r.resolved?.rackName || r.request?.rack !== undefined) && (
-            <>
-              <dt>Location</dt>
-              <dd>
-                {[
-                  r.resolved?.siteName ?? r.resolved?.siteSlug ?? r.request?.site,
-                  r.resolved?.locationName ?? r.request?.location,
-                  `rack ${r.resolved?.rackName ?? r.request?.rack}`,
-                  `U${r.request?.position}`,
-                ].filter((v) => v !== undefined).join(" · ")}
-              </dd>
-            </>
-          )}
-          <dt>BMC MAC</dt>
-          <dd>{r.bmc_mac}</dd>
-          <dt>BMC IP</dt>
-          <dd>{r.bmc_ip ?? "—"}</dd>
-          <dt>Boot MAC</dt>
-          {r.boot_mac
-            ? <dd>{r.boot_mac}</dd>
-            : r.bmc?.bootMac
-            ? (
-              <dd data-testid="boot-mac-discovered">
-                {r.bmc.bootMac}{" "}
-                <span class="hint">discovered over Redfish, not scanned: {r.bmc.bootReason}</span>
-              </dd>
-            )
-            : <dd>— (none: Metal3's inspection finds the NICs)</dd>}
-          {r.bmc?.vendor && (
-            <>
-              <dt>BMC</dt>
-              <dd>
-                {[
-                  r.bmc.vendor,
-                  r.bmc.model,
-                  r.bmc.serial && `serial ${r.bmc.serial}`,
-                  r.bmc.systemPath,
-                ]
-                  .filter(Boolean).join(" · ")}
-              </dd>
-            </>
-          )}
-          {r.created_at && (
-            <>
-              <dt>Created</dt>
-              <dd>{formatTime(r.created_at)}</dd>
-            </>
-          )}
-          {r.provisioning && (
-            <>
-              <dt>Provisioning</dt>
-              <dd>
-                {r.provisioning.state || "—"} · {r.provisioning.operationalStatus || "—"} · power
-                {" "}
-                {r.provisioning.poweredOn ? "on" : "off"}
-                {r.provisioning.errorMessage && (
-                  <span class="error">{r.provisioning.errorMessage}</span>
-                )}
-              </dd>
-            </>
-          )}
-        </dl>
+        <Facts r={r} />
         {/* Done, but created without a boot MAC: it can be added now (the form says so). */}
         {!failed && retryForm}
         <h2>{r.status === "decommissioned" ? "Steps (since undone)" : "Steps"}</h2>
-        <ul class="steplist">
-          {Object.entries(r.steps ?? {}).map(([name, s]) => (
-            <li key={name} data-step={name} data-status={s.status}>
-              <span>{name}</span>
-              <span class={`pill st-${s.status}`}>{s.status}</span>
-              {s.message && <span class="msg">{s.message}</span>}
-            </li>
-          ))}
-        </ul>
+        <StepList steps={Object.entries(r.steps ?? {})} />
         {r.warnings?.length
           ? (
             <>
@@ -248,107 +109,23 @@ export default function ServerDetail(
         {created.length > 0 && (
           <>
             <h2>Created objects</h2>
-            <dl class="kv">
-              {created.map((c) => (
-                <>
-                  <dt key={`k${c.label}`}>{c.label}</dt>
-                  <dd key={`v${c.label}`}>
-                    {c.href ? <a class="button" href={c.href}>{c.value}</a> : c.value}
-                  </dd>
-                </>
-              ))}
-            </dl>
+            <CreatedObjects rows={created} />
           </>
         )}
-        {r.audit?.length
-          ? (
-            <>
-              <h2>Audit</h2>
-              <ul class="steplist">
-                {r.audit.map((a, i) => (
-                  <li key={i}>
-                    <span>{a.action}</span>
-                    <span class="hint">{a.actor}</span>
-                    <span class="msg">{formatTime(a.at)} {auditDetail(a.detail)}</span>
-                  </li>
-                ))}
-              </ul>
-            </>
-          )
-          : null}
+        {r.audit?.length ? <AuditList audit={r.audit} /> : null}
       </section>
       {props.canDecommission && r.status === "ok" && r.bmc_ip && (
-        <section class="card" aria-labelledby="rotation-title">
-          <h2 id="rotation-title">BMC password</h2>
-          <p class="hint">
-            Replaces it with a generated one; OpenBao and the Metal3 Secret get the new password.
-          </p>
-          {r.rotation && (
-            <p class="hint" data-testid="rotation">
-              Last rotation ({formatTime(r.rotation.at)}): {r.rotation.message}
-            </p>
-          )}
-          <div class="actions" role="group" aria-label="Rotate the BMC password">
-            {rotating === "confirm"
-              ? (
-                <>
-                  <button
-                    type="button"
-                    onClick={() => setRotating("")}
-                  >
-                    Cancel
-                  </button>
-                  <button type="button" onClick={rotateNow}>
-                    Rotate the password of {r.device_name}
-                  </button>
-                </>
-              )
-              : (
-                <button
-                  type="button"
-                  disabled={rotating === "running"}
-                  onClick={() => setRotating("confirm")}
-                >
-                  {rotating === "running" ? "Rotating…" : "Rotate BMC password…"}
-                </button>
-              )}
-          </div>
-          {rotation && <p role="status" class="hint" data-testid="rotation-result">{rotation}</p>}
-        </section>
+        <RotationCard id={r.id} deviceName={r.device_name} rotation={r.rotation} onDone={load} />
       )}
       {props.canDecommission && r.status !== "decommissioned" && (
-        <section class="card danger-zone" aria-labelledby="decommission-title">
-          <h2 id="decommission-title">Decommission</h2>
-          <p class="hint">
-            Removes its BareMetalHost, Secret, DHCP reservation, stored credentials and Netbox
-            records.
-          </p>
-          {confirming
-            ? (
-              <div class="actions" role="group" aria-label="Confirm decommission">
-                <button
-                  type="button"
-                  onClick={() => setConfirming(false)}
-                >
-                  Cancel
-                </button>
-                <button type="button" class="danger" onClick={decommissionNow}>
-                  Decommission {r.device_name}
-                </button>
-              </div>
-            )
-            : (
-              <div class="actions">
-                <button
-                  type="button"
-                  class="danger"
-                  onClick={() => setConfirming(true)}
-                >
-                  Decommission…
-                </button>
-              </div>
-            )}
-        </section>
+        <DecommissionCard
+          id={r.id}
+          deviceName={r.device_name}
+          onResult={(text) => {
+            setDecommission(text);
+            load();
+          }}
+        />
       )}
       {decommission && (
         <p role="status" class="hint" data-testid="decommission-result">{decommission}</p>
