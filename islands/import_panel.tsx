@@ -4,7 +4,9 @@
  * (nothing written) so "ready" means ready; live per-server progress.
  */
 import { useState } from "preact/hooks";
-import { api, errorMessage, socketUrl } from "../client/api.ts";
+import { preflight, type Row, RowsTable, runImport, validate } from "../components/import/rows.tsx";
+import { TextSource } from "../components/import/text_source.tsx";
+import { FormatToggle, MergeOptions } from "../components/import/options.tsx";
 
 type Schemas = typeof import("../lib/domain/schemas.ts");
 type Merge = typeof import("../lib/domain/merge_import.ts");
@@ -29,93 +31,6 @@ function loadMerge(): Promise<Merge> {
 /** Starts a load early (on intent); Preview awaits the same promise and reports failures. */
 function prefetch(load: () => Promise<unknown>): void {
   load().catch(() => {});
-}
-
-interface Row {
-  index: number;
-  device_name: string;
-  valid: boolean;
-  errors: Record<string, string>;
-  /** Why the API's pre-flight refuses the row (a conflict in Netbox or Kea, a full unit). */
-  refused?: string;
-  item: unknown;
-  status?: string;
-  steps?: Record<string, string>;
-  message?: string;
-}
-
-/** Row state for people: a row never sent to the import is "not started", whatever the reason. */
-function stateOf(r: Row, started: boolean): { pill: string; label: string; detail?: string } {
-  if (r.status) {
-    const steps = Object.entries(r.steps ?? {});
-    const none = steps.length > 0 && steps.every(([, v]) => v === "pending");
-    return {
-      pill: r.status,
-      label: r.status,
-      detail: none ? "not started" : steps.map(([k, v]) => `${k} ${v}`).join(" · ") || undefined,
-    };
-  }
-  if (!r.valid) {
-    return {
-      pill: "failed",
-      label: r.refused ? "refused" : "invalid",
-      detail: started ? "not started" : undefined,
-    };
-  }
-  return { pill: "pending", label: started ? "waiting" : "ready" };
-}
-
-/**
- * The API's pre-flight for the valid rows (`POST /servers/import?dry_run=true`, nothing written);
- * a refused row is no longer valid. Returns a problem to show when the check could not run.
- */
-async function preflight(rows: Row[]): Promise<{ rows: Row[]; problem?: string }> {
-  const valid = rows.filter((r) => r.valid);
-  if (!valid.length) return { rows };
-  try {
-    const answer = await api<{ index: number; status: string; error?: string }[]>(
-      "POST",
-      "/api/v1/servers/import?dry_run=true",
-      { body: valid.map((r) => r.item) },
-    );
-    if (!answer.ok) {
-      return { rows, problem: `The pre-flight check failed: ${errorMessage(answer)}` };
-    }
-    const refused = new Map(
-      answer.body.filter((p) => p.status !== "ready").map((p) => [valid[p.index].index, p.error]),
-    );
-    return {
-      rows: rows.map((r) =>
-        refused.has(r.index)
-          ? { ...r, valid: false, refused: refused.get(r.index) ?? "Refused by the pre-flight" }
-          : r
-      ),
-    };
-  } catch {
-    return {
-      rows,
-      problem: "No network: conflicts with Netbox and Kea are not checked yet; Preview again.",
-    };
-  }
-}
-
-function validate(items: unknown[], { importItemSchema, fieldErrors }: Schemas): Row[] {
-  return items.map((item, index) => {
-    const parsed = importItemSchema.safeParse(item);
-    const name = (item as { device_name?: unknown })?.device_name;
-    return {
-      index,
-      device_name: typeof name === "string" ? name : `#${index + 1}`,
-      valid: parsed.success,
-      errors: parsed.success ? {} : fieldErrors(parsed.error),
-      item,
-    };
-  });
-}
-
-async function readFile(input: HTMLInputElement): Promise<string> {
-  const file = input.files?.[0];
-  return file ? await file.text() : "";
 }
 
 /** The import island. */
@@ -175,37 +90,20 @@ export default function ImportPanel(_props: Record<string, unknown>) {
     if (!valid.length) return;
     setRunning(true);
     const byIndex = new Map(valid.map((r, i) => [i, r.index]));
-    const ws = new WebSocket(socketUrl("/api/v1/servers/import/ws"));
-    const update = (i: number, patch: Partial<Row> | ((r: Row) => Partial<Row>)) =>
-      setRows((old) =>
-        old.map((r) =>
-          r.index === byIndex.get(i)
-            ? { ...r, ...(typeof patch === "function" ? patch(r) : patch) }
-            : r
-        )
-      );
-    ws.onopen = () => ws.send(JSON.stringify(valid.map((r) => r.item)));
-    ws.onmessage = (m) => {
-      const e = JSON.parse(m.data);
-      if (e.type === "step") {
-        update(e.index, (r) => ({ status: "running", steps: { ...r.steps, [e.step]: e.status } }));
-      } else if (e.type === "result") {
-        update(e.index, {
-          status: e.status,
-          steps: e.steps,
-          message: e.error ?? (e.warnings?.length ? e.warnings.join("; ") : undefined),
-        });
-      } else if (e.type === "done") {
-        const skipped = rows.length - valid.length;
-        setSummary(`${e.ok} ok, ${e.failed} failed${skipped ? `, ${skipped} not started` : ""}`);
+    runImport(valid, rows.length - valid.length, {
+      update: (i, patch) =>
+        setRows((old) =>
+          old.map((r) =>
+            r.index === byIndex.get(i)
+              ? { ...r, ...(typeof patch === "function" ? patch(r) : patch) }
+              : r
+          )
+        ),
+      end: (text) => {
+        setSummary(text);
         setRunning(false);
-        ws.close();
-      }
-    };
-    ws.onerror = () => {
-      setSummary("The connection was lost: the import goes on on the server; see Servers.");
-      setRunning(false);
-    };
+      },
+    });
   };
 
   const invalid = rows.filter((r) => !r.valid).length;
@@ -217,85 +115,48 @@ export default function ImportPanel(_props: Record<string, unknown>) {
       onFocusIn={() => prefetch(loadSchemas)}
     >
       <h1 id="import-title">Import</h1>
-      <div class="row" role="group" aria-label="Input format">
-        <button
-          type="button"
-          aria-pressed={mode === "json"}
-          class={mode === "json" ? "primary" : ""}
-          onClick={() => setMode("json")}
-        >
-          JSON
-        </button>
-        <button
-          type="button"
-          aria-pressed={mode === "merge"}
-          class={mode === "merge" ? "primary" : ""}
-          onClick={() => {
-            prefetch(loadMerge);
-            setMode("merge");
-          }}
-        >
-          YAML + Kea
-        </button>
-      </div>
+      <FormatToggle
+        mode={mode}
+        onChange={(m) => {
+          if (m === "merge") prefetch(loadMerge);
+          setMode(m);
+        }}
+      />
       {mode === "json"
         ? (
           <>
-            <label for="json-file">JSON file</label>
-            <input
-              id="json-file"
-              type="file"
+            <TextSource
+              id="json"
+              label="JSON file"
               accept=".json,application/json"
-              onChange={async (e) => setJson(await readFile(e.currentTarget))}
+              value={json}
+              onChange={setJson}
+              pasteLabel="or paste JSON"
             />
-            <label for="json-text">or paste JSON</label>
-            <textarea id="json-text" value={json} onInput={(e) => setJson(e.currentTarget.value)} />
           </>
         )
         : (
           <>
-            <label for="yaml-file">YAML device list</label>
-            <input
-              id="yaml-file"
-              type="file"
+            <TextSource
+              id="yaml"
+              label="YAML device list"
               accept=".yaml,.yml"
-              onChange={async (e) => setYaml(await readFile(e.currentTarget))}
-            />
-            <textarea
-              id="yaml-text"
-              aria-label="YAML device list"
               value={yaml}
-              onInput={(e) => setYaml(e.currentTarget.value)}
+              onChange={setYaml}
             />
-            <label for="kea-file">Kea reservations JSON</label>
-            <input
-              id="kea-file"
-              type="file"
+            <TextSource
+              id="kea"
+              label="Kea reservations JSON"
               accept=".json,.conf"
-              onChange={async (e) => setKea(await readFile(e.currentTarget))}
-            />
-            <textarea
-              id="kea-text"
-              aria-label="Kea reservations JSON"
               value={kea}
-              onInput={(e) => setKea(e.currentTarget.value)}
+              onChange={setKea}
             />
-            <label for="merge-domain">BMC domain (optional)</label>
-            <input
-              id="merge-domain"
-              value={domain}
-              placeholder=".bmc.example.org"
-              onInput={(e) => setDomain(e.currentTarget.value)}
+            <MergeOptions
+              domain={domain}
+              setDomain={setDomain}
+              names={names}
+              setNames={setNames}
             />
-            <label for="merge-names">Device names</label>
-            <select
-              id="merge-names"
-              value={names}
-              onChange={(e) => setNames(e.currentTarget.value === "yaml" ? "yaml" : "kea")}
-            >
-              <option value="kea">Kea's full name (dcoa-ra07u01 for ra07u01)</option>
-              <option value="yaml">as written in the YAML list</option>
-            </select>
           </>
         )}
       <div class="actions">
@@ -319,41 +180,7 @@ export default function ImportPanel(_props: Record<string, unknown>) {
         </p>
       )}
       {summary && <p role="status" data-testid="import-summary">{summary}</p>}
-      {rows.length > 0 && (
-        <table data-testid="import-rows">
-          <thead>
-            <tr>
-              <th>#</th>
-              <th>Device</th>
-              <th>State</th>
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map((r) => {
-              const state = stateOf(r, started);
-              return (
-                <tr key={r.index} data-valid={String(r.valid)} data-status={r.status ?? ""}>
-                  <td>{r.index + 1}</td>
-                  <td>
-                    {r.device_name}
-                    {Object.entries(r.errors).map(([k, v]) => (
-                      <div key={k} class="error">{k}: {v}</div>
-                    ))}
-                    {r.refused && <div class="error">{r.refused}</div>}
-                    {r.message && <div class="hint">{r.message}</div>}
-                  </td>
-                  <td>
-                    <span class={`pill st-${state.pill}`}>
-                      {state.label}
-                    </span>
-                    {state.detail && <div class="hint">{state.detail}</div>}
-                  </td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
-      )}
+      {rows.length > 0 && <RowsTable rows={rows} started={started} />}
     </section>
   );
 }
