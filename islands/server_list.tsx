@@ -4,112 +4,16 @@
  */
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api, newer, subscribeEvents } from "../client/api.ts";
+import {
+  FilterBar,
+  type FilterName,
+  type Filters,
+  NO_FILTERS,
+  type Option,
+} from "../components/servers/filters.tsx";
+import { type Row, ServerItem } from "../components/servers/row.tsx";
 
-interface Ref {
-  id: number;
-  name: string;
-  slug?: string;
-}
-
-interface Row {
-  /** Our registration's id; for a Netbox device, its registration's (or null). */
-  id: string | null;
-  /** Absent on rows from the live events: those are always ours. */
-  origin?: "ours" | "netbox";
-  device_name: string;
-  status: string;
-  bmc_mac?: string;
-  bmc_ip?: string;
-  request?: { rack?: string | number; position?: number; device_role?: string | number };
-  netbox?: {
-    status: string | null;
-    url: string | null;
-    rack: Ref | null;
-    position: number | null;
-    role: Ref | null;
-  } | null;
-  provisioning?: {
-    state: string;
-    operationalStatus: string;
-    poweredOn: boolean;
-    errorMessage: string;
-  };
-  updated_at?: string;
-}
-
-interface Option {
-  value: string;
-  label: string;
-}
-
-/** The drop-down filters, in the order shown; `source` picks registrations, Netbox or both. */
-const FILTERS = [
-  ["site", "Site"],
-  ["location", "Location"],
-  ["rack", "Rack"],
-  ["device_type", "Type"],
-  ["role", "Role"],
-  ["status", "Status"],
-] as const;
-type FilterName = typeof FILTERS[number][0] | "source" | "q";
-type Filters = Record<FilterName, string>;
-const NO_FILTERS: Filters = {
-  q: "",
-  source: "",
-  site: "",
-  location: "",
-  rack: "",
-  device_type: "",
-  role: "",
-  status: "",
-};
-const SOURCES: Option[] = [
-  { value: "", label: "Registered and Netbox" },
-  { value: "ours", label: "Registered here" },
-  { value: "netbox", label: "Netbox devices" },
-];
 const RETIRED = ["decommissioned", "decommissioning"];
-
-/** `2026-12-06 23:27` in the browser's time zone: 24 h, the same everywhere. */
-function shortTime(iso?: string): string {
-  if (!iso) return "";
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return "";
-  const p = (n: number) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${
-    p(d.getMinutes())
-  }`;
-}
-
-/** `RB06 · U12 · Server`: where it is and what it is for. */
-function place(r: Row): string {
-  const rack = r.netbox?.rack?.name ?? r.request?.rack;
-  const position = r.netbox?.position ?? r.request?.position;
-  const role = r.netbox?.role?.name ?? r.request?.device_role;
-  return [rack, position != null ? `U${position}` : undefined, role]
-    .filter((x) => x !== undefined && x !== "").join(" · ");
-}
-
-function RowBody({ r }: { r: Row }) {
-  const netboxOnly = r.origin === "netbox";
-  const details = [
-    place(r),
-    r.bmc_ip,
-    r.provisioning
-      ? `${r.provisioning.state || "registering"}${r.provisioning.poweredOn ? " · on" : ""}`
-      : "",
-    netboxOnly ? "" : shortTime(r.updated_at),
-  ].filter(Boolean).join(" · ");
-  return (
-    <>
-      <span>
-        {r.device_name}
-        <span class="sub">{details}</span>
-      </span>
-      <span class={`pill st-${r.status}`}>{netboxOnly ? `Netbox: ${r.status}` : r.status}</span>
-    </>
-  );
-}
 
 /** The list island. */
 export default function ServerList(_props: Record<string, unknown>) {
@@ -215,86 +119,14 @@ export default function ServerList(_props: Record<string, unknown>) {
     return () => removeEventListener("online", send);
   }, []);
 
-  /** A filter's choices: from the data, plus the current value when the data lacks it. */
-  const optionsFor = (name: FilterName) => {
-    const list = name === "source" ? SOURCES.slice(1) : choices[name] ?? [];
-    const value = filters[name];
-    return value && !list.some((o) => o.value === value)
-      ? [...list, { value, label: value }]
-      : list;
-  };
-
-  const chosen = FILTERS.filter(([name]) => filters[name]).length;
-
   return (
     <section class="card" aria-labelledby="servers-title">
       <h1 id="servers-title">Servers</h1>
-      <label for="q">Search</label>
-      <input
-        id="q"
-        type="search"
-        placeholder="name, MAC or IP"
-        value={filters.q}
-        onInput={(e) => set("q", e.currentTarget.value)}
-      />
-      <label for="filter-source">Show</label>
-      <select
-        id="filter-source"
-        value={filters.source}
-        onChange={(e) => set("source", e.currentTarget.value)}
-      >
-        <option value="">{SOURCES[0].label}</option>
-        {optionsFor("source").map((o) => <option key={o.value} value={o.value}>{o.label}</option>)}
-      </select>
-      <details class="filters" open={chosen > 0}>
-        <summary>Filters{chosen ? ` (${chosen})` : ""}</summary>
-        <div class="grid2">
-          {FILTERS.map(([name, label]) => (
-            <div key={name}>
-              <label for={`filter-${name}`}>{label}</label>
-              <select
-                id={`filter-${name}`}
-                value={filters[name]}
-                onChange={(e) => set(name, e.currentTarget.value)}
-              >
-                <option value="">any</option>
-                {optionsFor(name).map((o) => (
-                  <option key={o.value} value={o.value}>{o.label}</option>
-                ))}
-              </select>
-            </div>
-          ))}
-        </div>
-        <p class="hint">Decommissioned servers are listed only when chosen under Status.</p>
-      </details>
+      <FilterBar filters={filters} choices={choices} set={set} />
       {error && <p class="error" role="alert">{error}</p>}
       {warning && <p class="hint" role="status">{warning}</p>}
       <ul class="list" aria-live="polite" data-testid="server-list">
-        {items.map((r) => (
-          <li
-            key={r.id ?? `netbox:${r.device_name}`}
-            data-id={r.id ?? undefined}
-            data-origin={r.origin ?? "ours"}
-          >
-            {r.id
-              ? (
-                <a href={`/servers/${r.id}`}>
-                  <RowBody r={r} />
-                </a>
-              )
-              : r.netbox?.url
-              ? (
-                <a href={r.netbox.url} target="_blank" rel="noopener">
-                  <RowBody r={r} />
-                </a>
-              )
-              : (
-                <div class="item">
-                  <RowBody r={r} />
-                </div>
-              )}
-          </li>
-        ))}
+        {items.map((r) => <ServerItem key={r.id ?? `netbox:${r.device_name}`} r={r} />)}
       </ul>
       {!items.length && !error && <p class="hint">No servers match.</p>}
       {cursor && <button type="button" onClick={() => load(cursor)}>More</button>}
