@@ -74,6 +74,13 @@ export interface RackDevice {
   position: number | null;
   u_height: number;
 }
+export interface BmcInterface {
+  id: number;
+  device_id: number;
+  device_name: string;
+  /** Lower-case colon form, or null without one. */
+  mac: string | null;
+}
 export interface NetboxIp {
   id: number;
   /** CIDR form, e.g. 10.16.28.31/24. */
@@ -114,6 +121,15 @@ export interface NetboxClient {
    * Netbox's pages (`limit`/`offset`, `next`), for the inventory list.
    */
   listDevices(filter?: { roles?: string[]; sites?: string[] }): Promise<InventoryDevice[]>;
+  /** Every interface named `bmc` with its device and MAC, all pages (the drift check). */
+  bmcInterfaces(): Promise<BmcInterface[]>;
+  /** Every IP address inside the prefix with what it is assigned to, all pages (the drift check). */
+  ipsIn(prefix: string): Promise<NetboxIp[]>;
+  /** Puts a device back where the service created it (a forced drift repair). */
+  updateDevice(
+    id: number,
+    input: { name: string; siteId: number; locationId: number; rackId: number; position: number },
+  ): Promise<void>;
   /** Devices that have an interface with this MAC (works for both MAC models). */
   findDevicesByMac(mac: string): Promise<{ id: number; name: string }[]>;
   /** Creates the device with status planned, face front. */
@@ -652,6 +668,36 @@ export function createNetboxClient(settings: NetboxSettings): NetboxClient {
         // `next` keeps every repeated filter; only its query is used (the host may be a proxy's).
         url = `${api(path)}${new URL(page.next).search}`;
       }
+    },
+
+    async bmcInterfaces() {
+      const found = await list<ApiInterface>("list BMC interfaces", "dcim/interfaces", {
+        name: BMC_INTERFACE_NAME,
+      });
+      return found.map((i) => {
+        const mac = i.primary_mac_address?.mac_address ?? i.mac_address;
+        return {
+          id: i.id,
+          device_id: i.device.id,
+          device_name: i.device.name ?? "",
+          mac: mac ? canonicalMac(mac) ?? mac.toLowerCase() : null,
+        };
+      });
+    },
+
+    async ipsIn(prefix) {
+      return (await list<ApiIp>("list IPs", "ipam/ip-addresses", { parent: prefix })).map(toIp);
+    },
+
+    async updateDevice(id, input) {
+      await send("update device", "PATCH", `dcim/devices/${id}`, {
+        name: input.name,
+        site: input.siteId,
+        location: input.locationId,
+        rack: input.rackId,
+        position: input.position,
+        face: "front",
+      });
     },
 
     async findDevicesByMac(mac) {

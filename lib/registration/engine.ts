@@ -605,6 +605,53 @@ export class Engine {
     this.#publish(await store.mustGet(id));
   }
 
+  /**
+   * Re-runs the idempotent step that owns a drifted object (lib/registration/drift.ts), with the
+   * step's own code so a repair writes exactly what registration writes. `recreateDevice` forgets
+   * the Netbox ids first (the device the service created is gone). Throws what the step throws.
+   */
+  async repairStep(
+    id: string,
+    step: StepName,
+    options: { recreateDevice?: boolean } = {},
+  ): Promise<string> {
+    const { store, openbao } = this.#d;
+    let r = await store.mustGet(id);
+    if (options.recreateDevice && !r.created.netbox_device_preexisting) {
+      r = await store.update(id, (x) => {
+        for (const k of ["netbox_device_id", "netbox_interface_id", "netbox_mac_id"] as const) {
+          delete x.created[k];
+        }
+      });
+    }
+    try {
+      switch (step) {
+        case "netbox":
+          return await this.#netboxStep(r, () => {});
+        case "kea":
+          return await this.#keaStep(r);
+        case "metal3":
+          return await this.#metal3Step(r, this.#password(id));
+        case "openbao": {
+          // The password stays the one OpenBao holds; the username and MAC are the record's.
+          const current = await openbao?.readSecret(secretPath(r.device_name));
+          if (!current?.data.password) {
+            throw new Error(
+              `OpenBao has no password at ${secretPath(r.device_name)}: Retry with the password`,
+            );
+          }
+          await this.#storeSecret(r, current.data.password);
+          const after = await store.mustGet(id);
+          if (after.steps.openbao.status !== "done") throw new Error(after.steps.openbao.message);
+          return after.steps.openbao.message ?? "";
+        }
+      }
+    } catch (e) {
+      if (e instanceof StepEnd) throw new Error(e.message);
+      throw e;
+    }
+  }
+
   /** Runs one step unless it is already done or skipped; records timing, outcome and events. */
   async #step(
     id: string,

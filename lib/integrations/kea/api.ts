@@ -55,6 +55,9 @@ export interface KeaClient {
   findByMac(mac: string): Promise<(Reservation & { subnetId: number })[]>;
   /** Existing reservation holding this IP in that subnet, if any. */
   findByIp(ip: string, subnetId: number): Promise<(Reservation & { subnetId: number }) | null>;
+  /** Every reservation of the subnet as each server holds it (api: `reservation-get-all` per
+   * server; pgsql: the one host database), for the drift check; a server that fails says why. */
+  listReservations(subnetId: number): Promise<ServerHosts[]>;
   /** Idempotent upsert on (hw-address, subnet). Throws `ReservationConflict` (a `Conflict`) when
    * another MAC holds the IP; throws IntegrationError only when every server failed. */
   reserve(reservation: Reservation): Promise<{ subnetId: number; results: ServerResult[] }>;
@@ -64,6 +67,11 @@ export interface KeaClient {
   health(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** One server's reservations of a subnet, or why they could not be read. */
+export type ServerHosts =
+  | { server: string; hosts: (Reservation & { subnetId: number })[] }
+  | { server: string; error: string };
 
 /** One element of a control-agent answer. */
 export interface KeaAnswer {
@@ -380,6 +388,40 @@ export function createKeaClient(settings: KeaSettings): KeaClient {
         return host ? stripHost(host) : null;
       }
       return await onFirst((s) => reservationGet(s, { "ip-address": ip }, subnetId));
+    },
+
+    async listReservations(subnetId) {
+      if (await client.backend() === "pgsql") {
+        const db = pgsql();
+        try {
+          const hosts = await timed("pgsql list", () => db.list(subnetId));
+          return [{ server: db.label, hosts: hosts.map(stripHost) }];
+        } catch (e) {
+          if (!(e instanceof IntegrationError)) throw e;
+          return [{ server: db.label, error: e.message }];
+        }
+      }
+      if (!servers.length) throw new Error("No Kea servers configured (KEA_SERVERS)");
+      return await Promise.all(servers.map(async (s): Promise<ServerHosts> => {
+        try {
+          const answer = await command(s, "reservation-get-all", { "subnet-id": subnetId });
+          if (answer.result === KEA_RESULT.empty) return { server: s, hosts: [] };
+          if (answer.result !== KEA_RESULT.success) {
+            throw answerError(s, "reservation-get-all", answer);
+          }
+          const hosts = (answer.arguments?.hosts ?? []) as Record<string, unknown>[];
+          return {
+            server: s,
+            hosts: hosts.filter((h) => typeof h["hw-address"] === "string").map((h) => ({
+              ...reservationFromKea(h, subnetId),
+              subnetId,
+            })),
+          };
+        } catch (e) {
+          if (!(e instanceof IntegrationError)) throw e;
+          return { server: s, error: e.message };
+        }
+      }));
     },
 
     async reserve(input) {

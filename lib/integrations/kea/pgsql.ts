@@ -292,6 +292,8 @@ export interface PgsqlBackend {
   label: string;
   findByMac(mac: string): Promise<StoredHost[]>;
   findByIp(ip: string, subnetId: number): Promise<StoredHost | null>;
+  /** Every host of the subnet (the drift check). */
+  list(subnetId: number): Promise<StoredHost[]>;
   reserve(r: Reservation, subnetId: number): Promise<"added" | "updated" | "unchanged">;
   release(mac: string, subnetId: number): Promise<"deleted" | "absent">;
   subnetFor(ip: string): Promise<number | null>;
@@ -330,6 +332,7 @@ export function createPgsqlBackend(dbUrl: string, options: { timeoutMs?: number 
         );
         return hosts[0] ?? null;
       }),
+    list: (subnetId) => guarded("list", () => readHosts(db(), [subnetId])),
     reserve: (r, subnetId) => {
       checkReservation(r);
       return guarded("reserve", async () => {
