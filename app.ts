@@ -9,6 +9,7 @@ import { bmcNetworks, type Config, ConfigError } from "./lib/domain/config.ts";
 import { type Auth, createAuth } from "./lib/integrations/oidc.ts";
 import { type Logger, silentLogger } from "./lib/observability/log.ts";
 import { Metrics } from "./lib/observability/metrics.ts";
+import { DriftMonitor } from "./lib/registration/drift.ts";
 import { Engine } from "./lib/registration/engine.ts";
 import { MAX_BODY_BYTES } from "./lib/registration/import.ts";
 import { ReferenceData } from "./lib/registration/reference.ts";
@@ -34,6 +35,8 @@ export async function createServices(options: {
   log?: Logger;
   metrics?: Metrics;
   demo?: boolean | string;
+  /** The demo's "make some drift" control. */
+  makeDrift?: () => Promise<string[]>;
 }): Promise<AppDeps> {
   const { config, kv, integrations } = options;
   const log = options.log ?? silentLogger;
@@ -44,6 +47,7 @@ export async function createServices(options: {
   if (indexed) log.info("search index written", { records: indexed });
   const events = new EventBus();
   const engine = new Engine({ config, store, events, log, metrics, ...integrations });
+  const drift = new DriftMonitor({ config, store, engine, log, metrics, events, ...integrations });
   return {
     config,
     kv,
@@ -53,6 +57,8 @@ export async function createServices(options: {
     store,
     events,
     engine,
+    drift,
+    makeDrift: options.makeDrift,
     reference: integrations.netbox
       ? new ReferenceData(
         integrations.netbox,
@@ -163,6 +169,8 @@ export async function serve(options: {
   demo?: boolean | string;
   /** Printed on the console once listening (the demo's real Kea database). */
   demoNote?: string;
+  /** The demo's "make some drift" control. */
+  makeDrift?: () => Promise<string[]>;
   /** Called last on shutdown (the demo stops its Kea). */
   onStopped?: () => Promise<void>;
 }): Promise<void> {
@@ -189,10 +197,19 @@ export async function serve(options: {
     }
   }
   const kv = await Deno.openKv(kvPath);
-  const deps = await createServices({ config, kv, integrations, log, metrics, demo: options.demo });
+  const deps = await createServices({
+    config,
+    kv,
+    integrations,
+    log,
+    metrics,
+    demo: options.demo,
+    makeDrift: options.makeDrift,
+  });
   const app = createApp(deps);
   await deps.engine.startWorker();
   const stop = new AbortController();
+  deps.drift.start();
   deps.engine.watchProvisioning(stop.signal).catch((e) =>
     log.error("BareMetalHost watch stopped", { error: e })
   );
@@ -230,6 +247,7 @@ export async function serve(options: {
       });
     }
     stop.abort();
+    deps.drift.stop();
     await integrations.kea?.close().catch(() => {});
     integrations.kubernetes?.close();
     kv.close();

@@ -5,6 +5,7 @@ import type { Auth } from "./lib/integrations/oidc.ts";
 import type { Integrations } from "./lib/integrations/mod.ts";
 import type { Logger } from "./lib/observability/log.ts";
 import type { Metrics } from "./lib/observability/metrics.ts";
+import type { DriftMonitor } from "./lib/registration/drift.ts";
 import type { Engine } from "./lib/registration/engine.ts";
 import type { ReferenceData } from "./lib/registration/reference.ts";
 import type { EventBus } from "./lib/state/events.ts";
@@ -25,6 +26,10 @@ export interface AppDeps {
   store: RegistrationStore;
   events: EventBus;
   engine: Engine;
+  drift: DriftMonitor;
+  /** Demo only: breaks something in the simulators (or the demo's Kea) so the Drift page has
+   * findings; says what it did. */
+  makeDrift?: () => Promise<string[]>;
   reference?: ReferenceData;
   outboxKey: OutboxKey;
   authEnabled: boolean;

@@ -153,6 +153,11 @@ export const configSchema = z.object({
     emptyToUndefined,
     z.coerce.number().int().min(1).max(64).default(8),
   ),
+  /** Seconds between background drift checks (0 = off; the demo is off unless set). */
+  DRIFT_INTERVAL: z.preprocess(
+    emptyToUndefined,
+    z.coerce.number().int().min(0).max(7 * 24 * 3600).default(3600),
+  ),
   /** Seconds the Metal3 step waits for a BareMetalHost or Secret being deleted to be gone. */
   METAL3_DELETE_WAIT: z.preprocess(
     emptyToUndefined,

@@ -2,7 +2,7 @@
  * Prometheus metrics with `prom-client`, one registry per app. Every label takes its value from a
  * closed set chosen here or in code (never raw request input), so series cannot grow without bound.
  */
-import { Counter, Histogram, Registry } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
 const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
@@ -53,6 +53,13 @@ export class Metrics {
     registers: [this.#registry],
   });
 
+  readonly #driftFindings = new Gauge({
+    name: "onboarding_drift_findings",
+    help: "Findings of the last drift check, by system and kind (unknown objects included).",
+    labelNames: ["system", "kind"],
+    registers: [this.#registry],
+  });
+
   /** The exposition format's content type. */
   readonly contentType: string = this.#registry.contentType;
 
@@ -77,6 +84,12 @@ export class Metrics {
       route,
       status: statusClass(status),
     });
+  }
+
+  /** Replaces the drift gauge with the last check's counts (kinds from the code's closed list). */
+  driftFindings(counts: { system: string; kind: string; count: number }[]) {
+    this.#driftFindings.reset();
+    for (const c of counts) this.#driftFindings.set({ system: c.system, kind: c.kind }, c.count);
   }
 
   render(): Promise<string> {

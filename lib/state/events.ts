@@ -11,7 +11,9 @@ export type LiveEvent =
     status: StepStatus;
     message?: string;
   }
-  | { type: "registration"; registration: PublicRegistration };
+  | { type: "registration"; registration: PublicRegistration }
+  /** A drift check whose findings differ from the previous one: counts only, no details. */
+  | { type: "drift"; checked_at: string; findings: number; counts: Record<string, number> };
 
 /** The registration as API clients see it (internal fields dropped). */
 export type PublicRegistration = Omit<Registration, "slot">;
