@@ -7,6 +7,7 @@ import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/stric
 import { FULL_ITEM, MINIMAL_ITEM, startTestApp, type TestApp } from "./app_harness.ts";
 import type { Finding } from "../lib/registration/drift.ts";
 import { bareMetalHost } from "../lib/domain/metal3.ts";
+import { runDrift } from "../scripts/drift.ts";
 
 const NS = "metal3";
 const MAC = "3c:ec:ef:a1:9c:e8";
@@ -399,4 +400,61 @@ Deno.test("drift: /metrics shows the last check's findings by system and kind", 
     ),
     metrics.text.split("\n").filter((l) => l.includes("drift")).join("\n"),
   );
+});
+
+Deno.test("deno task drift: exit 0 clean, 1 drift, 0 after --repair, --strict counts unknown, 2 when it cannot check", async () => {
+  await using app = await registered();
+  const run = async (args: string[], fetcher?: typeof fetch) => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runDrift([...args, "--url", "http://svc"], {
+      fetch: fetcher ??
+        ((input, init) =>
+          Promise.resolve(app.app.request(String(input).replace("http://svc", ""), init))),
+      stdout: (t) => out.push(t),
+      stderr: (t) => err.push(t),
+      env: () => undefined,
+    });
+    return { code, out: out.join(""), err: err.join("") };
+  };
+  assertEquals((await run([])).code, 0);
+  await kea(app, 1, "reservation-del", {
+    "subnet-id": 1,
+    "identifier-type": "hw-address",
+    identifier: MAC,
+  });
+  const drifted = await run(["--server", NAME]);
+  assertEquals(drifted.code, 1);
+  assert(drifted.out.includes(`kea\tkea_reservation_missing\t${NAME}\t`), drifted.out);
+  const repaired = await run(["--repair"]);
+  assertEquals(repaired.code, 0, repaired.err);
+  assert(repaired.err.includes(`repaired\t${NAME}\tkea_reservation_missing`), repaired.err);
+  assertEquals((await run([])).code, 0);
+  app.world.kubernetes.update("BareMetalHost", NS, NAME, (o) => {
+    o.spec.bmc.address = "redfish://10.16.28.201/redfish/v1/Systems/1";
+  }, "kubectl-edit");
+  app.world.netbox.devices.get((await record(app)).created.netbox_device_id!)!.position = 35;
+  assertEquals((await run(["--repair"])).code, 0, "a change only --force may undo does not count");
+  assertEquals((await run([])).code, 1, "but it is still drift");
+  assertEquals((await run(["--repair", "--force"])).code, 0);
+  await app.world.integrations().kubernetes!.apply(bareMetalHost({
+    name: "by-hand-03",
+    namespace: NS,
+    bmcAddress: "redfish://10.16.28.78/redfish/v1/Systems/1",
+    credentialsName: "x",
+    labels: {},
+  }));
+  assertEquals((await run([])).code, 0, "unknown objects do not count…");
+  assertEquals((await run(["--strict"])).code, 1, "…unless --strict");
+  const down = await run([], () => Promise.reject(new TypeError("connection refused")));
+  assertEquals(down.code, 2);
+  assert(down.err.includes("Could not check: connection refused"), down.err);
+  assertEquals((await run(["--oops"])).code, 2, "bad usage");
+  app.world.kea[1].faults.add({ status: 503, body: { result: 1, text: "down" } });
+  const keaDown = await run([]);
+  assertEquals(keaDown.code, 2, "a Kea server that cannot be read: the check is incomplete");
+  assert(keaDown.err.includes("Could not check kea: http://kea2.sim:8000/"), keaDown.err);
+  const help = await run(["--help"]);
+  assertEquals(help.code, 0);
+  assert(help.out.includes("Examples:"));
 });

@@ -1,0 +1,187 @@
+/** `deno task drift [--repair] [--server NAME] [--strict] [--force]`: checks (and repairs) drift
+ * between the service's records and Netbox, OpenBao, Kea and Metal3 through `/api/v1/drift`. */
+import { parseArgs } from "node:util";
+import { redactText } from "../lib/integrations/http.ts";
+
+const USAGE = `Usage: deno task drift [options]
+
+Compares what the service created for each server with what Netbox, OpenBao, every Kea server and
+Kubernetes hold now, and prints each difference: system, kind, server, expected, found, repair.
+Objects that look like ours but have no record are listed as unknown and never touched.
+
+Options:
+  --repair             repair what can be repaired (re-runs the step that owns each object),
+                       then check again
+  --force              with --repair: also put back values a person changed in Netbox
+                       (device name/site/rack/U, the bmc interface MAC, the OOB IP); needs an
+                       administrator's token
+  --server NAME        check (and repair) this server only (device name)
+  --strict             unknown objects count as drift for the exit code
+  --json               print the report as JSON instead of a table
+  --url URL            onboarding service URL (default: $ONBOARDING_SERVER)
+  --token TOKEN        bearer token (default: $ONBOARDING_TOKEN)
+  -h, --help           show this help
+
+Examples:
+  deno task drift --url https://onboarding.example.org
+  deno task drift --server dcoa-rb06u31 --repair
+  deno task drift --repair --force --strict
+
+Exit codes: 0 no drift (after --repair: everything repairable was repaired), 1 drift,
+2 could not check (service unreachable, a system unreadable, bad usage).`;
+
+export interface DriftIo {
+  fetch: typeof fetch;
+  stdout(text: string): void;
+  stderr(text: string): void;
+  env(name: string): string | undefined;
+}
+
+class UsageError extends Error {}
+
+interface Finding {
+  id: string;
+  system: string;
+  kind: string;
+  server: string;
+  expected: string;
+  found: string;
+  repair: string;
+  step?: string;
+  needs_force?: boolean;
+  unknown?: boolean;
+}
+interface Report {
+  servers: number;
+  findings: Finding[];
+  errors: { system: string; message: string }[];
+}
+
+/** Runs the command and returns its exit code. */
+export async function runDrift(args: string[], io: DriftIo): Promise<number> {
+  let token = "";
+  const out = (t: string) => io.stdout(redactText(t, [token]));
+  const err = (t: string) => io.stderr(redactText(t, [token]));
+  let opts;
+  try {
+    opts = parseOptions(args, io);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    err(`${e.message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  if (opts.help) {
+    out(USAGE + "\n");
+    return 0;
+  }
+  token = opts.token ?? "";
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const call = async (path: string, init: RequestInit = {}) => {
+    const res = await io.fetch(`${opts.url}/api/v1${path}`, { ...init, headers });
+    const body = await res.json().catch(() => null);
+    if (res.status !== 200) {
+      throw new Error(`${path}: ${body?.error?.message ?? `HTTP ${res.status}`}`);
+    }
+    return body;
+  };
+  let report: Report;
+  try {
+    if (opts.repair) {
+      const body = await call("/drift/repair", {
+        method: "POST",
+        body: JSON.stringify({
+          ...(opts.server ? { server: opts.server } : {}),
+          force: opts.force,
+        }),
+      });
+      for (
+        const r of body.results as {
+          server: string;
+          kind: string;
+          outcome: string;
+          message: string;
+        }[]
+      ) {
+        err(`${r.outcome}\t${r.server}\t${r.kind}\t${r.message}\n`);
+      }
+      report = body.report;
+    } else {
+      const query = opts.server ? `?server=${encodeURIComponent(opts.server)}` : "";
+      report = await call(`/drift${query}`);
+    }
+  } catch (e) {
+    err(`Could not check: ${(e as Error).message}\n`);
+    return 2;
+  }
+  if (opts.json) out(JSON.stringify(report, null, 2) + "\n");
+  else {
+    for (const f of report.findings) {
+      out(
+        [f.system, f.kind, f.server, `expected: ${f.expected}`, `found: ${f.found}`, f.repair]
+          .join("\t") + "\n",
+      );
+    }
+  }
+  for (const e of report.errors) err(`Could not check ${e.system}: ${e.message}\n`);
+  const unknown = report.findings.filter((f) => f.unknown).length;
+  // After a repair, what is left and could not be repaired anyway does not count.
+  const counted = report.findings.filter((f) =>
+    (!f.unknown || opts.strict) &&
+    (!opts.repair || f.unknown || (f.step && (!f.needs_force || opts.force)))
+  );
+  err(
+    `${report.servers} server(s) checked: ${report.findings.length - unknown} drift finding(s), ` +
+      `${unknown} unknown object(s)\n`,
+  );
+  if (report.errors.length) return 2;
+  return counted.length ? 1 : 0;
+}
+
+function parseOptions(args: string[], io: DriftIo) {
+  let values;
+  try {
+    values = parseArgs({
+      args,
+      strict: true,
+      options: {
+        repair: { type: "boolean", default: false },
+        force: { type: "boolean", default: false },
+        server: { type: "string" },
+        strict: { type: "boolean", default: false },
+        json: { type: "boolean", default: false },
+        url: { type: "string" },
+        token: { type: "string" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    }).values;
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (values.help) return { help: true as const, url: "" };
+  if (values.force && !values.repair) throw new UsageError("--force goes with --repair");
+  const url = (values.url ?? io.env("ONBOARDING_SERVER") ?? "").replace(/\/+$/, "");
+  if (!/^https?:\/\//.test(url)) {
+    throw new UsageError("No service URL: pass --url URL or set ONBOARDING_SERVER");
+  }
+  return {
+    help: false as const,
+    repair: values.repair,
+    force: values.force,
+    server: values.server,
+    strict: values.strict,
+    json: values.json,
+    url,
+    token: values.token ?? (io.env("ONBOARDING_TOKEN") || undefined),
+  };
+}
+
+if (import.meta.main) {
+  const code = await runDrift(Deno.args, {
+    fetch,
+    stdout: (t) => Deno.stdout.writeSync(new TextEncoder().encode(t)),
+    stderr: (t) => Deno.stderr.writeSync(new TextEncoder().encode(t)),
+    env: (name) => Deno.env.get(name),
+  });
+  Deno.exit(code);
+}
