@@ -6,7 +6,7 @@ import { checkPortFree, serve } from "./app.ts";
 import { loadConfig } from "./lib/domain/config.ts";
 import { createLogger, prettyLine } from "./lib/observability/log.ts";
 import { Metrics } from "./lib/observability/metrics.ts";
-import { demoIntegrations } from "./sim/world.ts";
+import { demoIntegrations, makeDemoDrift } from "./sim/world.ts";
 
 if (import.meta.main) {
   try {
@@ -26,7 +26,12 @@ if (import.meta.main) {
     sim.closeOnExit();
     const keaDbUrl = sim.realKea?.dbUrl;
     // The simulated Netbox is seeded with this BMC prefix.
-    const config = { ...loaded, BMC_PREFIX: loaded.BMC_PREFIX ?? "10.16.28.0/24" };
+    // The background drift check is off unless asked for: the Drift page checks when opened.
+    const config = {
+      ...loaded,
+      BMC_PREFIX: loaded.BMC_PREFIX ?? "10.16.28.0/24",
+      DRIFT_INTERVAL: env.ONBOARDING_DRIFT_INTERVAL ? loaded.DRIFT_INTERVAL : 0,
+    };
     await serve({
       config,
       log,
@@ -34,6 +39,7 @@ if (import.meta.main) {
       integrations: sim.integrations,
       kvPath: env.ONBOARDING_KV_PATH ? config.KV_PATH : ":memory:",
       demo: sim.description,
+      makeDrift: () => makeDemoDrift(sim, config.METAL3_NAMESPACE),
       // Kept out of the log (which scrubs passwords): the demo database is throwaway.
       demoNote: keaDbUrl
         ? `  Kea's host database: ${keaDbUrl}\n  Try: deno task migrate-kea --db '${keaDbUrl}' ` +

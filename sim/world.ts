@@ -314,3 +314,47 @@ export async function demoIntegrations(
     },
   };
 }
+
+/**
+ * The demo's "make some drift" control: as a person with kubectl or the Kea API would, it edits a
+ * registered BareMetalHost's bmc.address, puts another password in a Secret and deletes a Kea
+ * reservation (on the second simulated server, or in the real Kea's database). Says what it did.
+ */
+export async function makeDemoDrift(demo: Demo, namespace: string): Promise<string[]> {
+  const { world } = demo;
+  const ours = world.kubernetes.state.bareMetalHosts(namespace).filter((h) =>
+    h.metadata.labels?.["app.kubernetes.io/managed-by"] === "bare-metal-onboarding" &&
+    !h.metadata.deletionTimestamp
+  );
+  if (!ours.length) return ["Nothing to break yet: register a server first"];
+  const done: string[] = [];
+  const pick = (i: number) => ours[i % ours.length];
+  const host = pick(0);
+  world.kubernetes.update("BareMetalHost", namespace, host.metadata.name, (o) => {
+    o.spec.bmc.address = o.spec.bmc.address.replace(/\/\/[^/]+/, "//192.0.2.1");
+  }, "kubectl-edit");
+  done.push(`Edited bmc.address of BareMetalHost ${host.metadata.name}`);
+  const secretHost = pick(1);
+  const secretName = secretHost.spec.bmc?.credentialsName;
+  if (secretName && world.kubernetes.state.secret(namespace, secretName)) {
+    world.kubernetes.update("Secret", namespace, secretName, (o) => {
+      o.data.password = btoa("typed-by-hand");
+    }, "kubectl-edit");
+    done.push(`Put another password in Secret ${secretName}`);
+  }
+  const keaHost = pick(2);
+  const mac = world.openbao.latest(`bmc/${keaHost.metadata.name}`)?.bmc_mac;
+  if (typeof mac === "string") {
+    if (demo.realKea) {
+      await demo.integrations.kea!.release(mac, 1);
+      done.push(
+        `Deleted the Kea reservation of ${mac} (${keaHost.metadata.name}) from the host database`,
+      );
+    } else {
+      const i = world.kea[1].hosts.findIndex((h) => h["hw-address"] === mac);
+      if (i >= 0) world.kea[1].hosts.splice(i, 1);
+      done.push(`Deleted the Kea reservation of ${mac} (${keaHost.metadata.name}) on kea2`);
+    }
+  }
+  return done;
+}

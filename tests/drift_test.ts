@@ -8,6 +8,7 @@ import { FULL_ITEM, MINIMAL_ITEM, startTestApp, type TestApp } from "./app_harne
 import type { Finding } from "../lib/registration/drift.ts";
 import { bareMetalHost } from "../lib/domain/metal3.ts";
 import { runDrift } from "../scripts/drift.ts";
+import { makeDemoDrift } from "../sim/world.ts";
 
 const NS = "metal3";
 const MAC = "3c:ec:ef:a1:9c:e8";
@@ -457,4 +458,28 @@ Deno.test("deno task drift: exit 0 clean, 1 drift, 0 after --repair, --strict co
   const help = await run(["--help"]);
   assertEquals(help.code, 0);
   assert(help.out.includes("Examples:"));
+});
+
+Deno.test("drift: the demo's 'make some drift' breaks three things the check finds and repairs", async () => {
+  await using app = await registered();
+  const demo = {
+    world: app.world,
+    integrations: app.deps.integrations,
+    description: "simulated",
+    realKea: null,
+    close: () => Promise.resolve(),
+    closeOnExit() {},
+  };
+  app.deps.makeDrift = () => makeDemoDrift(demo, NS);
+  const made = await app.call("POST", "/api/v1/demo/drift", {});
+  assertEquals(made.status, 200, made.text);
+  assertEquals(made.body.done.length, 3, made.text);
+  const found = await app.call("GET", "/api/v1/drift");
+  assertEquals(found.body.findings.map((f: Finding) => f.kind).sort(), [
+    "kea_reservation_missing",
+    "kubernetes_host_changed",
+    "kubernetes_password_differs",
+  ]);
+  const repaired = await app.call("POST", "/api/v1/drift/repair", {});
+  assertEquals(repaired.body.report.findings, []);
 });
