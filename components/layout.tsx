@@ -1,7 +1,7 @@
-/** Server-only app shell: document head, navigation (Scan, Servers, Import), banners, scripts. */
+/** Server-only app shell: document head, navigation (Scan, Servers, Import, Drift), banners, scripts. */
 import type { ComponentChildren } from "preact";
 
-export type NavKey = "scan" | "servers" | "import";
+export type NavKey = "scan" | "servers" | "import" | "drift";
 
 /** Everything the shell needs besides the page body. */
 export interface LayoutProps {
@@ -22,6 +22,7 @@ const NAV: { key: NavKey; href: string; label: string; icon: string }[] = [
   { key: "scan", href: "/", label: "Scan", icon: "▦" },
   { key: "servers", href: "/servers", label: "Servers", icon: "☰" },
   { key: "import", href: "/import", label: "Import", icon: "⇪" },
+  { key: "drift", href: "/drift", label: "Drift", icon: "⇄" },
 ];
 
 /** The HTML document around a page. */

@@ -13,6 +13,7 @@ export const ISLANDS = {
   ServerList: () => import("./server_list.tsx"),
   ServerDetail: () => import("./server_detail.tsx"),
   ImportPanel: () => import("./import_panel.tsx"),
+  Drift: () => import("./drift.tsx"),
 } satisfies Record<string, () => Promise<IslandModule>>;
 
 export type IslandName = keyof typeof ISLANDS;
@@ -23,6 +24,7 @@ export const PAGE_ISLANDS: Record<string, IslandName[]> = {
   "/servers": ["ServerList"],
   "/servers/{id}": ["ServerDetail"],
   "/import": ["ImportPanel"],
+  "/drift": ["Drift"],
 };
 
 /** `ScanFlow` → `scan_flow`: the module (and bundle chunk) base name of an island. */

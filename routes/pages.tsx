@@ -81,6 +81,16 @@ export function pageRoutes(deps: AppDeps, options: PageOptions = {}): Hono {
       />,
     ));
   app.get("/import", (c) => render(c, "Import", "import", <Island name="ImportPanel" />));
+  app.get(
+    "/drift",
+    (c) =>
+      render(
+        c,
+        "Drift",
+        "drift",
+        <Island name="Drift" props={{ demo: Boolean(deps.makeDrift) }} />,
+      ),
+  );
   // A mistyped page in the browser gets a page back; API clients keep the JSON 404.
   app.get("*", (c) => {
     if (c.req.path.startsWith("/api/") || !c.req.header("accept")?.includes("text/html")) {

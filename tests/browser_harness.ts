@@ -5,7 +5,7 @@
 import { type Browser, type BrowserContext, chromium } from "playwright-core";
 import type { Hono } from "hono";
 import { type AppEnv, createApp, createServices } from "../app.ts";
-import { createSimWorld, type SimWorld } from "../sim/world.ts";
+import { createSimWorld, makeDemoDrift, type SimWorld } from "../sim/world.ts";
 import { loadConfig } from "../lib/domain/config.ts";
 import { silentLogger } from "../lib/observability/log.ts";
 import { Metrics } from "../lib/observability/metrics.ts";
@@ -73,12 +73,15 @@ export interface ServeOptions {
   world?: boolean;
   env?: Record<string, string>;
   demo?: boolean;
+  /** With `world`: the demo's "make some drift" control. */
+  makeDrift?: boolean;
 }
 
 /** Serves `createApp(...)` with in-memory KV on 127.0.0.1, port 0; with `world`, runs the worker. */
 export async function serveApp(options: ServeOptions = {}): Promise<ServedApp> {
   const kv = await Deno.openKv(":memory:");
   const world = options.world ? createSimWorld({ provisioningStepMs: 50 }) : undefined;
+  const integrations = world ? world.integrations({ retry: { attempts: 1 } }) : {};
   const deps = await createServices({
     // The simulated BMCs live in the seeded BMC prefix, the only network a BMC IP may be in.
     config: loadConfig({
@@ -88,8 +91,19 @@ export async function serveApp(options: ServeOptions = {}): Promise<ServedApp> {
     kv,
     log: silentLogger,
     metrics: new Metrics(),
-    integrations: world ? world.integrations({ retry: { attempts: 1 } }) : {},
+    integrations,
     demo: options.demo,
+    makeDrift: world && options.makeDrift
+      ? () =>
+        makeDemoDrift({
+          world,
+          integrations,
+          description: "simulated",
+          realKea: null,
+          close: () => Promise.resolve(),
+          closeOnExit() {},
+        }, "metal3")
+      : undefined,
   });
   const app = createApp(deps);
   const stop = new AbortController();

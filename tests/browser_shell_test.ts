@@ -16,13 +16,14 @@ Deno.test({
     const errors: string[] = [];
     page.on("pageerror", (e) => errors.push(e.message));
 
-    await t.step("the shell has Scan, Servers and Import and the auth banner", async () => {
+    await t.step("the shell has Scan, Servers, Import and Drift and the auth banner", async () => {
       await page.goto("/");
       const tabs = await page.locator("nav.tabbar a").allInnerTexts();
       assertEquals(tabs.map((s) => s.replace(/\s+/g, " ").trim().split(" ").pop()), [
         "Scan",
         "Servers",
         "Import",
+        "Drift",
       ]);
       assert((await page.locator(".banner").innerText()).includes("Authentication is disabled"));
     });

@@ -1,0 +1,193 @@
+/**
+ * Drift: where Netbox, OpenBao, Kea and Metal3 no longer hold what the service created, with one
+ * repair button per finding and one per kind. In the demo, a button makes some drift to look at.
+ */
+import { useEffect, useState } from "preact/hooks";
+import { api, errorMessage, subscribeEvents } from "../client/api.ts";
+
+interface Finding {
+  id: string;
+  system: string;
+  kind: string;
+  server: string;
+  registration_id?: string;
+  where?: string;
+  expected: string;
+  found: string;
+  repair: string;
+  step?: string;
+  needs_force?: boolean;
+  unknown?: boolean;
+}
+
+interface Report {
+  checked_at: string;
+  servers: number;
+  findings: Finding[];
+  errors: { system: string; message: string }[];
+  counts: Record<string, number>;
+}
+
+interface RepairResult {
+  id: string;
+  server: string;
+  kind: string;
+  outcome: string;
+  message: string;
+}
+
+const SYSTEMS = [
+  ["netbox", "Netbox"],
+  ["openbao", "OpenBao"],
+  ["kea", "Kea"],
+  ["kubernetes", "Metal3"],
+] as const;
+
+const canRepair = (f: Finding) => Boolean(f.step && !f.unknown);
+
+export default function Drift(props: { demo: boolean }) {
+  const [report, setReport] = useState<Report | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState("");
+  const [notes, setNotes] = useState<string[]>([]);
+
+  const load = async () => {
+    setBusy(true);
+    try {
+      const res = await api<Report>("GET", "/api/v1/drift");
+      if (res.ok) {
+        setReport(res.body);
+        setError("");
+      } else setError(errorMessage(res));
+    } catch {
+      setError("The service cannot be reached");
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const repair = async (body: { ids?: string[]; kind?: string; force?: boolean }) => {
+    setBusy(true);
+    try {
+      const res = await api<{ results: RepairResult[]; report: Report }>(
+        "POST",
+        "/api/v1/drift/repair",
+        { body },
+      );
+      if (!res.ok) {
+        setError(errorMessage(res));
+        return;
+      }
+      setReport(res.body.report);
+      setNotes(res.body.results.map((r) => `${r.server}: ${r.outcome} — ${r.message}`));
+      setError("");
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const makeDrift = async () => {
+    const res = await api<{ done: string[] }>("POST", "/api/v1/demo/drift", { body: {} });
+    setNotes(res.ok ? res.body.done : [errorMessage(res)]);
+    await load();
+  };
+
+  useEffect(() => {
+    load();
+    // The background check says when its findings change.
+    return subscribeEvents((e) => {
+      if (e.type === "drift") load();
+    });
+  }, []);
+
+  const kinds = new Map<string, Finding[]>();
+  for (const f of report?.findings ?? []) kinds.set(f.kind, [...(kinds.get(f.kind) ?? []), f]);
+
+  return (
+    <section class="card" aria-labelledby="drift-title">
+      <h1 id="drift-title">Drift</h1>
+      <p class="hint">
+        What the service created for each server, compared with what Netbox, OpenBao, every Kea
+        server and Metal3 hold now. Objects with no record here are listed as unknown and never
+        touched.
+      </p>
+      <div class="grid2" data-testid="drift-counts">
+        {SYSTEMS.map(([key, label]) => (
+          <p key={key}>
+            <span class="label">{label}</span>{" "}
+            <span class="value" data-system={key}>{report?.counts[key] ?? "–"}</span>
+          </p>
+        ))}
+      </div>
+      <button type="button" disabled={busy} onClick={load}>Check now</button>
+      {props.demo && (
+        <button type="button" disabled={busy} onClick={makeDrift} data-testid="make-drift">
+          Make some drift (demo)
+        </button>
+      )}
+      {report && (
+        <p class="hint">
+          {report.servers} server(s) checked at {new Date(report.checked_at).toLocaleTimeString()}
+        </p>
+      )}
+      {error && <p class="error" role="alert">{error}</p>}
+      {report?.errors.map((e) => (
+        <p key={e.system + e.message} class="error" role="alert">
+          Could not check {e.system}: {e.message}
+        </p>
+      ))}
+      {notes.length > 0 && (
+        <ul class="hint" role="status">{notes.map((n) => <li key={n}>{n}</li>)}</ul>
+      )}
+      {report && !report.findings.length && !report.errors.length && (
+        <p class="hint" data-testid="no-drift">No drift: every system agrees with the records.</p>
+      )}
+      {[...kinds].map(([kind, list]) => (
+        <div key={kind} data-kind={kind}>
+          <h2>
+            {kind.replaceAll("_", " ")} ({list.length})
+          </h2>
+          {list.some(canRepair) && list.length > 1 && (
+            <button
+              type="button"
+              disabled={busy}
+              onClick={() => repair({ kind, force: list.some((f) => f.needs_force) })}
+            >
+              Repair all {list.length}
+            </button>
+          )}
+          <ul class="list">
+            {list.map((f) => (
+              <li key={f.id} data-finding={f.id}>
+                <div class="drift-finding">
+                  <strong>
+                    {f.registration_id
+                      ? <a href={`/servers/${f.registration_id}`}>{f.server}</a>
+                      : f.server}
+                  </strong>
+                  {f.where && <span class="hint">{f.where}</span>}
+                  <p>
+                    <span class="label">Expected</span> {f.expected}
+                  </p>
+                  <p>
+                    <span class="label">Found</span> {f.found}
+                  </p>
+                  <p class="hint">{f.repair}</p>
+                  {canRepair(f) && (
+                    <button
+                      type="button"
+                      disabled={busy}
+                      onClick={() => repair({ ids: [f.id], force: f.needs_force })}
+                    >
+                      {f.needs_force ? "Put it back (force)" : "Repair"}
+                    </button>
+                  )}
+                </div>
+              </li>
+            ))}
+          </ul>
+        </div>
+      ))}
+    </section>
+  );
+}
