@@ -16,7 +16,7 @@ import type {
   NetboxClient,
   NetboxIp,
 } from "../integrations/netbox.ts";
-import type { OpenBaoClient } from "../integrations/openbao.ts";
+import type { OpenBaoClient, SecretVersion } from "../integrations/openbao.ts";
 import type { Logger } from "../observability/log.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import type { EventBus } from "../state/events.ts";
@@ -171,13 +171,20 @@ export async function checkDrift(
     });
   };
   const full = !options.server;
+  // OpenBao is read once per server, for its own check and for the Secret's password.
+  const reads = new Map<string, Promise<SecretVersion | null>>();
+  const readSecret = (name: string) => {
+    const path = `bmc/${name}`;
+    if (!reads.has(path)) reads.set(path, d.openbao!.readSecret(path));
+    return reads.get(path)!;
+  };
   await Promise.all([
     d.netbox &&
     checkNetbox(d, d.netbox, all, full, add).catch((e) =>
       errors.push({ system: "netbox", message: message(e) })
     ),
     d.openbao &&
-    checkOpenBao(d, d.openbao, all, add).catch((e) =>
+    checkOpenBao(d, readSecret, all, add).catch((e) =>
       errors.push({ system: "openbao", message: message(e) })
     ),
     d.kea &&
@@ -185,7 +192,7 @@ export async function checkDrift(
       errors.push({ system: "kea", message: message(e) })
     ),
     d.kubernetes &&
-    checkKubernetes(d, d.kubernetes, all, full, add).catch((e) =>
+    checkKubernetes(d, d.kubernetes, readSecret, all, full, add).catch((e) =>
       errors.push({ system: "kubernetes", message: message(e) })
     ),
   ]);
@@ -330,16 +337,18 @@ async function checkNetbox(
   }
 }
 
+type ReadSecret = (deviceName: string) => Promise<SecretVersion | null>;
+
 async function checkOpenBao(
   d: DriftDeps,
-  bao: OpenBaoClient,
+  readSecret: ReadSecret,
   all: Registration[],
   add: Add,
 ): Promise<void> {
   const stored = all.filter((r) => r.status === "ok" && r.steps.openbao.status === "done");
   await pool(stored, d.config.IMPORT_CONCURRENCY, async (r) => {
     const path = `bmc/${r.device_name}`;
-    const secret = await bao.readSecret(path);
+    const secret = await readSecret(r.device_name);
     if (!secret?.data.password) {
       add(r, "openbao_secret_missing", {
         where: path,
@@ -439,6 +448,7 @@ async function checkKea(
 async function checkKubernetes(
   d: DriftDeps,
   kube: KubernetesClient,
+  readSecret: ReadSecret,
   all: Registration[],
   full: boolean,
   add: Add,
@@ -486,7 +496,7 @@ async function checkKubernetes(
       return;
     }
     if (!d.openbao || r.steps.openbao.status !== "done") return;
-    const bao = await d.openbao.readSecret(`bmc/${r.device_name}`);
+    const bao = await readSecret(r.device_name).catch(() => null); // its error is OpenBao's
     if (!bao?.data.password) return; // reported as openbao_secret_missing
     const [have, want] = await Promise.all([sha256(atob(encoded)), sha256(bao.data.password)]);
     if (have !== want) {
