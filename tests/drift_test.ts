@@ -383,6 +383,8 @@ Deno.test("drift: ?server= checks one server; bad input is a 400 naming the fiel
   assertEquals(one.body.findings.map((f: Finding) => f.kind), ["netbox_oob_ip_changed"]);
   const other = await app.call("GET", "/api/v1/drift?server=dcoa-rb07u12");
   assertEquals(other.body.findings, []);
+  const nobody = await app.call("GET", "/api/v1/drift?server=no-such-server");
+  assertEquals(nobody.status, 404);
   const bad = await app.call("POST", "/api/v1/drift/repair", { kind: "nope", force: "yes" });
   assertEquals(bad.status, 400);
   assertEquals(Object.keys(bad.body.error.fields).sort(), ["force", "kind"]);
@@ -482,4 +484,33 @@ Deno.test("drift: the demo's 'make some drift' breaks three things the check fin
   ]);
   const repaired = await app.call("POST", "/api/v1/drift/repair", {});
   assertEquals(repaired.body.report.findings, []);
+});
+
+Deno.test("drift: the background check publishes a drift event when the findings change", async () => {
+  await using app = await startTestApp({ env: { DRIFT_INTERVAL: "1" } });
+  const res = await app.call("POST", "/api/v1/servers/import", [FULL_ITEM]);
+  assertEquals(res.body[0].status, "ok");
+  const seen: { findings: number; counts: Record<string, number> }[] = [];
+  const off = app.deps.events.subscribe((e) => {
+    if (e.type === "drift") seen.push({ findings: e.findings, counts: e.counts });
+  });
+  try {
+    app.deps.drift.start();
+    const until = async (n: number) => {
+      for (let i = 0; i < 100 && seen.length < n; i++) await new Promise((r) => setTimeout(r, 50));
+    };
+    await until(1);
+    assertEquals(seen[0]?.findings, 0, "the first check is published");
+    await app.world.integrations().kubernetes!.deleteBareMetalHost(NS, NAME);
+    await until(2);
+    assertEquals(seen[1], {
+      findings: 1,
+      counts: { netbox: 0, openbao: 0, kea: 0, kubernetes: 1 },
+    });
+    await new Promise((r) => setTimeout(r, 1200));
+    assertEquals(seen.length, 2, "an unchanged check publishes nothing");
+  } finally {
+    app.deps.drift.stop();
+    off();
+  }
 });

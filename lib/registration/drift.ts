@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { bmcNetworks, type Config } from "../domain/config.ts";
+import { NotFound } from "../domain/errors.ts";
 import type { StepName } from "../domain/model.ts";
 import { bmcAddress, bmcSecretName, MANAGED_SELECTOR } from "../domain/metal3.ts";
 import type { KeaClient, ServerHosts } from "../integrations/kea/api.ts";
@@ -118,18 +119,25 @@ async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>
 
 const message = (e: unknown) => e instanceof Error ? e.message : String(e);
 
-/** Every live registration (all pages), or just the one named. */
+/**
+ * Every live registration (all pages), or just the one named (NotFound otherwise). Decommissioned
+ * ones whose BareMetalHost is still being deleted come too: that host is known, not unknown.
+ */
 async function records(store: RegistrationStore, server?: string): Promise<Registration[]> {
+  const live = (r: Registration) => r.status !== "decommissioned" || Boolean(r.host_deletion);
   if (server) {
     const id = await store.idByName(server);
     const r = id ? await store.get(id) : null;
-    return r && r.status !== "decommissioned" ? [r] : [];
+    if (!r || r.status === "decommissioned") {
+      throw new NotFound(`No registered server is named ${server}`);
+    }
+    return [r];
   }
   const out: Registration[] = [];
   let cursor: string | undefined;
   do {
     const page = await store.list({ limit: 200, cursor });
-    out.push(...page.items.filter((r) => r.status !== "decommissioned"));
+    out.push(...page.items.filter(live));
     cursor = page.cursor ?? undefined;
   } while (cursor);
   return out;
@@ -199,7 +207,8 @@ export async function checkDrift(
   findings.sort((a, b) => a.id.localeCompare(b.id));
   const counts = Object.fromEntries(SYSTEMS.map((s) => [s, 0])) as Record<DriftSystem, number>;
   for (const f of findings) counts[f.system]++;
-  return { checked_at: new Date().toISOString(), servers: all.length, findings, errors, counts };
+  const servers = all.filter((r) => r.status !== "decommissioned").length;
+  return { checked_at: new Date().toISOString(), servers, findings, errors, counts };
 }
 
 type Add = (
