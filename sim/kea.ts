@@ -64,6 +64,13 @@ export function createFakeKea(options: FakeKeaOptions = {}) {
   /** Every command received, in order, for assertions (e.g. "no writes"). */
   const commands: { command: string; arguments?: Record<string, unknown> }[] = [];
   const faults = new Faults();
+  /** Kea's host ids, given in the order hosts are stored (what reservation-get-page pages by). */
+  const hostIds = new WeakMap<FakeKeaHost, number>();
+  let lastHostId = 0;
+  const idOf = (h: FakeKeaHost) => {
+    if (!hostIds.has(h)) hostIds.set(h, ++lastHostId);
+    return hostIds.get(h)!;
+  };
 
   const macOf = (v: unknown) => {
     const mac = typeof v === "string" ? canonicalMac(v) : null;
@@ -270,6 +277,33 @@ export function createFakeKea(options: FakeKeaOptions = {}) {
           result: found.length ? 0 : 3,
           text: `${found.length} IPv4 host(s) found.`,
           arguments: { hosts: structuredClone(found) },
+        };
+      }
+      case "reservation-get-page": {
+        // Kea pages by host id within a source (index 0 here: the one host store), then ends
+        // with result 3 and an empty page.
+        const limit = a.limit;
+        if (typeof limit !== "number" || !Number.isInteger(limit) || limit < 1) {
+          throw new CommandError("missing parameter 'limit'");
+        }
+        const subnetId = subnetIdArg(a, false);
+        const from = typeof a.from === "number" ? a.from : 0;
+        for (const h of hosts) idOf(h);
+        const page = hosts
+          .filter((h) => (subnetId === undefined || h["subnet-id"] === subnetId) && idOf(h) > from)
+          .sort((x, y) => idOf(x) - idOf(y))
+          .slice(0, limit);
+        if (!page.length) {
+          return { result: 3, text: "0 IPv4 host(s) found.", arguments: { count: 0, hosts: [] } };
+        }
+        return {
+          result: 0,
+          text: `${page.length} IPv4 host(s) found.`,
+          arguments: {
+            count: page.length,
+            hosts: structuredClone(page),
+            next: { from: idOf(page.at(-1)!), "source-index": 0 },
+          },
         };
       }
       case "reservation-get-by-hostname": {

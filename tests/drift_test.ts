@@ -8,7 +8,7 @@ import { FULL_ITEM, MINIMAL_ITEM, startTestApp, type TestApp } from "./app_harne
 import type { Finding } from "../lib/registration/drift.ts";
 import { bareMetalHost } from "../lib/domain/metal3.ts";
 import { runDrift } from "../scripts/drift.ts";
-import { makeDemoDrift } from "../sim/world.ts";
+import { createSimWorld, makeDemoDrift } from "../sim/world.ts";
 
 const NS = "metal3";
 const MAC = "3c:ec:ef:a1:9c:e8";
@@ -512,5 +512,43 @@ Deno.test("drift: the background check publishes a drift event when the findings
   } finally {
     app.deps.drift.stop();
     off();
+  }
+});
+
+Deno.test("Kea listReservations pages with reservation-get-page on every server (never get-all)", async () => {
+  const world = createSimWorld();
+  try {
+    for (let i = 0; i < 1200; i++) {
+      const mac = `02:00:00:00:${(i >> 8).toString(16).padStart(2, "0")}:${
+        (i & 255).toString(16).padStart(2, "0")
+      }`;
+      const ip = `10.16.${28 + (i >> 8)}.${(i & 255)}`;
+      for (const k of world.kea) {
+        k.hosts.push({
+          "subnet-id": 1,
+          "hw-address": mac,
+          "ip-address": ip,
+          hostname: `h${i}`,
+          "next-server": "0.0.0.0",
+          "server-hostname": "",
+          "boot-file-name": "",
+          "client-classes": [],
+          "option-data": [],
+        });
+      }
+    }
+    world.kea[1].hosts.splice(7, 1);
+    const lists = await world.integrations().kea!.listReservations(1);
+    assertEquals(
+      lists.map((l) => [l.server, "hosts" in l ? l.hosts.length : l.error]),
+      [[KEA1, 1200], [KEA2, 1199]],
+    );
+    for (const k of world.kea) {
+      const used = k.commands.map((c) => c.command);
+      assertEquals(used.filter((c) => c === "reservation-get-page").length, 4, "500+500+200+end");
+      assert(!used.includes("reservation-get-all"));
+    }
+  } finally {
+    world.close();
   }
 });

@@ -37,6 +37,8 @@ export interface KeaSettings {
 
 /** How long the subnets read with `config-get` answer `subnetFor` without asking Kea again. */
 export const KEA_SUBNETS_TTL_MS = 60_000;
+/** Hosts per `reservation-get-page` answer. */
+const KEA_PAGE_SIZE = 500;
 
 /** What happened on one server (or the database, in pgsql mode). */
 export interface ServerResult {
@@ -55,7 +57,7 @@ export interface KeaClient {
   findByMac(mac: string): Promise<(Reservation & { subnetId: number })[]>;
   /** Existing reservation holding this IP in that subnet, if any. */
   findByIp(ip: string, subnetId: number): Promise<(Reservation & { subnetId: number }) | null>;
-  /** Every reservation of the subnet as each server holds it (api: `reservation-get-all` per
+  /** Every reservation of the subnet as each server holds it (api: `reservation-get-page` per
    * server; pgsql: the one host database), for the drift check; a server that fails says why. */
   listReservations(subnetId: number): Promise<ServerHosts[]>;
   /** Idempotent upsert on (hw-address, subnet). Throws `ReservationConflict` (a `Conflict`) when
@@ -404,19 +406,29 @@ export function createKeaClient(settings: KeaSettings): KeaClient {
       if (!servers.length) throw new Error("No Kea servers configured (KEA_SERVERS)");
       return await Promise.all(servers.map(async (s): Promise<ServerHosts> => {
         try {
-          const answer = await command(s, "reservation-get-all", { "subnet-id": subnetId });
-          if (answer.result === KEA_RESULT.empty) return { server: s, hosts: [] };
-          if (answer.result !== KEA_RESULT.success) {
-            throw answerError(s, "reservation-get-all", answer);
+          // Paged: reservation-get-all would hold up the server's packet processing while it runs.
+          const hosts: (Reservation & { subnetId: number })[] = [];
+          let next: Record<string, unknown> = {};
+          for (;;) {
+            const answer = await command(s, "reservation-get-page", {
+              "subnet-id": subnetId,
+              limit: KEA_PAGE_SIZE,
+              ...next,
+            });
+            if (answer.result === KEA_RESULT.empty) return { server: s, hosts };
+            if (answer.result !== KEA_RESULT.success) {
+              throw answerError(s, "reservation-get-page", answer);
+            }
+            const page = (answer.arguments?.hosts ?? []) as Record<string, unknown>[];
+            for (const h of page) {
+              if (typeof h["hw-address"] === "string") {
+                hosts.push({ ...reservationFromKea(h, subnetId), subnetId });
+              }
+            }
+            const cursor = answer.arguments?.next as Record<string, unknown> | undefined;
+            if (!page.length || !cursor) return { server: s, hosts };
+            next = { from: cursor.from, "source-index": cursor["source-index"] };
           }
-          const hosts = (answer.arguments?.hosts ?? []) as Record<string, unknown>[];
-          return {
-            server: s,
-            hosts: hosts.filter((h) => typeof h["hw-address"] === "string").map((h) => ({
-              ...reservationFromKea(h, subnetId),
-              subnetId,
-            })),
-          };
         } catch (e) {
           if (!(e instanceof IntegrationError)) throw e;
           return { server: s, error: e.message };
