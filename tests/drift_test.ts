@@ -552,3 +552,58 @@ Deno.test("Kea listReservations pages with reservation-get-page on every server 
     world.close();
   }
 });
+
+Deno.test("drift: a repair that would also undo a person's Netbox change waits for force", async () => {
+  await using app = await registered();
+  const nb = app.world.integrations().netbox!;
+  const r = await record(app);
+  const iface = r.created.netbox_interface_id!;
+  await nb.setInterfaceMac(iface, "aa:bb:cc:00:00:03");
+  app.world.netbox.devices.get(r.created.netbox_device_id!)!.oob_ip_id = null;
+  const found = await app.call("GET", "/api/v1/drift");
+  assertEquals(
+    found.body.findings.map((f: Finding) => [f.kind, Boolean(f.needs_force)]),
+    [["netbox_mac_changed", true], ["netbox_oob_ip_changed", true]],
+  );
+  const plain = await app.call("POST", "/api/v1/drift/repair", { kind: "netbox_oob_ip_changed" });
+  assertEquals(plain.body.results.map((x: { outcome: string }) => x.outcome), ["skipped"]);
+  assertEquals(app.world.netbox.devices.get(r.created.netbox_device_id!)!.oob_ip_id, null);
+  assertEquals(
+    (await nb.bmcInterfaces()).find((i) => i.id === iface)?.mac,
+    "aa:bb:cc:00:00:03",
+    "the person's MAC is still there",
+  );
+  const forced = await app.call("POST", "/api/v1/drift/repair", { force: true });
+  assertEquals(forced.body.report.findings, []);
+});
+
+Deno.test("drift: an OOB IP a person pointed at another address is reported even with the IP gone", async () => {
+  await using app = await registered();
+  const nb = app.world.integrations().netbox!;
+  const r = await record(app);
+  const deviceId = r.created.netbox_device_id!;
+  const other = await nb.assignIp("10.16.28.150", r.created.netbox_interface_id!);
+  await nb.setOobIp(deviceId, other.id);
+  await nb.deleteIp(r.created.netbox_ip_id!);
+  const found = await app.call("GET", "/api/v1/drift");
+  assertEquals(found.body.findings.map(pick), [
+    {
+      kind: "netbox_ip_unassigned",
+      server: NAME,
+      where: `dcim.interface ${r.created.netbox_interface_id}`,
+      expected: "10.16.28.11 assigned to the bmc interface",
+      found: "10.16.28.11 is not in IPAM",
+    },
+    {
+      kind: "netbox_oob_ip_changed",
+      server: NAME,
+      where: `dcim.device ${deviceId}`,
+      expected: "10.16.28.11",
+      found: "10.16.28.150",
+    },
+  ]);
+  assert(found.body.findings.every((f: Finding) => f.needs_force));
+  const plain = await app.call("POST", "/api/v1/drift/repair", {});
+  assert(plain.body.results.every((x: { outcome: string }) => x.outcome === "skipped"));
+  assertEquals(app.world.netbox.devices.get(deviceId)!.oob_ip_id, other.id);
+});

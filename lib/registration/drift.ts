@@ -204,6 +204,17 @@ export async function checkDrift(
       errors.push({ system: "kubernetes", message: message(e) })
     ),
   ]);
+  // The step that repairs one finding re-writes everything it owns: where it would also undo a
+  // person's change, the server's other findings of that step wait for force too.
+  const held = new Map<string, Finding>();
+  for (const f of findings) if (f.needs_force) held.set(`${f.registration_id}|${f.step}`, f);
+  for (const f of findings) {
+    const by = held.get(`${f.registration_id}|${f.step}`);
+    if (by && !f.needs_force) {
+      f.needs_force = true;
+      f.repair += ` (only with force: the same repair would undo ${by.kind}, a person's change)`;
+    }
+  }
   findings.sort((a, b) => a.id.localeCompare(b.id));
   const counts = Object.fromEntries(SYSTEMS.map((s) => [s, 0])) as Record<DriftSystem, number>;
   for (const f of findings) counts[f.system]++;
@@ -274,6 +285,18 @@ async function checkNetbox(
         });
       }
     }
+    // An OOB IP a person set to another address is reported whatever else is missing: the
+    // Netbox step that repairs the rest would set it back.
+    if (r.bmc_ip && device.bmc_ip && device.bmc_ip !== r.bmc_ip) {
+      add(r, "netbox_oob_ip_changed", {
+        where: `dcim.device ${id}`,
+        expected: r.bmc_ip,
+        found: device.bmc_ip,
+        repair: "Set the OOB IP back: a person changed it, so only with force",
+        step: "netbox",
+        needs_force: true,
+      });
+    }
     const iface = ifaceByDevice.get(id);
     if (!iface) {
       add(r, "netbox_interface_missing", {
@@ -317,16 +340,13 @@ async function checkNetbox(
       });
       continue;
     }
-    if (device.bmc_ip !== r.bmc_ip) {
+    if (!device.bmc_ip) {
       add(r, "netbox_oob_ip_changed", {
         where: `dcim.device ${id}`,
         expected: r.bmc_ip,
-        found: device.bmc_ip ?? "no OOB IP",
-        repair: device.bmc_ip
-          ? "Set the OOB IP back: a person changed it, so only with force"
-          : "Set the OOB IP",
+        found: "no OOB IP",
+        repair: "Set the OOB IP",
         step: "netbox",
-        ...(device.bmc_ip ? { needs_force: true } : {}),
       });
     }
   }
