@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { bmcNetworks, type Config } from "../domain/config.ts";
 import { NotFound } from "../domain/errors.ts";
+import { intToIpv4, ipInPrefix, ipv4ToInt } from "../domain/ipv4.ts";
 import type { StepName } from "../domain/model.ts";
 import { bmcAddress, bmcSecretName, MANAGED_SELECTOR } from "../domain/metal3.ts";
 import type { KeaClient, ServerHosts } from "../integrations/kea/api.ts";
@@ -143,13 +144,8 @@ async function records(store: RegistrationStore, server?: string): Promise<Regis
   return out;
 }
 
-/** A first host address of a network, to ask Kea which subnet holds it. */
-function firstHost(cidr: string): string {
-  const [ip] = cidr.split("/");
-  const parts = ip.split(".").map(Number);
-  parts[3] += 1;
-  return parts.join(".");
-}
+/** The first host address of a network, to ask Kea which subnet holds it. */
+const firstHost = (cidr: string) => intToIpv4(ipv4ToInt(cidr.split("/")[0]) + 1);
 
 /**
  * Checks every registration (or `server` only). Reads in bulk where the API allows (Netbox pages,
@@ -416,6 +412,7 @@ async function checkKea(
   const lists = new Map<number, ServerHosts[]>();
   await Promise.all([...subnets].map(async (s) => lists.set(s, await kea.listReservations(s))));
   const knownMacs = new Set(all.map((r) => r.bmc_mac));
+  const networks = bmcNetworks(d.config);
   for (const [subnetId, servers] of lists) {
     for (const list of servers) {
       if ("error" in list) {
@@ -459,8 +456,7 @@ async function checkKea(
       }
       if (!full) continue;
       for (const h of list.hosts) {
-        if (knownMacs.has(h.mac)) continue;
-        if (!bmcNetworks(d.config).length) continue;
+        if (knownMacs.has(h.mac) || !networks.some((n) => ipInPrefix(h.ip, n))) continue;
         add(null, "kea_unknown_reservation", {
           server: h.hostname || h.mac,
           where: `${list.server} subnet ${subnetId} ${h.mac}`,
