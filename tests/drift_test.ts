@@ -607,3 +607,16 @@ Deno.test("drift: an OOB IP a person pointed at another address is reported even
   assert(plain.body.results.every((x: { outcome: string }) => x.outcome === "skipped"));
   assertEquals(app.world.netbox.devices.get(deviceId)!.oob_ip_id, other.id);
 });
+
+Deno.test("drift: re-applying the BareMetalHost never rotates the BMC password", async () => {
+  await using app = await registered();
+  const r = await record(app);
+  // Rotation wanted but never done (e.g. asked for after registration).
+  await app.deps.store.update(r.id, (x) => x.rotate = true);
+  const bmc = app.world.bmcs.bmcs.get(r.bmc_ip!)!;
+  await app.world.integrations().kubernetes!.deleteBareMetalHost(NS, NAME);
+  const repaired = await app.call("POST", "/api/v1/drift/repair", {});
+  assertEquals(repaired.body.report.findings, [], repaired.text);
+  assertEquals(bmc.state.password, FULL_ITEM.bmc_password);
+  assertEquals((await record(app)).rotation, undefined);
+});

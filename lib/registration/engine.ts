@@ -631,7 +631,7 @@ export class Engine {
         case "kea":
           return await this.#keaStep(r);
         case "metal3":
-          return await this.#metal3Step(r, this.#password(id));
+          return await this.#metal3Step(r, this.#password(id), true);
         case "openbao": {
           // The password stays the one OpenBao holds; the username and MAC are the record's.
           const current = await openbao?.readSecret(secretPath(r.device_name));
@@ -842,7 +842,12 @@ export class Engine {
       : `Reserved ${r.bmc_ip} on ${where}`;
   }
 
-  async #metal3Step(r: Registration, passwordRead: Promise<string>): Promise<string> {
+  /** `repair`: a drift repair, which re-applies the objects and never rotates the password. */
+  async #metal3Step(
+    r: Registration,
+    passwordRead: Promise<string>,
+    repair = false,
+  ): Promise<string> {
     const { kubernetes, config, store } = this.#d;
     if (!r.bmc_ip) throw new StepEnd("skipped", "Metal3 step skipped: no BMC IP is known");
     if (!kubernetes) {
@@ -872,7 +877,10 @@ export class Engine {
       let check = await checkWith(password);
       if (check.outcome === "wrong-password") throw new Error(check.message);
       // The scanned password is replaced before Metal3 gets one (opt-in; lib/rotation.ts).
-      if (check.outcome === "ok" && this.#rotator.wanted(r) && r.rotation?.status !== "ok") {
+      if (
+        check.outcome === "ok" && !repair && this.#rotator.wanted(r) &&
+        r.rotation?.status !== "ok"
+      ) {
         // A host or Secret of someone else's under this name stops us before the BMC changes.
         ours = await this.#metal3Ownership(r, existing);
         password = (await this.#rotator.rotate(r.id, r.actor)).password;
