@@ -6,17 +6,11 @@
 import type { Config } from "../lib/domain/config.ts";
 import type { RetryPolicy } from "../lib/integrations/http.ts";
 import type { Integrations } from "../lib/integrations/mod.ts";
-import { createKeaClient } from "../lib/integrations/kea/api.ts";
-import { createKubernetesClient } from "../lib/integrations/kubernetes.ts";
-import { silentLogger } from "../lib/observability/log.ts";
-import { Metrics } from "../lib/observability/metrics.ts";
-import { createNetboxClient } from "../lib/integrations/netbox.ts";
-import { createOpenBaoClient } from "../lib/integrations/openbao.ts";
-import { createRedfishClient } from "../lib/integrations/redfish.ts";
-import { asFetch, type Handler } from "../sim/faults.ts";
+import type { Metrics } from "../lib/observability/metrics.ts";
+import { type SimulatedApp, startSimulatedApp } from "../sim/app.ts";
+import type { Handler } from "../sim/faults.ts";
 import { NETBOX_SEED } from "../sim/netbox_seed.ts";
-import { createSimWorld, SIM_URLS, type SimWorld } from "../sim/world.ts";
-import { type AppDeps, createApp, createServices } from "../app.ts";
+import { createSimulatedWorld, type SimWorld } from "../sim/world.ts";
 
 /** One external call as the client saw it: from the moment it was sent to the answer. */
 export interface CallRecord {
@@ -79,17 +73,6 @@ class Mutex {
   }
 }
 
-/** Routes each request to the simulator named by its host (as `createSimWorld` does). */
-function route(world: SimWorld): Handler {
-  const byHost = new Map<string, Handler>([
-    [new URL(SIM_URLS.netbox).host, world.netbox.handler],
-    [new URL(SIM_URLS.openbao).host, world.openbao.handler],
-    [new URL(SIM_URLS.kubernetes).host, world.kubernetes.handler],
-    ...SIM_URLS.kea.map((u, i) => [new URL(u).host, world.kea[i].handler] as [string, Handler]),
-  ]);
-  return (req) => (byHost.get(new URL(req.url).host) ?? world.bmcs.handler)(req);
-}
-
 export interface BenchIntegrationOptions {
   /** Every answer waits this long (the network plus the remote system's work). */
   latencyMs: number;
@@ -105,9 +88,8 @@ export interface BenchIntegrationOptions {
 
 /** Clients of all four integrations and the BMCs, talking to `world` through a recording fetch. */
 export function benchIntegrations(world: SimWorld, o: BenchIntegrationOptions): Integrations {
-  const handler = route(world);
   const mutex = o.serialise ? new Mutex() : undefined;
-  const recorded: Handler = async (req) => {
+  const recorded = (handler: Handler): Handler => async (req) => {
     const release = await mutex?.lock();
     const url = new URL(req.url);
     const record: CallRecord = {
@@ -120,7 +102,6 @@ export function benchIntegrations(world: SimWorld, o: BenchIntegrationOptions): 
     const rec = o.recorder;
     if (rec) rec.maxInFlight = Math.max(rec.maxInFlight, ++rec.inFlight);
     try {
-      if (o.latencyMs > 0) await new Promise((r) => setTimeout(r, o.latencyMs));
       return await handler(req);
     } finally {
       record.end = performance.now();
@@ -131,34 +112,19 @@ export function benchIntegrations(world: SimWorld, o: BenchIntegrationOptions): 
       release?.();
     }
   };
-  const fetch = asFetch(recorded);
-  const common = {
-    fetch,
+  return world.integrations({
+    through: recorded,
+    latencyMs: o.latencyMs,
     metrics: o.metrics,
     timeoutMs: o.timeoutMs ?? 5000,
     retry: o.retry ?? { attempts: 3, baseDelayMs: 5, maxDelayMs: 20 },
-  };
-  return {
-    netbox: createNetboxClient({ url: SIM_URLS.netbox, token: world.netbox.token, ...common }),
-    openbao: createOpenBaoClient({
-      url: SIM_URLS.openbao,
-      roleId: world.openbao.roleId,
-      secretId: world.openbao.secretId,
-      ...common,
-    }),
-    kea: createKeaClient({ mode: "api", servers: SIM_URLS.kea, port: 8000, ...common }),
-    kubernetes: createKubernetesClient({ server: SIM_URLS.kubernetes, ...common }),
-    redfish: o.bmcCheck === false ? undefined : createRedfishClient({ ...common, scheme: "http" }),
-  };
+    bmcCheck: o.bmcCheck,
+  });
 }
 
 /** The app on a fresh simulated datacenter with in-memory KV and the queue worker running. */
-export interface BenchApp extends AsyncDisposable {
-  app: ReturnType<typeof createApp>;
-  deps: AppDeps;
-  world: SimWorld;
+export interface BenchApp extends SimulatedApp, AsyncDisposable {
   recorder: CallRecorder;
-  close(): Promise<void>;
 }
 
 export async function startBenchApp(
@@ -168,27 +134,17 @@ export async function startBenchApp(
     rackServers?: number;
   },
 ): Promise<BenchApp> {
-  const world = createSimWorld({ autoBmcs: true });
+  const world = createSimulatedWorld({ autoBmcs: true });
   if (options.rackServers) addBenchRacks(world, options.rackServers);
   const recorder = new CallRecorder();
   const integrations = benchIntegrations(world, { ...options, recorder });
-  const kv = await Deno.openKv(":memory:");
-  const deps = await createServices({
+  const started = await startSimulatedApp({
     config,
-    kv,
+    world,
     integrations,
-    log: silentLogger,
-    metrics: options.metrics ?? new Metrics(),
+    metrics: options.metrics,
   });
-  await deps.engine.startWorker();
-  const app = createApp(deps);
-  const close = async () => {
-    await deps.engine.close();
-    world.close();
-    await integrations.kea?.close();
-    kv.close();
-  };
-  return { app, deps, world, recorder, close, [Symbol.asyncDispose]: close };
+  return { ...started, recorder, [Symbol.asyncDispose]: started.close };
 }
 
 /** A locally administered MAC: a three-byte `prefix` and `n` (distinct for n < 2^24). */

@@ -80,20 +80,26 @@ export interface SimWorld {
   kea: FakeKea[];
   kubernetes: FakeKubernetes;
   bmcs: BmcFleet;
+  /** Every simulator behind one handler, chosen by the request's host (see `SIM_URLS`). */
+  handler: Handler;
   /** Clients talking to the simulators in-process; `latencyMs` delays every answer. */
-  integrations(
-    options?: {
-      metrics?: Metrics;
-      latencyMs?: number;
-      timeoutMs?: number;
-      retry?: Partial<RetryPolicy>;
-    },
-  ): Integrations;
+  integrations(options?: SimIntegrationOptions): Integrations;
   close(): void;
 }
 
+export interface SimIntegrationOptions {
+  metrics?: Metrics;
+  latencyMs?: number;
+  timeoutMs?: number;
+  retry?: Partial<RetryPolicy>;
+  /** Wraps the world's handler, e.g. to record or serialise calls (the bench). */
+  through?: (handler: Handler) => Handler;
+  /** Include the Redfish client (default true), like `ONBOARDING_BMC_CHECK`. */
+  bmcCheck?: boolean;
+}
+
 /** Routes each request to the simulator named by its host. */
-function router(world: Omit<SimWorld, "integrations" | "close">): Handler {
+function router(world: Omit<SimWorld, "handler" | "integrations" | "close">): Handler {
   const byHost = new Map<string, Handler>([
     [new URL(SIM_URLS.netbox).host, world.netbox.handler],
     [new URL(SIM_URLS.openbao).host, world.openbao.handler],
@@ -106,7 +112,7 @@ function router(world: Omit<SimWorld, "integrations" | "close">): Handler {
   };
 }
 
-export function createSimWorld(options: {
+export function createSimulatedWorld(options: {
   netboxVersion?: string;
   provisioningStepMs?: number;
   /** How long the simulated operator keeps its finalizer on a deleted host (default one step). */
@@ -130,14 +136,15 @@ export function createSimWorld(options: {
   const route = router(parts);
   return {
     ...parts,
+    handler: route,
     integrations(o = {}) {
-      const handler: Handler = o.latencyMs
+      const delayed: Handler = o.latencyMs
         ? async (req) => {
           await new Promise((r) => setTimeout(r, o.latencyMs));
           return route(req);
         }
         : route;
-      const fetch = asFetch(handler);
+      const fetch = asFetch(o.through ? o.through(delayed) : delayed);
       const common = { fetch, metrics: o.metrics, timeoutMs: o.timeoutMs, retry: o.retry };
       return {
         netbox: createNetboxClient({ url: SIM_URLS.netbox, token: netbox.token, ...common }),
@@ -149,7 +156,9 @@ export function createSimWorld(options: {
         }),
         kea: createKeaClient({ mode: "api", servers: SIM_URLS.kea, port: 8000, ...common }),
         kubernetes: createKubernetesClient({ server: SIM_URLS.kubernetes, ...common }),
-        redfish: createRedfishClient({ ...common, scheme: "http", timeoutMs: o.timeoutMs ?? 2000 }),
+        redfish: o.bmcCheck === false
+          ? undefined
+          : createRedfishClient({ ...common, scheme: "http", timeoutMs: o.timeoutMs ?? 2000 }),
       };
     },
     close() {
@@ -242,7 +251,11 @@ export async function demoIntegrations(
   const env = options.env ?? {};
   const log = options.log ?? silentLogger;
   // Deprovisioning a deleted host takes a while, as on a real cluster (minutes there).
-  const world = createSimWorld({ provisioningStepMs: 4000, deprovisionMs: 20_000, autoBmcs: true });
+  const world = createSimulatedWorld({
+    provisioningStepMs: 4000,
+    deprovisionMs: 20_000,
+    autoBmcs: true,
+  });
   const integrations = world.integrations({ metrics });
   const simulated = (): Demo => ({
     world,

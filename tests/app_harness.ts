@@ -3,8 +3,9 @@ import { type Config, loadConfig } from "../lib/domain/config.ts";
 import type { Integrations } from "../lib/integrations/mod.ts";
 import { createLogger } from "../lib/observability/log.ts";
 import { Metrics } from "../lib/observability/metrics.ts";
-import { createSimWorld, type SimWorld } from "../sim/world.ts";
-import { type AppDeps, createApp, createServices } from "../app.ts";
+import { startSimulatedApp } from "../sim/app.ts";
+import { createSimulatedWorld, type SimWorld } from "../sim/world.ts";
+import type { AppDeps, createApp } from "../app.ts";
 
 // deno-lint-ignore no-explicit-any -- tests read arbitrary response JSON
 type Json = any;
@@ -50,7 +51,7 @@ export const MINIMAL_ITEM = {
 
 export async function startTestApp(options: {
   env?: Record<string, string>;
-  world?: Parameters<typeof createSimWorld>[0];
+  world?: Parameters<typeof createSimulatedWorld>[0];
   /** Replace or remove (undefined) individual clients. */
   integrations?: (world: SimWorld, base: Integrations) => Integrations;
   kv?: Deno.Kv;
@@ -62,7 +63,7 @@ export async function startTestApp(options: {
       Object.entries(options.env ?? {}).map(([k, v]) => [`ONBOARDING_${k}`, v]),
     ),
   });
-  const world = createSimWorld({ autoBmcs: true, ...options.world });
+  const world = createSimulatedWorld({ autoBmcs: true, ...options.world });
   const metrics = new Metrics();
   const base = world.integrations({
     metrics,
@@ -72,16 +73,15 @@ export async function startTestApp(options: {
   const integrations = options.integrations ? options.integrations(world, base) : base;
   const logs: string[] = [];
   const log = createLogger({ level: "debug", write: (l) => logs.push(l) });
-  const kv = options.kv ?? await Deno.openKv(":memory:");
-  const deps = await createServices({ config, kv, integrations, log, metrics });
-  if (options.worker !== false) await deps.engine.startWorker();
-  const app = createApp(deps);
-  const close = async () => {
-    await deps.engine.close();
-    world.close();
-    await integrations.kea?.close();
-    kv.close();
-  };
+  const { app, deps, close } = await startSimulatedApp({
+    config,
+    world,
+    integrations,
+    kv: options.kv,
+    log,
+    metrics,
+    worker: options.worker,
+  });
   return {
     app,
     deps,

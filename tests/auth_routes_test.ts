@@ -7,7 +7,7 @@ import { createAuth } from "../lib/integrations/oidc.ts";
 import { loadConfig } from "../lib/domain/config.ts";
 import { asFetch } from "../sim/faults.ts";
 import { createFakeOidc, type FakeOidc, serveFakeOidc } from "../sim/oidc.ts";
-import { createSimWorld, type SimWorld } from "../sim/world.ts";
+import { createSimulatedWorld, type SimWorld } from "../sim/world.ts";
 import { type AppDeps, createApp, createServices } from "../app.ts";
 import { isOpenPath } from "../routes/auth.ts";
 
@@ -42,7 +42,7 @@ async function setup(
     redirectUris: [`${APP}/auth/callback`],
   });
   const config = loadConfig({ ...BASE_ENV, ...options.env });
-  const world = createSimWorld({ autoBmcs: true });
+  const world = createSimulatedWorld({ autoBmcs: true });
   const integrations = world.integrations({
     timeoutMs: 1000,
     retry: { attempts: 2, baseDelayMs: 5, maxDelayMs: 20 },
@@ -501,7 +501,7 @@ Deno.test("Login rate limit and auth-disabled mode", async (t) => {
 Deno.test("WebSockets over a real socket: handshake refused without credentials, accepted with a token", async () => {
   await using fake = await serveFakeOidc({ accessTokenAudience: "onboarding-api" });
   const config = loadConfig({ ...BASE_ENV, ONBOARDING_OIDC_ISSUER: fake.url });
-  const world = createSimWorld();
+  const world = createSimulatedWorld();
   const kv = await Deno.openKv(":memory:");
   const deps = await createServices({ config, kv, integrations: world.integrations() });
   const app = createApp(deps);

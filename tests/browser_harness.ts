@@ -5,7 +5,7 @@
 import { type Browser, type BrowserContext, chromium } from "playwright-core";
 import type { Hono } from "hono";
 import { type AppEnv, createApp, createServices } from "../app.ts";
-import { createSimWorld, makeDemoDrift, type SimWorld } from "../sim/world.ts";
+import { createSimulatedWorld, makeDemoDrift, type SimWorld } from "../sim/world.ts";
 import { loadConfig } from "../lib/domain/config.ts";
 import { silentLogger } from "../lib/observability/log.ts";
 import { Metrics } from "../lib/observability/metrics.ts";
@@ -80,7 +80,7 @@ export interface ServeOptions {
 /** Serves `createApp(...)` with in-memory KV on 127.0.0.1, port 0; with `world`, runs the worker. */
 export async function serveApp(options: ServeOptions = {}): Promise<ServedApp> {
   const kv = await Deno.openKv(":memory:");
-  const world = options.world ? createSimWorld({ provisioningStepMs: 50 }) : undefined;
+  const world = options.world ? createSimulatedWorld({ provisioningStepMs: 50 }) : undefined;
   const integrations = world ? world.integrations({ retry: { attempts: 1 } }) : {};
   const deps = await createServices({
     // The simulated BMCs live in the seeded BMC prefix, the only network a BMC IP may be in.

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import type { BrowserContext } from "playwright-core";
 import { loadConfig } from "../lib/domain/config.ts";
-import { createSimWorld } from "../sim/world.ts";
+import { createSimulatedWorld } from "../sim/world.ts";
 import { createApp, createServices } from "../app.ts";
 import { chromiumAvailable, launchChromium, phoneContext } from "./browser_harness.ts";
 import { glewlwydAvailable, type GlewlwydUser, startGlewlwyd } from "./glewlwyd_harness.ts";
@@ -53,7 +53,7 @@ Deno.test({
     (req, info) => handle(req, info),
   );
   const appUrl = `http://127.0.0.1:${server.addr.port}`;
-  const world = createSimWorld();
+  const world = createSimulatedWorld();
   const kv = await Deno.openKv(":memory:");
   const browser = await launchChromium();
   try {

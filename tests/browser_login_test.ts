@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { loadConfig } from "../lib/domain/config.ts";
 import { serveFakeOidc } from "../sim/oidc.ts";
-import { createSimWorld } from "../sim/world.ts";
+import { createSimulatedWorld } from "../sim/world.ts";
 import { createApp, createServices } from "../app.ts";
 import { chromiumAvailable, launchChromium, phoneContext } from "./browser_harness.ts";
 
@@ -26,7 +26,7 @@ Deno.test({
   );
   const appUrl = `http://127.0.0.1:${server.addr.port}`;
   oidc.state.redirectUris = [`${appUrl}/auth/callback`];
-  const world = createSimWorld();
+  const world = createSimulatedWorld();
   const kv = await Deno.openKv(":memory:");
   const deps = await createServices({
     config: loadConfig({

@@ -8,7 +8,7 @@ import { FULL_ITEM, MINIMAL_ITEM, startTestApp, type TestApp } from "./app_harne
 import type { Finding } from "../lib/registration/drift.ts";
 import { bareMetalHost } from "../lib/domain/metal3.ts";
 import { runDrift } from "../scripts/drift.ts";
-import { createSimWorld, makeDemoDrift } from "../sim/world.ts";
+import { createSimulatedWorld, makeDemoDrift } from "../sim/world.ts";
 
 const NS = "metal3";
 const MAC = "3c:ec:ef:a1:9c:e8";
@@ -516,7 +516,7 @@ Deno.test("drift: the background check publishes a drift event when the findings
 });
 
 Deno.test("Kea listReservations pages with reservation-get-page on every server (never get-all)", async () => {
-  const world = createSimWorld();
+  const world = createSimulatedWorld();
   try {
     for (let i = 0; i < 1200; i++) {
       const mac = `02:00:00:00:${(i >> 8).toString(16).padStart(2, "0")}:${

@@ -4,7 +4,7 @@
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { serveFake } from "../sim/faults.ts";
-import { createSimWorld } from "../sim/world.ts";
+import { createSimulatedWorld } from "../sim/world.ts";
 
 const COUNT = 50;
 
@@ -27,7 +27,7 @@ function freePort(): number {
 }
 
 Deno.test("a server killed mid-import resumes after restart: all ok, nothing duplicated", async () => {
-  const world = createSimWorld();
+  const world = createSimulatedWorld();
   // Slow every call down so the kill lands in the middle of the import.
   const slow = (h: (r: Request) => Promise<Response> | Response) => async (r: Request) => {
     await new Promise((res) => setTimeout(res, 15));

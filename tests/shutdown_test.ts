@@ -4,7 +4,7 @@
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { serveFake } from "../sim/faults.ts";
-import { createSimWorld } from "../sim/world.ts";
+import { createSimulatedWorld } from "../sim/world.ts";
 import type { Registration } from "../lib/state/store.ts";
 
 const SERVER = {
@@ -27,7 +27,7 @@ function freePort(): number {
 
 /** The service as a subprocess against served simulators; the Metal3 apply takes `applyMs`. */
 async function startService(options: { applyMs: number; shutdownTimeout: number }) {
-  const world = createSimWorld();
+  const world = createSimulatedWorld();
   world.kubernetes.faults.add({
     match: "PATCH /apis/metal3.io/v1alpha1/namespaces/metal3/baremetalhosts/",
     delayMs: options.applyMs,
