@@ -9,7 +9,7 @@ import type { Integrations } from "../lib/integrations/mod.ts";
 import type { Metrics } from "../lib/observability/metrics.ts";
 import { type SimulatedApp, startSimulatedApp } from "../sim/app.ts";
 import type { Handler } from "../sim/faults.ts";
-import { NETBOX_SEED } from "../sim/netbox_seed.ts";
+import { NETBOX_SEED } from "../sim/netbox/seed.ts";
 import { createSimulatedWorld, type SimWorld } from "../sim/world.ts";
 
 /** One external call as the client saw it: from the moment it was sent to the answer. */

@@ -14,8 +14,8 @@ import { createRedfishClient } from "../lib/integrations/redfish.ts";
 import { asFetch, type Handler } from "./faults.ts";
 import { createFakeKea, type FakeKea } from "./kea.ts";
 import { createFakeKubernetes, type FakeKubernetes } from "./kubernetes.ts";
-import { createFakeNetbox, type FakeNetbox } from "./netbox.ts";
-import { seedNetbox } from "./netbox_seed.ts";
+import { createFakeNetbox, type FakeNetbox } from "./netbox/mod.ts";
+import { seedNetbox } from "./netbox/seed.ts";
 import { createFakeOpenBao, type FakeOpenBao } from "./openbao.ts";
 import {
   freeUdpPort,

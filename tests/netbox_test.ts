@@ -5,7 +5,7 @@ import {
   type NetboxClient,
   type NetboxSettings,
 } from "../lib/integrations/netbox.ts";
-import { createFakeNetbox, FAKE_NETBOX_TOKEN, type FakeNetbox } from "../sim/netbox.ts";
+import { createFakeNetbox, FAKE_NETBOX_TOKEN, type FakeNetbox } from "../sim/netbox/mod.ts";
 import { asFetch, serveFake } from "../sim/faults.ts";
 import { IntegrationError } from "../lib/integrations/http.ts";
 import { Conflict } from "../lib/domain/errors.ts";

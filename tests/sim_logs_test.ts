@@ -2,7 +2,7 @@
 import { ok as assert } from "node:assert/strict";
 import { REQUEST_LOG_LIMIT } from "../sim/faults.ts";
 import { createFakeKubernetes } from "../sim/kubernetes.ts";
-import { createFakeNetbox } from "../sim/netbox.ts";
+import { createFakeNetbox } from "../sim/netbox/mod.ts";
 import { createFakeOidc } from "../sim/oidc.ts";
 import { createFakeOpenBao } from "../sim/openbao.ts";
 import { createFakeRedfish } from "../sim/redfish.ts";

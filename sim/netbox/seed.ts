@@ -1,5 +1,7 @@
 /** The sample datacenter the demo and the engine tests load into the fake Netbox. */
-import type { FakeNetbox } from "./netbox.ts";
+import type { FakeNetbox, NetboxSeedIds } from "./types.ts";
+
+export type { NetboxSeedIds };
 
 /** What the seed contains, by name, so tests and the demo can refer to it. */
 export const NETBOX_SEED = {
@@ -25,17 +27,6 @@ export const NETBOX_SEED = {
     { name: "dcoa-rb07u20", rack: "RB07", position: 20, type: "r750", role: "storage" },
   ],
 } as const;
-
-/** Ids of the seeded objects, for tests that register into the sample site. */
-export interface NetboxSeedIds {
-  siteId: number;
-  locationId: number;
-  rackIds: Record<string, number>;
-  deviceTypeIds: Record<string, number>;
-  roleIds: Record<string, number>;
-  tenantId: number;
-  bmcPrefixId: number;
-}
 
 /** Loads NETBOX_SEED into a fake (an empty one: ids then start at 1). */
 export function seedNetbox(fake: FakeNetbox): NetboxSeedIds {
