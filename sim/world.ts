@@ -13,7 +13,7 @@ import { createOpenBaoClient } from "../lib/integrations/openbao.ts";
 import { createRedfishClient } from "../lib/integrations/redfish.ts";
 import { asFetch, type Handler } from "./faults.ts";
 import { createFakeKea, type FakeKea } from "./kea.ts";
-import { createFakeKubernetes, type FakeKubernetes } from "./kubernetes.ts";
+import { createFakeKubernetes, type FakeKubernetes } from "./kubernetes/mod.ts";
 import { createFakeNetbox, type FakeNetbox } from "./netbox/mod.ts";
 import { seedNetbox } from "./netbox/seed.ts";
 import { createFakeOpenBao, type FakeOpenBao } from "./openbao.ts";

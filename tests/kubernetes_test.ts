@@ -18,7 +18,7 @@ import {
   MANAGED_SELECTOR,
   statusView,
 } from "../lib/domain/metal3.ts";
-import { createFakeKubernetes, type FakeKubernetes, statusFault } from "../sim/kubernetes.ts";
+import { createFakeKubernetes, type FakeKubernetes, statusFault } from "../sim/kubernetes/mod.ts";
 import { asFetch, serveFake } from "../sim/faults.ts";
 import { IntegrationError } from "../lib/integrations/http.ts";
 

@@ -19,7 +19,7 @@ import {
   bareMetalHostAdmission,
   BMH_CRD_URL,
   loadBareMetalHostValidator,
-} from "../sim/kubernetes.ts";
+} from "../sim/kubernetes/mod.ts";
 
 function assertThrows(fn: () => unknown, type: ErrorConstructor, includes: string) {
   throws(fn, (e: unknown) => e instanceof type && (e as Error).message.includes(includes));

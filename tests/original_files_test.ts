@@ -4,7 +4,7 @@
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { mergeImport } from "../lib/domain/merge_import.ts";
-import { loadBareMetalHostValidator } from "../sim/kubernetes.ts";
+import { loadBareMetalHostValidator } from "../sim/kubernetes/mod.ts";
 import { startTestApp } from "./app_harness.ts";
 
 const read = (name: string) =>

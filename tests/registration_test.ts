@@ -1,7 +1,7 @@
 /** The registration engine through the HTTP API, against the simulated Netbox, OpenBao, Kea, Kubernetes and BMCs. */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { dumpKv, FULL_ITEM, MINIMAL_ITEM, startTestApp, type TestApp } from "./app_harness.ts";
-import { bareMetalHostAdmission, loadBareMetalHostValidator } from "../sim/kubernetes.ts";
+import { bareMetalHostAdmission, loadBareMetalHostValidator } from "../sim/kubernetes/mod.ts";
 import { createFakeRedfish } from "../sim/redfish.ts";
 
 const NS = "metal3";

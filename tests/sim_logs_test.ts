@@ -1,7 +1,7 @@
 /** The simulators keep bounded request logs, so a long-running demo does not grow without end. */
 import { ok as assert } from "node:assert/strict";
 import { REQUEST_LOG_LIMIT } from "../sim/faults.ts";
-import { createFakeKubernetes } from "../sim/kubernetes.ts";
+import { createFakeKubernetes } from "../sim/kubernetes/mod.ts";
 import { createFakeNetbox } from "../sim/netbox/mod.ts";
 import { createFakeOidc } from "../sim/oidc.ts";
 import { createFakeOpenBao } from "../sim/openbao.ts";
