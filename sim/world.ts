@@ -24,7 +24,7 @@ import {
   missingKeaDependency,
   startKeaWithDatabase,
 } from "./real_kea.ts";
-import { createFakeRedfish, type FakeRedfish } from "./redfish.ts";
+import { createFakeRedfish, type FakeRedfish } from "./redfish/mod.ts";
 
 export const SIM_URLS = {
   netbox: "http://netbox.sim",

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { createRedfishClient } from "../lib/integrations/redfish.ts";
-import { createFakeRedfish } from "../sim/redfish.ts";
+import { createFakeRedfish } from "../sim/redfish/mod.ts";
 
 const PASSWORD = "Zk4-label-p4ss";
 const openssl = (() => {

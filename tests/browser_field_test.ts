@@ -15,7 +15,7 @@ import {
   serveApp,
   writeLabelY4m,
 } from "./browser_harness.ts";
-import { createFakeRedfish } from "../sim/redfish.ts";
+import { createFakeRedfish } from "../sim/redfish/mod.ts";
 
 const SHOTS = "docs/screenshots";
 const FIRST = { mac: "3c:ec:ef:55:00:01", password: "Right-pass-1" };

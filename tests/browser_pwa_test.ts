@@ -15,7 +15,7 @@ import {
   serveApp,
   writeLabelY4m,
 } from "./browser_harness.ts";
-import { createFakeRedfish } from "../sim/redfish.ts";
+import { createFakeRedfish } from "../sim/redfish/mod.ts";
 
 const MAC = "3CECEF123456";
 const PASSWORD = "RXYFTZXRQY";

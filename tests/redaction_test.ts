@@ -8,7 +8,7 @@ import { createHttpClient, IntegrationError, secretForms } from "../lib/integrat
 import { createKubernetesClient } from "../lib/integrations/kubernetes.ts";
 import { createLogger } from "../lib/observability/log.ts";
 import { asFetch } from "../sim/faults.ts";
-import { createFakeRedfish } from "../sim/redfish.ts";
+import { createFakeRedfish } from "../sim/redfish/mod.ts";
 import { dumpKv, startTestApp } from "./app_harness.ts";
 
 /** mulberry32: reproducible randomness (the seed is in the failure message). */

@@ -1,7 +1,7 @@
 /** Redfish BMC check against the Redfish fake: vendors, wrong password, non-Redfish hosts, faults. */
 import assert from "node:assert/strict";
 import { type BmcCheck, createRedfishClient } from "../lib/integrations/redfish.ts";
-import { createFakeRedfish, type FakeRedfishOptions } from "../sim/redfish.ts";
+import { createFakeRedfish, type FakeRedfishOptions } from "../sim/redfish/mod.ts";
 import { asFetch, type Handler, serveFake } from "../sim/faults.ts";
 import { createLogger } from "../lib/observability/log.ts";
 import { Metrics } from "../lib/observability/metrics.ts";

@@ -2,7 +2,7 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { dumpKv, FULL_ITEM, MINIMAL_ITEM, startTestApp, type TestApp } from "./app_harness.ts";
 import { bareMetalHostAdmission, loadBareMetalHostValidator } from "../sim/kubernetes/mod.ts";
-import { createFakeRedfish } from "../sim/redfish.ts";
+import { createFakeRedfish } from "../sim/redfish/mod.ts";
 
 const NS = "metal3";
 

@@ -7,7 +7,7 @@ import { createLogger } from "../lib/observability/log.ts";
 import { Metrics } from "../lib/observability/metrics.ts";
 import { generatePassword } from "../lib/registration/rotation.ts";
 import { ConnectionDropped } from "../sim/faults.ts";
-import { createFakeRedfish, type FakeRedfish } from "../sim/redfish.ts";
+import { createFakeRedfish, type FakeRedfish } from "../sim/redfish/mod.ts";
 import { SIM_URLS } from "../sim/world.ts";
 import { createServices } from "../app.ts";
 import { runRotate } from "../scripts/rotate.ts";

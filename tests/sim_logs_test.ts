@@ -5,7 +5,7 @@ import { createFakeKubernetes } from "../sim/kubernetes/mod.ts";
 import { createFakeNetbox } from "../sim/netbox/mod.ts";
 import { createFakeOidc } from "../sim/oidc.ts";
 import { createFakeOpenBao } from "../sim/openbao.ts";
-import { createFakeRedfish } from "../sim/redfish.ts";
+import { createFakeRedfish } from "../sim/redfish/mod.ts";
 
 const N = REQUEST_LOG_LIMIT + 500;
 
