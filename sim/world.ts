@@ -16,7 +16,7 @@ import { createFakeKea, type FakeKea } from "./kea.ts";
 import { createFakeKubernetes, type FakeKubernetes } from "./kubernetes/mod.ts";
 import { createFakeNetbox, type FakeNetbox } from "./netbox/mod.ts";
 import { seedNetbox } from "./netbox/seed.ts";
-import { createFakeOpenBao, type FakeOpenBao } from "./openbao.ts";
+import { createFakeOpenBao, type FakeOpenBao } from "./openbao/mod.ts";
 import {
   freeUdpPort,
   keaVersion,

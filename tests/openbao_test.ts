@@ -1,7 +1,7 @@
 /** OpenBao client against the OpenBao fake: AppRole, token lifetime, KV v2 semantics, failures. */
 import assert from "node:assert/strict";
 import { createOpenBaoClient, type OpenBaoSettings } from "../lib/integrations/openbao.ts";
-import { createFakeOpenBao, type FakeOpenBaoOptions } from "../sim/openbao.ts";
+import { createFakeOpenBao, type FakeOpenBaoOptions } from "../sim/openbao/mod.ts";
 import { asFetch, serveFake } from "../sim/faults.ts";
 import { IntegrationError } from "../lib/integrations/http.ts";
 import { createLogger } from "../lib/observability/log.ts";

@@ -4,7 +4,7 @@ import { REQUEST_LOG_LIMIT } from "../sim/faults.ts";
 import { createFakeKubernetes } from "../sim/kubernetes/mod.ts";
 import { createFakeNetbox } from "../sim/netbox/mod.ts";
 import { createFakeOidc } from "../sim/oidc.ts";
-import { createFakeOpenBao } from "../sim/openbao.ts";
+import { createFakeOpenBao } from "../sim/openbao/mod.ts";
 import { createFakeRedfish } from "../sim/redfish/mod.ts";
 
 const N = REQUEST_LOG_LIMIT + 500;
