@@ -112,193 +112,208 @@ async function s256(verifier: string): Promise<string> {
   return base64url.encode(new Uint8Array(digest));
 }
 
+/** One fake provider's state, passed to its endpoint functions. */
+interface Provider {
+  now: () => number;
+  ttl: number;
+  state: FakeOidcState;
+  faults: Faults;
+}
+
+async function mintToken(
+  op: Provider,
+  claims: JWTPayload = {},
+  o: MintOptions = {},
+): Promise<string> {
+  const key = o.key ?? op.state.keys[0];
+  const iat = Math.floor(op.now() / 1000);
+  const header: { alg: string; typ: string; kid?: string } = {
+    alg: key.alg,
+    typ: o.typ ?? "JWT",
+  };
+  if (!o.noKid) header.kid = key.kid;
+  return await new SignJWT({ sub: op.state.user.sub, ...claims })
+    .setProtectedHeader(header)
+    .setIssuer(o.issuer ?? op.state.issuer)
+    .setAudience(o.audience ?? op.state.accessTokenAudience)
+    .setIssuedAt(iat)
+    .setExpirationTime(iat + (o.expiresIn ?? op.ttl))
+    .sign(key.privateKey);
+}
+
+const userClaims = (u: FakeOidcUser) => ({
+  sub: u.sub,
+  ...(u.name ? { name: u.name, preferred_username: u.sub } : {}),
+  ...(u.email ? { email: u.email } : {}),
+  groups: u.groups ?? [],
+  ...u.claims,
+});
+
+function discovery(op: Provider): Response {
+  const base = op.state.issuer.replace(/\/+$/, "");
+  return Response.json({
+    issuer: op.state.issuer,
+    authorization_endpoint: `${base}/authorize`,
+    token_endpoint: `${base}/token`,
+    jwks_uri: `${base}/jwks`,
+    end_session_endpoint: `${base}/logout`,
+    response_types_supported: ["code"],
+    grant_types_supported: ["authorization_code"],
+    subject_types_supported: ["public"],
+    id_token_signing_alg_values_supported: [...new Set(op.state.keys.map((k) => k.alg))],
+    scopes_supported: ["openid", "profile", "email"],
+    token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
+    code_challenge_methods_supported: ["S256"],
+    claims_supported: ["sub", "name", "email", "groups"],
+  });
+}
+
+function authorize(op: Provider, url: URL): Response {
+  const p = url.searchParams;
+  const redirectUri = p.get("redirect_uri") ?? "";
+  // Without a valid client and redirect URI the provider must not redirect (RFC 6749 §4.1.2.1).
+  if (p.get("client_id") !== op.state.clientId) {
+    return new Response("Unknown client_id", { status: 400 });
+  }
+  if (!op.state.redirectUris.includes(redirectUri)) {
+    return new Response("redirect_uri is not registered for this client", { status: 400 });
+  }
+  const back = new URL(redirectUri);
+  const fail = (error: string, description: string) => {
+    back.searchParams.set("error", error);
+    back.searchParams.set("error_description", description);
+    if (p.get("state")) back.searchParams.set("state", p.get("state")!);
+    return new Response(null, { status: 302, headers: { location: back.toString() } });
+  };
+  if (p.get("response_type") !== "code") {
+    return fail("unsupported_response_type", "Only response_type=code is supported");
+  }
+  const scope = p.get("scope") ?? "";
+  if (!scope.split(" ").includes("openid")) return fail("invalid_scope", "openid is required");
+  const challenge = p.get("code_challenge");
+  if (!challenge || p.get("code_challenge_method") !== "S256") {
+    return fail("invalid_request", "PKCE with code_challenge_method=S256 is required");
+  }
+  const code = base64url.encode(crypto.getRandomValues(new Uint8Array(24)));
+  op.state.codes.set(code, {
+    clientId: op.state.clientId,
+    redirectUri,
+    challenge,
+    nonce: p.get("nonce") ?? undefined,
+    scope,
+    user: structuredClone(op.state.user),
+    expiresAt: op.now() + 60_000,
+  });
+  back.searchParams.set("code", code);
+  if (p.get("state")) back.searchParams.set("state", p.get("state")!);
+  back.searchParams.set("iss", op.state.issuer);
+  return new Response(null, { status: 302, headers: { location: back.toString() } });
+}
+
+async function token(op: Provider, req: Request): Promise<Response> {
+  if (!req.headers.get("content-type")?.startsWith("application/x-www-form-urlencoded")) {
+    return oauthError(400, "invalid_request", "The body must be form-encoded");
+  }
+  const form = new URLSearchParams(await req.text());
+  let id = form.get("client_id");
+  let secret = form.get("client_secret");
+  const basic = req.headers.get("authorization");
+  if (basic?.startsWith("Basic ")) {
+    const decoded = atob(basic.slice(6));
+    const i = decoded.indexOf(":");
+    const dec = (s: string) => decodeURIComponent(s.replace(/\+/g, " "));
+    id = dec(decoded.slice(0, i));
+    secret = dec(decoded.slice(i + 1));
+  }
+  if (id !== op.state.clientId || secret !== op.state.clientSecret) {
+    return oauthError(401, "invalid_client", "Client authentication failed", {
+      "www-authenticate": 'Basic realm="oidc.sim"',
+    });
+  }
+  if (form.get("grant_type") !== "authorization_code") {
+    return oauthError(400, "unsupported_grant_type", "Only authorization_code is supported");
+  }
+  const code = form.get("code") ?? "";
+  const issued = op.state.codes.get(code);
+  // Codes are single-use, whatever the outcome.
+  op.state.codes.delete(code);
+  if (!issued || issued.expiresAt <= op.now() || issued.clientId !== id) {
+    return oauthError(400, "invalid_grant", "The code is invalid, expired or already used");
+  }
+  if (form.get("redirect_uri") !== issued.redirectUri) {
+    return oauthError(400, "invalid_grant", "redirect_uri does not match the authorization");
+  }
+  const verifier = form.get("code_verifier") ?? "";
+  if (!/^[A-Za-z0-9._~-]{43,128}$/.test(verifier) || await s256(verifier) !== issued.challenge) {
+    return oauthError(400, "invalid_grant", "PKCE verification failed");
+  }
+  const claims = userClaims(issued.user);
+  const idToken = await mintToken(op, {
+    ...claims,
+    ...(issued.nonce ? { nonce: issued.nonce } : {}),
+    azp: op.state.clientId,
+  }, { audience: op.state.clientId });
+  const accessToken = await mintToken(op, { ...claims, scope: issued.scope, client_id: id });
+  return Response.json({
+    access_token: accessToken,
+    id_token: idToken,
+    token_type: "Bearer",
+    expires_in: op.ttl,
+    scope: issued.scope,
+  }, { headers: { "cache-control": "no-store", pragma: "no-cache" } });
+}
+
+async function handler(op: Provider, req: Request): Promise<Response> {
+  const url = new URL(req.url);
+  logRequest(op.state.requests, `${req.method} ${url.pathname}`);
+  const faulted = await op.faults.apply(req);
+  if (faulted) return faulted;
+  const path = url.pathname;
+  if (req.method === "GET" && path === "/.well-known/openid-configuration") return discovery(op);
+  if (req.method === "GET" && path === "/jwks") {
+    return Response.json({ keys: op.state.keys.map((k) => k.publicJwk) }, {
+      headers: { "content-type": "application/jwk-set+json" },
+    });
+  }
+  if (req.method === "GET" && path === "/authorize") return authorize(op, url);
+  if (path === "/token") {
+    if (req.method !== "POST") return oauthError(405, "invalid_request", "Use POST");
+    return await token(op, req);
+  }
+  if (req.method === "GET" && path === "/logout") {
+    const back = url.searchParams.get("post_logout_redirect_uri");
+    return back
+      ? new Response(null, { status: 302, headers: { location: back } })
+      : new Response("Signed out", { status: 200 });
+  }
+  return Response.json({ error: "not_found" }, { status: 404 });
+}
+
 /** Builds the fake; serve it with `serveFakeOidc` or call `handler` through `asFetch`. */
 export async function createFakeOidc(options: FakeOidcOptions = {}): Promise<FakeOidc> {
-  const now = options.now ?? Date.now;
-  const ttl = options.tokenTtlSeconds ?? 300;
   const clientId = options.clientId ?? "onboarding";
-  const state: FakeOidcState = {
-    issuer: options.issuer ?? "http://oidc.sim",
-    clientId,
-    clientSecret: options.clientSecret ?? "onboarding-client-secret",
-    redirectUris: options.redirectUris ?? [],
-    accessTokenAudience: options.accessTokenAudience ?? clientId,
-    user: options.user ?? { sub: "operator-1", name: "Oda Operator", groups: ["dc-operators"] },
-    keys: [await createSigningKey(options.alg)],
-    codes: new Map(),
-    requests: [],
+  const op: Provider = {
+    now: options.now ?? Date.now,
+    ttl: options.tokenTtlSeconds ?? 300,
+    state: {
+      issuer: options.issuer ?? "http://oidc.sim",
+      clientId,
+      clientSecret: options.clientSecret ?? "onboarding-client-secret",
+      redirectUris: options.redirectUris ?? [],
+      accessTokenAudience: options.accessTokenAudience ?? clientId,
+      user: options.user ?? { sub: "operator-1", name: "Oda Operator", groups: ["dc-operators"] },
+      keys: [await createSigningKey(options.alg)],
+      codes: new Map(),
+      requests: [],
+    },
+    faults: new Faults(),
   };
-  const faults = new Faults();
-
-  async function mintToken(claims: JWTPayload = {}, o: MintOptions = {}): Promise<string> {
-    const key = o.key ?? state.keys[0];
-    const iat = Math.floor(now() / 1000);
-    const header: { alg: string; typ: string; kid?: string } = {
-      alg: key.alg,
-      typ: o.typ ?? "JWT",
-    };
-    if (!o.noKid) header.kid = key.kid;
-    return await new SignJWT({ sub: state.user.sub, ...claims })
-      .setProtectedHeader(header)
-      .setIssuer(o.issuer ?? state.issuer)
-      .setAudience(o.audience ?? state.accessTokenAudience)
-      .setIssuedAt(iat)
-      .setExpirationTime(iat + (o.expiresIn ?? ttl))
-      .sign(key.privateKey);
-  }
-
-  const userClaims = (u: FakeOidcUser) => ({
-    sub: u.sub,
-    ...(u.name ? { name: u.name, preferred_username: u.sub } : {}),
-    ...(u.email ? { email: u.email } : {}),
-    groups: u.groups ?? [],
-    ...u.claims,
-  });
-
-  function discovery(): Response {
-    const base = state.issuer.replace(/\/+$/, "");
-    return Response.json({
-      issuer: state.issuer,
-      authorization_endpoint: `${base}/authorize`,
-      token_endpoint: `${base}/token`,
-      jwks_uri: `${base}/jwks`,
-      end_session_endpoint: `${base}/logout`,
-      response_types_supported: ["code"],
-      grant_types_supported: ["authorization_code"],
-      subject_types_supported: ["public"],
-      id_token_signing_alg_values_supported: [...new Set(state.keys.map((k) => k.alg))],
-      scopes_supported: ["openid", "profile", "email"],
-      token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
-      code_challenge_methods_supported: ["S256"],
-      claims_supported: ["sub", "name", "email", "groups"],
-    });
-  }
-
-  function authorize(url: URL): Response {
-    const p = url.searchParams;
-    const redirectUri = p.get("redirect_uri") ?? "";
-    // Without a valid client and redirect URI the provider must not redirect (RFC 6749 §4.1.2.1).
-    if (p.get("client_id") !== state.clientId) {
-      return new Response("Unknown client_id", { status: 400 });
-    }
-    if (!state.redirectUris.includes(redirectUri)) {
-      return new Response("redirect_uri is not registered for this client", { status: 400 });
-    }
-    const back = new URL(redirectUri);
-    const fail = (error: string, description: string) => {
-      back.searchParams.set("error", error);
-      back.searchParams.set("error_description", description);
-      if (p.get("state")) back.searchParams.set("state", p.get("state")!);
-      return new Response(null, { status: 302, headers: { location: back.toString() } });
-    };
-    if (p.get("response_type") !== "code") {
-      return fail("unsupported_response_type", "Only response_type=code is supported");
-    }
-    const scope = p.get("scope") ?? "";
-    if (!scope.split(" ").includes("openid")) return fail("invalid_scope", "openid is required");
-    const challenge = p.get("code_challenge");
-    if (!challenge || p.get("code_challenge_method") !== "S256") {
-      return fail("invalid_request", "PKCE with code_challenge_method=S256 is required");
-    }
-    const code = base64url.encode(crypto.getRandomValues(new Uint8Array(24)));
-    state.codes.set(code, {
-      clientId: state.clientId,
-      redirectUri,
-      challenge,
-      nonce: p.get("nonce") ?? undefined,
-      scope,
-      user: structuredClone(state.user),
-      expiresAt: now() + 60_000,
-    });
-    back.searchParams.set("code", code);
-    if (p.get("state")) back.searchParams.set("state", p.get("state")!);
-    back.searchParams.set("iss", state.issuer);
-    return new Response(null, { status: 302, headers: { location: back.toString() } });
-  }
-
-  async function token(req: Request): Promise<Response> {
-    if (!req.headers.get("content-type")?.startsWith("application/x-www-form-urlencoded")) {
-      return oauthError(400, "invalid_request", "The body must be form-encoded");
-    }
-    const form = new URLSearchParams(await req.text());
-    let id = form.get("client_id");
-    let secret = form.get("client_secret");
-    const basic = req.headers.get("authorization");
-    if (basic?.startsWith("Basic ")) {
-      const decoded = atob(basic.slice(6));
-      const i = decoded.indexOf(":");
-      const dec = (s: string) => decodeURIComponent(s.replace(/\+/g, " "));
-      id = dec(decoded.slice(0, i));
-      secret = dec(decoded.slice(i + 1));
-    }
-    if (id !== state.clientId || secret !== state.clientSecret) {
-      return oauthError(401, "invalid_client", "Client authentication failed", {
-        "www-authenticate": 'Basic realm="oidc.sim"',
-      });
-    }
-    if (form.get("grant_type") !== "authorization_code") {
-      return oauthError(400, "unsupported_grant_type", "Only authorization_code is supported");
-    }
-    const code = form.get("code") ?? "";
-    const issued = state.codes.get(code);
-    // Codes are single-use, whatever the outcome.
-    state.codes.delete(code);
-    if (!issued || issued.expiresAt <= now() || issued.clientId !== id) {
-      return oauthError(400, "invalid_grant", "The code is invalid, expired or already used");
-    }
-    if (form.get("redirect_uri") !== issued.redirectUri) {
-      return oauthError(400, "invalid_grant", "redirect_uri does not match the authorization");
-    }
-    const verifier = form.get("code_verifier") ?? "";
-    if (!/^[A-Za-z0-9._~-]{43,128}$/.test(verifier) || await s256(verifier) !== issued.challenge) {
-      return oauthError(400, "invalid_grant", "PKCE verification failed");
-    }
-    const claims = userClaims(issued.user);
-    const idToken = await mintToken(
-      { ...claims, ...(issued.nonce ? { nonce: issued.nonce } : {}), azp: state.clientId },
-      { audience: state.clientId },
-    );
-    const accessToken = await mintToken({ ...claims, scope: issued.scope, client_id: id });
-    return Response.json({
-      access_token: accessToken,
-      id_token: idToken,
-      token_type: "Bearer",
-      expires_in: ttl,
-      scope: issued.scope,
-    }, { headers: { "cache-control": "no-store", pragma: "no-cache" } });
-  }
-
-  async function handler(req: Request): Promise<Response> {
-    const url = new URL(req.url);
-    logRequest(state.requests, `${req.method} ${url.pathname}`);
-    const faulted = await faults.apply(req);
-    if (faulted) return faulted;
-    const path = url.pathname;
-    if (req.method === "GET" && path === "/.well-known/openid-configuration") return discovery();
-    if (req.method === "GET" && path === "/jwks") {
-      return Response.json({ keys: state.keys.map((k) => k.publicJwk) }, {
-        headers: { "content-type": "application/jwk-set+json" },
-      });
-    }
-    if (req.method === "GET" && path === "/authorize") return authorize(url);
-    if (path === "/token") {
-      if (req.method !== "POST") return oauthError(405, "invalid_request", "Use POST");
-      return await token(req);
-    }
-    if (req.method === "GET" && path === "/logout") {
-      const back = url.searchParams.get("post_logout_redirect_uri");
-      return back
-        ? new Response(null, { status: 302, headers: { location: back } })
-        : new Response("Signed out", { status: 200 });
-    }
-    return Response.json({ error: "not_found" }, { status: 404 });
-  }
-
+  const { state } = op;
   return {
-    handler,
+    handler: (req) => handler(op, req),
     state,
-    faults,
-    mintToken,
+    faults: op.faults,
+    mintToken: (claims, o) => mintToken(op, claims, o),
     async rotateKeys(o = {}) {
       const key = await createSigningKey(o.alg ?? (state.keys[0].alg as "RS256"));
       state.keys = o.dropOld ? [key] : [key, ...state.keys];
