@@ -163,6 +163,44 @@ Deno.test("the import graph keeps the layers", async (t) => {
   });
 });
 
+/**
+ * Functions longer than `max` lines in deno-fmt'ed source: a declaration (`function f(`,
+ * `const f = (`) and the first line after it at the same indent that closes it.
+ */
+export function longFunctions(text: string, max: number): string[] {
+  const lines = text.split("\n");
+  const found: string[] = [];
+  lines.forEach((line, i) => {
+    const m = line.match(
+      /^(\s*)(?:export )?(?:(?:async )?function\*? (\w+)|const (\w+) = (?:async )?\()/,
+    );
+    if (!m) return;
+    const end = lines.findIndex((l, j) =>
+      j > i && (l.startsWith(`${m[1]}}`) || l.startsWith(`${m[1]})`))
+    );
+    if (end >= 0 && end - i + 1 > max) found.push(`${m[2] ?? m[3]} (${end - i + 1} lines)`);
+  });
+  return found;
+}
+
+Deno.test("the simulators are split: no file over 500 lines, no function over 150", async () => {
+  const found: string[] = [];
+  for (const file of await sources("sim/")) {
+    const text = await Deno.readTextFile(new URL(file, ROOT));
+    const lines = text.split("\n").length;
+    if (lines > 500) found.push(`${file}: ${lines} lines`);
+    for (const f of longFunctions(text, 150)) found.push(`${file}: ${f}`);
+  }
+  assertEquals(found, []);
+});
+
+Deno.test("the function length check finds a long closure", () => {
+  const body = Array.from({ length: 3 }, (_, i) => `    const x${i} = ${i};`).join("\n");
+  const text = `export function outer() {\n  function inner() {\n${body}\n  }\n}\n`;
+  assertEquals(longFunctions(text, 4), ["outer (7 lines)", "inner (5 lines)"]);
+  assertEquals(longFunctions(text, 7), []);
+});
+
 Deno.test("the layer check catches an import upwards, a simulator and a cycle", () => {
   const graph = new Map<string, string[]>([
     ["lib/domain/mac.ts", ["lib/state/store.ts"]],
