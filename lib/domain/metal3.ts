@@ -37,6 +37,8 @@ const REDFISH_DRIVERS = new Set([
   "ilo5-virtualmedia",
 ]);
 const IPMI_DRIVERS = new Set(["ipmi", "libvirt"]);
+/** Every BMC driver the operator knows (its admission webhook refuses any other). */
+export const BMC_DRIVERS: ReadonlySet<string> = new Set([...IPMI_DRIVERS, ...REDFISH_DRIVERS]);
 /** Schemes the current operator no longer accepts (reference D.2). */
 const REMOVED_DRIVERS = new Set(["ibmc", "idrac", "ilo4", "ilo4-virtualmedia", "ilo5", "irmc"]);
 /** Dell iDRAC always exposes its one system under this path. */

@@ -6,6 +6,17 @@ export type StepName = typeof STEP_NAMES[number];
 /** `blocked`: the step cannot go on until a person acts (e.g. a boot MAC is needed). */
 export type StepStatus = "pending" | "running" | "done" | "skipped" | "failed" | "blocked";
 
+/** Netbox's device statuses (`DeviceStatusChoices`), as its API accepts and lists them. */
+export const NETBOX_DEVICE_STATUSES: readonly string[] = [
+  "offline",
+  "active",
+  "planned",
+  "staged",
+  "failed",
+  "inventory",
+  "decommissioning",
+];
+
 export type RegistrationStatus =
   | "queued"
   | "running"

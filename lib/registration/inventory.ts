@@ -10,7 +10,11 @@ import { type PublicRegistration, publicView } from "../state/events.ts";
 import type { KubernetesClient } from "../integrations/kubernetes.ts";
 import type { Logger } from "../observability/log.ts";
 import { statusView } from "../domain/metal3.ts";
-import type { ProvisioningState, RegistrationStatus } from "../domain/model.ts";
+import {
+  NETBOX_DEVICE_STATUSES,
+  type ProvisioningState,
+  type RegistrationStatus,
+} from "../domain/model.ts";
 import type { InventoryDevice, NetboxRef } from "../integrations/netbox.ts";
 import { compareByName, type ReferenceData, siteFilter } from "./reference.ts";
 import { listQuerySchema } from "../domain/schemas.ts";
@@ -25,18 +29,9 @@ const OUR_STATUSES: RegistrationStatus[] = [
   "blocked",
   "decommissioned",
 ];
-const NETBOX_STATUSES = [
-  "offline",
-  "active",
-  "planned",
-  "staged",
-  "failed",
-  "inventory",
-  "decommissioning",
-];
 /** Hidden from the list unless the status filter asks for them. */
 const RETIRED = ["decommissioned", "decommissioning"];
-const STATUSES = [...new Set([...OUR_STATUSES, ...NETBOX_STATUSES])];
+const STATUSES = [...new Set([...OUR_STATUSES, ...NETBOX_DEVICE_STATUSES])];
 
 const ref = z.string().trim().max(100).optional();
 

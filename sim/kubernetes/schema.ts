@@ -6,6 +6,7 @@
 
 import { parse as parseYaml } from "yaml";
 import { Ajv } from "ajv";
+import { BMC_DRIVERS } from "../../lib/domain/metal3.ts";
 
 /** One validation problem, shaped like a Kubernetes `StatusCause`. */
 export interface FieldCause {
@@ -283,26 +284,13 @@ export function secretCauses(secret: any, previous: any): FieldCause[] {
   return causes;
 }
 
-/** Schemes the operator's admission webhook accepts in `bmc.address`. */
-const KNOWN_BMC_SCHEMES = new Set([
-  "ipmi",
-  "libvirt",
-  "redfish",
-  "redfish-virtualmedia",
-  "redfish-uefihttp",
-  "idrac-redfish",
-  "idrac-virtualmedia",
-  "ilo5-redfish",
-  "ilo5-virtualmedia",
-]);
-
 /** The operator's admission webhook check: why it would deny the host, or null. */
 export function bareMetalHostAdmission(bmh: any): string | null {
   const address: unknown = bmh.spec?.bmc?.address;
   if (typeof address !== "string" || address === "") return null;
   const m = address.match(/^([a-z0-9-]+)(\+https?)?:\/\//);
   const scheme = m ? m[1] : "ipmi"; // a bare host[:port] is IPMI
-  if (!KNOWN_BMC_SCHEMES.has(scheme)) {
+  if (!BMC_DRIVERS.has(scheme)) {
     return `Unknown BMC type '${scheme}' for address ${address}`;
   }
   if (scheme === "libvirt" && !bmh.spec?.bootMACAddress) {

@@ -58,15 +58,6 @@ export class Errors {
   }
 }
 
-export const DEVICE_STATUSES = [
-  "offline",
-  "active",
-  "planned",
-  "staged",
-  "failed",
-  "inventory",
-  "decommissioning",
-];
 export const IP_STATUSES = ["active", "reserved", "deprecated", "dhcp", "slaac"];
 export const INTERFACE_TYPES = [
   "virtual",

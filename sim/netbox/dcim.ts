@@ -1,6 +1,6 @@
 /** DCIM: sites, locations, racks, device types, roles, tenants and devices, with Netbox's rules. */
+import { NETBOX_DEVICE_STATUSES } from "../../lib/domain/model.ts";
 import {
-  DEVICE_STATUSES,
   Errors,
   Invalid,
   invalid,
@@ -175,7 +175,7 @@ export function validateDevice(db: NetboxDb, d: FakeDevice, selfId: number | nul
   if (d.name !== null && d.name.length > 64) {
     errors.add("name", "Ensure this field has no more than 64 characters.");
   }
-  if (!DEVICE_STATUSES.includes(d.status)) {
+  if (!NETBOX_DEVICE_STATUSES.includes(d.status)) {
     errors.add("status", `"${d.status}" is not a valid choice.`);
   }
   if (!["", "front", "rear"].includes(d.face)) {

@@ -59,7 +59,7 @@ export function slugFilter<T>(
 /** A MultipleChoiceFilter: a value outside the choices is a 400. */
 export function choiceFilter<T>(
   param: string,
-  choices: string[],
+  choices: readonly string[],
   get: (o: T) => string,
 ): Filter<T> {
   return (o, values) => {

@@ -1,8 +1,8 @@
 /** The REST endpoints of the fake: which table each path serves and how it is written. */
 import { intToIpv4, ipv4ToInt } from "../../lib/domain/ipv4.ts";
+import { NETBOX_DEVICE_STATUSES } from "../../lib/domain/model.ts";
 import {
   assignedInterface,
-  DEVICE_STATUSES,
   hostOf,
   invalid,
   type NetboxDb,
@@ -286,7 +286,7 @@ function deviceResources(db: NetboxDb): Record<string, Resource> {
         (o: FakeDevice) => o.device_type_id,
       ),
       device_type: slugFilter("device_type", db.deviceTypes, (o: FakeDevice) => o.device_type_id),
-      status: choiceFilter("status", DEVICE_STATUSES, (o: FakeDevice) => o.status),
+      status: choiceFilter("status", NETBOX_DEVICE_STATUSES, (o: FakeDevice) => o.status),
       position: (o: FakeDevice, v) => v.map(Number).includes(o.position ?? NaN),
       mac_address: (o: FakeDevice, v) => devicesWithMac(db, v).has(o.id),
     },
