@@ -3,19 +3,12 @@
  * allocation lock, Netbox's error shapes, reference resolution and IPv4 helpers.
  */
 import type {
-  FakeDevice,
   FakeDeviceType,
-  FakeInterface,
   FakeIpAddress,
-  FakeIpamRole,
-  FakeLocation,
   FakeMacAddress,
-  FakeManufacturer,
-  FakePrefix,
   FakeRack,
-  FakeRole,
   FakeSite,
-  FakeTenant,
+  NetboxTables,
 } from "./types.ts";
 
 import { Faults } from "../faults.ts";
@@ -148,26 +141,13 @@ export function pyRepr(obj: Record<string, unknown>): string {
 }
 
 /** Everything one fake Netbox holds; the concern modules take it as their first argument. */
-export interface NetboxDb {
+export interface NetboxDb extends NetboxTables {
   version: string;
   token: string;
   /** True when the version has `dcim.MACAddress` objects (4.2+). */
   macObjects: boolean;
   faults: Faults;
   requestLog: string[];
-  sites: Map<number, FakeSite>;
-  locations: Map<number, FakeLocation>;
-  racks: Map<number, FakeRack>;
-  manufacturers: Map<number, FakeManufacturer>;
-  deviceTypes: Map<number, FakeDeviceType>;
-  roles: Map<number, FakeRole>;
-  tenants: Map<number, FakeTenant>;
-  ipamRoles: Map<number, FakeIpamRole>;
-  prefixes: Map<number, FakePrefix>;
-  devices: Map<number, FakeDevice>;
-  interfaces: Map<number, FakeInterface>;
-  macAddresses: Map<number, FakeMacAddress>;
-  ipAddresses: Map<number, FakeIpAddress>;
   /** One sequence per table, like PostgreSQL. */
   sequences: Map<Map<number, unknown>, number>;
   /** Netbox's advisory lock around IP allocation: one allocation at a time. */

@@ -121,76 +121,64 @@ function nestedSerializers(db: NetboxDb, origin: string) {
 
 /** Full objects as the REST API returns them, links under `origin`. */
 export function serializers(db: NetboxDb, origin: string) {
-  const {
-    url,
-    named,
-    nestedSite,
-    nestedLocation,
-    nestedRack,
-    nestedTenant,
-    nestedDevice,
-    nestedIp,
-    nestedMac,
-    nestedInterface,
-    nestedType,
-  } = nestedSerializers(db, origin);
+  const n = nestedSerializers(db, origin);
   return {
     site: (o: FakeSite) => ({
-      ...named("dcim/sites", o),
+      ...n.named("dcim/sites", o),
       status: { value: "active", label: "Active" },
     }),
     location: (o: FakeLocation) => ({
-      ...named("dcim/locations", o),
-      site: nestedSite(o.site_id),
+      ...n.named("dcim/locations", o),
+      site: n.nestedSite(o.site_id),
       parent: null,
       _depth: 0,
     }),
     rack: (o: FakeRack) => ({
-      ...nestedRack(o.id),
-      site: nestedSite(o.site_id),
-      location: nestedLocation(o.location_id),
+      ...n.nestedRack(o.id),
+      site: n.nestedSite(o.site_id),
+      location: n.nestedLocation(o.location_id),
       u_height: o.u_height,
       starting_unit: 1,
       desc_units: false,
       status: { value: "active", label: "Active" },
     }),
     deviceType: (o: FakeDeviceType) => ({
-      ...nestedType(o),
+      ...n.nestedType(o),
       u_height: o.u_height,
       is_full_depth: o.is_full_depth,
     }),
-    role: (o: FakeRole) => named("dcim/device-roles", o),
-    tenant: (o: FakeTenant) => named("tenancy/tenants", o),
+    role: (o: FakeRole) => n.named("dcim/device-roles", o),
+    tenant: (o: FakeTenant) => n.named("tenancy/tenants", o),
     prefix: (o: FakePrefix) => ({
       id: o.id,
-      url: url("ipam/prefixes", o.id),
+      url: n.url("ipam/prefixes", o.id),
       display: o.prefix,
       family: { value: 4, label: "IPv4" },
       prefix: o.prefix,
       vrf: null,
       status: { value: o.status, label: label(o.status) },
-      role: o.role_id === null ? null : named("ipam/roles", db.ipamRoles.get(o.role_id)!),
+      role: o.role_id === null ? null : n.named("ipam/roles", db.ipamRoles.get(o.role_id)!),
       is_pool: o.is_pool,
       description: o.description,
     }),
     ipamRole: (o: FakeIpamRole) => ({
-      ...named("ipam/roles", o),
+      ...n.named("ipam/roles", o),
       weight: o.weight,
       prefix_count: [...db.prefixes.values()].filter((p) => p.role_id === o.id).length,
     }),
     device: (o: FakeDevice) => ({
-      ...nestedDevice(o.id),
-      device_type: nestedType(db.deviceTypes.get(o.device_type_id)!),
-      role: named("dcim/device-roles", db.roles.get(o.role_id)!),
-      tenant: nestedTenant(o.tenant_id),
-      site: nestedSite(o.site_id),
-      location: nestedLocation(o.location_id),
-      rack: nestedRack(o.rack_id),
+      ...n.nestedDevice(o.id),
+      device_type: n.nestedType(db.deviceTypes.get(o.device_type_id)!),
+      role: n.named("dcim/device-roles", db.roles.get(o.role_id)!),
+      tenant: n.nestedTenant(o.tenant_id),
+      site: n.nestedSite(o.site_id),
+      location: n.nestedLocation(o.location_id),
+      rack: n.nestedRack(o.rack_id),
       position: o.position,
       face: o.face ? { value: o.face, label: label(o.face) } : null,
       status: { value: o.status, label: label(o.status) },
       serial: o.serial,
-      oob_ip: nestedIp(o.oob_ip_id),
+      oob_ip: n.nestedIp(o.oob_ip_id),
       primary_ip: null,
       primary_ip4: null,
       primary_ip6: null,
@@ -198,18 +186,18 @@ export function serializers(db: NetboxDb, origin: string) {
     interface: (o: FakeInterface) => {
       const mac = interfaceMac(db, o);
       return {
-        ...nestedInterface(o.id),
+        ...n.nestedInterface(o.id),
         type: { value: o.type, label: o.type },
         enabled: o.enabled,
         mgmt_only: o.mgmt_only,
         mac_address: mac ? mac.toUpperCase() : null,
         ...(db.macObjects
           ? {
-            primary_mac_address: nestedMac(o.primary_mac_address_id),
+            primary_mac_address: n.nestedMac(o.primary_mac_address_id),
             mac_addresses: [...db.macAddresses.values()].filter((m) =>
               assignedInterface(db, m)?.id === o.id
             )
-              .map((m) => nestedMac(m.id)),
+              .map((m) => n.nestedMac(m.id)),
           }
           : {}),
         count_ipaddresses:
@@ -218,20 +206,20 @@ export function serializers(db: NetboxDb, origin: string) {
       };
     },
     mac: (o: FakeMacAddress) => ({
-      ...nestedMac(o.id),
+      ...n.nestedMac(o.id),
       assigned_object_type: o.assigned_object_type,
       assigned_object_id: o.assigned_object_id,
-      assigned_object: assignedInterface(db, o) ? nestedInterface(o.assigned_object_id!) : null,
+      assigned_object: assignedInterface(db, o) ? n.nestedInterface(o.assigned_object_id!) : null,
     }),
     ip: (o: FakeIpAddress) => ({
-      ...nestedIp(o.id),
+      ...n.nestedIp(o.id),
       vrf: null,
-      tenant: nestedTenant(o.tenant_id),
+      tenant: n.nestedTenant(o.tenant_id),
       status: { value: o.status, label: label(o.status) },
       role: null,
       assigned_object_type: o.assigned_object_type,
       assigned_object_id: o.assigned_object_id,
-      assigned_object: assignedInterface(db, o) ? nestedInterface(o.assigned_object_id!) : null,
+      assigned_object: assignedInterface(db, o) ? n.nestedInterface(o.assigned_object_id!) : null,
       dns_name: o.dns_name,
     }),
   };

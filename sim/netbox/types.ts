@@ -101,14 +101,8 @@ export interface FakeNetboxOptions {
   seed?: boolean;
 }
 
-/** A running fake: its handler, faults, state maps and helpers that add objects directly. */
-export interface FakeNetbox {
-  handler: (req: Request) => Promise<Response>;
-  faults: Faults;
-  version: string;
-  token: string;
-  /** True when the version has `dcim.MACAddress` objects (4.2+). */
-  macObjects: boolean;
+/** The fake's tables, by id (foreign keys as ids, like the database). */
+export interface NetboxTables {
   sites: Map<number, FakeSite>;
   locations: Map<number, FakeLocation>;
   racks: Map<number, FakeRack>;
@@ -122,6 +116,16 @@ export interface FakeNetbox {
   interfaces: Map<number, FakeInterface>;
   macAddresses: Map<number, FakeMacAddress>;
   ipAddresses: Map<number, FakeIpAddress>;
+}
+
+/** A running fake: its handler, faults, state maps and helpers that add objects directly. */
+export interface FakeNetbox extends NetboxTables {
+  handler: (req: Request) => Promise<Response>;
+  faults: Faults;
+  version: string;
+  token: string;
+  /** True when the version has `dcim.MACAddress` objects (4.2+). */
+  macObjects: boolean;
   /** `METHOD /path?query` of the most recent requests (last 1000), for assertions. */
   requestLog: string[];
   /** Ids of the sample objects when created with `seed: true`. */
