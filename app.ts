@@ -15,7 +15,7 @@ import { MAX_BODY_BYTES } from "./lib/registration/import.ts";
 import { ReferenceData } from "./lib/registration/reference.ts";
 import { EventBus } from "./lib/state/events.ts";
 import { OutboxKey } from "./lib/state/outbox_key.ts";
-import { RegistrationStore } from "./lib/state/store.ts";
+import { type Coordination, RegistrationStore, type StateKv } from "./lib/state/store.ts";
 import { apiRoutes } from "./routes/api.ts";
 import { authLayer } from "./routes/auth.ts";
 import { errorHandler } from "./routes/errors.ts";
@@ -30,7 +30,9 @@ export type { AppDeps, AppEnv, Integrations, User } from "./app_types.ts";
 /** Wires store, events, engine and reference data around the given clients. */
 export async function createServices(options: {
   config: Config;
-  kv: Deno.Kv;
+  kv: StateKv;
+  /** Who runs what: in this process (Deno KV, the default) or across replicas (PostgreSQL). */
+  coordination?: Coordination;
   integrations: Integrations;
   log?: Logger;
   metrics?: Metrics;
@@ -41,7 +43,7 @@ export async function createServices(options: {
   const { config, kv, integrations } = options;
   const log = options.log ?? silentLogger;
   const metrics = options.metrics ?? new Metrics();
-  const store = new RegistrationStore(kv);
+  const store = new RegistrationStore(kv, options.coordination);
   // Records stored by an older version get their search index entries once, before any list.
   const indexed = await store.ensureIndex();
   if (indexed) log.info("search index written", { records: indexed });

@@ -10,7 +10,7 @@ import type { Engine } from "./lib/registration/engine.ts";
 import type { ReferenceData } from "./lib/registration/reference.ts";
 import type { EventBus } from "./lib/state/events.ts";
 import type { OutboxKey } from "./lib/state/outbox_key.ts";
-import type { RegistrationStore } from "./lib/state/store.ts";
+import type { RegistrationStore, StateKv } from "./lib/state/store.ts";
 
 export type { Integrations, User };
 
@@ -19,7 +19,7 @@ export type AppEnv = { Variables: { requestId: string; clientAddress: string; us
 
 export interface AppDeps {
   config: Config;
-  kv: Deno.Kv;
+  kv: StateKv;
   log: Logger;
   metrics: Metrics;
   integrations: Integrations;

@@ -146,10 +146,25 @@ function notAnAccessToken(typ: string | undefined, payload: JWTPayload): string 
   return undefined;
 }
 
+/** Where logins and sessions live: the state store's key-value part (`StateKv` of
+ * lib/state/store.ts: Deno KV, or PostgreSQL for several replicas). */
+export interface SessionKv {
+  get<T = unknown>(key: Deno.KvKey): Promise<Deno.KvEntryMaybe<T>>;
+  set(key: Deno.KvKey, value: unknown, options?: { expireIn?: number }): Promise<unknown>;
+  delete(key: Deno.KvKey): Promise<void>;
+  atomic(): SessionAtomic;
+}
+
+interface SessionAtomic {
+  check(...checks: Deno.AtomicCheck[]): SessionAtomic;
+  delete(key: Deno.KvKey): SessionAtomic;
+  commit(): Promise<Deno.KvCommitResult | Deno.KvCommitError>;
+}
+
 /** Options for `createAuth`. */
 export interface AuthOptions {
   config: Config;
-  kv: Deno.Kv;
+  kv: SessionKv;
   log?: Logger;
   metrics?: Metrics;
   /** Transport for discovery, JWKS and the token endpoint (tests may pass a fake's handler). */
@@ -198,7 +213,7 @@ async function refusalOf(e: unknown): Promise<string | undefined> {
 /** OIDC authentication for one issuer. Nothing is fetched until the first use. */
 export class Auth {
   readonly settings: AuthSettings;
-  readonly #kv: Deno.Kv;
+  readonly #kv: SessionKv;
   readonly #http: HttpClient;
   readonly #now: () => number;
   readonly #cooldownMs: number;

@@ -50,12 +50,15 @@ import type { OpenBaoClient } from "../integrations/openbao.ts";
 import type { RedfishClient } from "../integrations/redfish.ts";
 import { Rotator } from "./rotation.ts";
 import {
+  BUSY,
   newRegistrationId,
   pendingSteps,
   type Registration,
   type RegistrationRequest,
   type RegistrationStore,
   type ResolvedRefs,
+  RunsElsewhere,
+  type StateKv,
 } from "../state/store.ts";
 
 /** A validated register request or import item, password included (held only in memory). */
@@ -109,26 +112,6 @@ class StepEnd extends Error {
   }
 }
 
-/** Limits how many registrations run at once. */
-class Semaphore {
-  #free: number;
-  #waiting: (() => void)[] = [];
-  constructor(size: number) {
-    this.#free = size;
-  }
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.#free > 0) this.#free--;
-    else await new Promise<void>((r) => this.#waiting.push(r));
-    try {
-      return await fn();
-    } finally {
-      const next = this.#waiting.shift();
-      if (next) next();
-      else this.#free++;
-    }
-  }
-}
-
 function netboxFieldsComplete(i: RegistrationRequest): boolean {
   return i.site !== undefined && i.location !== undefined && i.rack !== undefined &&
     i.position !== undefined && i.device_type !== undefined && i.device_role !== undefined;
@@ -152,15 +135,14 @@ const secretPath = (name: string) => `bmc/${name}`;
 
 export class Engine {
   readonly #d: EngineDeps;
-  readonly #kv: Deno.Kv;
+  readonly #kv: StateKv;
   /** Passwords not (yet) safe in OpenBao, by registration id; never persisted. */
   readonly #passwords = new Map<string, string>();
-  readonly #running = new Map<string, Promise<void>>();
+  readonly #running = new Map<string, Promise<void | typeof BUSY>>();
   /** OpenBao writes still in flight from submit, which the worker's first phase waits for. */
   readonly #secretWrites = new Map<string, Promise<void>>();
   /** Registrations being decommissioned here now. */
   readonly #decommissioning = new Set<string>();
-  readonly #slots: Semaphore;
   readonly #rotator: Rotator;
   #closed = false;
 
@@ -168,7 +150,6 @@ export class Engine {
     this.#d = deps;
     this.#rotator = new Rotator(deps);
     this.#kv = deps.store.kv;
-    this.#slots = new Semaphore(deps.config.IMPORT_CONCURRENCY);
   }
 
   /**
@@ -470,13 +451,16 @@ export class Engine {
     this.#kv.listenQueue(async (msg: unknown) => {
       const m = msg as QueueMessage;
       if (this.#closed || m?.kind !== "run") return;
+      let outcome;
       try {
-        await this.run(m.id);
+        outcome = await this.run(m.id);
       } catch (e) {
         // The message is redelivered by KV; the record keeps its state for that next attempt.
         if (!this.#closed) this.#d.log.error("registration run crashed", { id: m.id, error: e });
         if (!this.#closed) throw e;
       }
+      // Another replica runs it now: the message comes back, and resumes it if that one dies.
+      if (outcome === BUSY) throw new RunsElsewhere(m.id);
     });
     for (const r of await this.#d.store.unfinished()) await this.#enqueue(r.id);
     // Password rotations a crash interrupted: OpenBao, the BMC and the Secret made to agree.
@@ -531,12 +515,16 @@ export class Engine {
    * Runs the pending steps of a registration, once at a time per id. Imports share a bounded
    * number of slots; a technician's registration never waits behind a bulk import.
    */
-  run(id: string): Promise<void> {
+  run(id: string): Promise<void | typeof BUSY> {
     const current = this.#running.get(id);
     if (current) return current;
-    const p = this.#d.store.get(id)
-      .then((r) => r?.source === "import" ? this.#slots.run(() => this.#run(id)) : this.#run(id))
-      .finally(() => this.#running.delete(id));
+    const { store, config } = this.#d;
+    const p = store.coordination.exclusive(id, async () => {
+      const r = await store.get(id);
+      if (r?.source !== "import") return await this.#run(id);
+      // The slot is taken inside the lease: a waiting run holds no slot another could use.
+      await store.coordination.importSlot(config.IMPORT_CONCURRENCY, () => this.#run(id));
+    }).finally(() => this.#running.delete(id));
     this.#running.set(id, p);
     return p;
   }

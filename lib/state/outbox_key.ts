@@ -3,6 +3,7 @@
  * registration on a phone never holds the password in clear. The private key stays on the server.
  */
 import { keys } from "./keys.ts";
+import type { StateKv } from "./store.ts";
 
 const ALGORITHM = {
   name: "RSA-OAEP",
@@ -16,7 +17,7 @@ export class OutboxKey {
   private constructor(readonly publicJwk: JsonWebKey, readonly privateKey: CryptoKey) {}
 
   /** Loads the pair from KV, creating it once (atomically, so replicas agree). */
-  static async load(kv: Deno.Kv): Promise<OutboxKey> {
+  static async load(kv: StateKv): Promise<OutboxKey> {
     let stored = (await kv.get<{ publicJwk: JsonWebKey; privateJwk: JsonWebKey }>(KEY)).value;
     if (!stored) {
       const pair = await crypto.subtle.generateKey(ALGORITHM, true, ["encrypt", "decrypt"]);
