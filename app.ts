@@ -14,6 +14,9 @@ import { Engine } from "./lib/registration/engine.ts";
 import { MAX_BODY_BYTES } from "./lib/registration/import.ts";
 import { ReferenceData } from "./lib/registration/reference.ts";
 import { EventBus } from "./lib/state/events.ts";
+import { openKvState } from "./lib/state/kv_store.ts";
+import { shareEvents } from "./lib/state/pg_events.ts";
+import { openPgState } from "./lib/state/pg_store.ts";
 import { OutboxKey } from "./lib/state/outbox_key.ts";
 import { type Coordination, RegistrationStore, type StateKv } from "./lib/state/store.ts";
 import { apiRoutes } from "./routes/api.ts";
@@ -191,30 +194,36 @@ export async function serve(options: {
   if (!config.OIDC_ISSUER) {
     log.warn("Authentication is disabled: ONBOARDING_OIDC_ISSUER is empty");
   }
-  if (kvPath !== ":memory:" && !kvPath.includes("://") && kvPath.includes("/")) {
-    // Only a missing directory is created: the start task may allow writes to the KV file alone.
-    const dir = kvPath.replace(/\/[^/]*$/, "") || "/";
-    if (!await Deno.stat(dir).then(() => true, () => false)) {
-      await Deno.mkdir(dir, { recursive: true });
-    }
-  }
-  const kv = await Deno.openKv(kvPath);
+  // PostgreSQL when configured (several replicas), else the embedded Deno KV file.
+  const pg = config.DATABASE_URL
+    ? await openPgState(config.DATABASE_URL, { log, leaseSeconds: config.STATE_LEASE })
+    : undefined;
+  const state = pg ?? await openKvState(kvPath);
   const deps = await createServices({
     config,
-    kv,
+    kv: state.kv,
+    coordination: state.coordination,
     integrations,
     log,
     metrics,
     demo: options.demo,
     makeDrift: options.makeDrift,
   });
+  const stopSharing = pg ? await shareEvents(pg.sql, deps.events, deps.store, log) : undefined;
   const app = createApp(deps);
   await deps.engine.startWorker();
   const stop = new AbortController();
-  deps.drift.start();
-  deps.engine.watchProvisioning(stop.signal).catch((e) =>
-    log.error("BareMetalHost watch stopped", { error: e })
-  );
+  // One replica watches the BareMetalHosts and runs the background drift check; another takes
+  // over when it dies.
+  deps.store.coordination.lead(
+    "baremetalhost-watch",
+    stop.signal,
+    (signal) => deps.engine.watchProvisioning(signal),
+  ).catch((e) => log.error("BareMetalHost watch stopped", { error: e }));
+  deps.store.coordination.lead("drift-check", stop.signal, (signal) => {
+    deps.drift.start();
+    return new Promise<void>((r) => signal.addEventListener("abort", () => r(), { once: true }));
+  }).catch((e) => log.error("drift check stopped", { error: e }));
   const server = Deno.serve({
     port: config.PORT,
     hostname: config.HOSTNAME,
@@ -252,7 +261,8 @@ export async function serve(options: {
     deps.drift.stop();
     await integrations.kea?.close().catch(() => {});
     integrations.kubernetes?.close();
-    kv.close();
+    await stopSharing?.();
+    await state.close();
     await options.onStopped?.();
     log.info("stopped", { signal });
     Deno.exit(0);

@@ -52,6 +52,14 @@ export const configSchema = z.object({
   PORT: port(8000),
   HOSTNAME: z.preprocess(emptyToUndefined, z.string().default("0.0.0.0")),
   KV_PATH: z.preprocess(emptyToUndefined, z.string().default("./data/onboarding.kv")),
+  /** PostgreSQL for the state store instead of KV_PATH: several replicas share it. */
+  DATABASE_URL: z.preprocess(
+    emptyToUndefined,
+    z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL").optional(),
+  ),
+  /** Seconds a replica keeps a queue message without a heartbeat (PostgreSQL): how soon a dead
+   * replica's registration is resumed by another. */
+  STATE_LEASE: z.preprocess(emptyToUndefined, z.coerce.number().int().min(2).max(600).default(30)),
   LOG_LEVEL: z.preprocess(
     emptyToUndefined,
     z.enum(["debug", "info", "warn", "error"]).default("info"),
