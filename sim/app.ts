@@ -7,6 +7,7 @@ import type { Integrations } from "../lib/integrations/mod.ts";
 import { type Logger, silentLogger } from "../lib/observability/log.ts";
 import { Metrics } from "../lib/observability/metrics.ts";
 import { type AppDeps, createApp, createServices } from "../app.ts";
+import type { Coordination, StateKv } from "../lib/state/store.ts";
 import type { SimWorld } from "./world.ts";
 
 export interface SimulatedApp {
@@ -21,7 +22,9 @@ export async function startSimulatedApp(options: {
   config: Config;
   world: SimWorld;
   integrations: Integrations;
-  kv?: Deno.Kv;
+  /** The state store and, for PostgreSQL, its coordination. */
+  kv?: StateKv;
+  coordination?: Coordination;
   log?: Logger;
   metrics?: Metrics;
   /** Start the queue worker (default true). */
@@ -32,6 +35,7 @@ export async function startSimulatedApp(options: {
   const deps = await createServices({
     config,
     kv,
+    coordination: options.coordination,
     integrations,
     log: options.log ?? silentLogger,
     metrics: options.metrics ?? new Metrics(),

@@ -6,6 +6,7 @@ import { Metrics } from "../lib/observability/metrics.ts";
 import { startSimulatedApp } from "../sim/app.ts";
 import { createSimulatedWorld, type SimWorld } from "../sim/world.ts";
 import type { AppDeps, createApp } from "../app.ts";
+import type { Coordination, StateKv } from "../lib/state/store.ts";
 
 // deno-lint-ignore no-explicit-any -- tests read arbitrary response JSON
 type Json = any;
@@ -54,7 +55,9 @@ export async function startTestApp(options: {
   world?: Parameters<typeof createSimulatedWorld>[0];
   /** Replace or remove (undefined) individual clients. */
   integrations?: (world: SimWorld, base: Integrations) => Integrations;
-  kv?: Deno.Kv;
+  /** The state store (default a new in-memory Deno KV) and, for PostgreSQL, its coordination. */
+  kv?: StateKv;
+  coordination?: Coordination;
   worker?: boolean;
 } = {}): Promise<TestApp> {
   const config = loadConfig({
@@ -78,6 +81,7 @@ export async function startTestApp(options: {
     world,
     integrations,
     kv: options.kv,
+    coordination: options.coordination,
     log,
     metrics,
     worker: options.worker,
