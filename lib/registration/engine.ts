@@ -427,16 +427,18 @@ export class Engine {
   }
 
   /**
-   * Queues the run durably and starts it here; a password given is written to OpenBao meanwhile
-   * (the Netbox step does not need it, and the run's first phase waits for that write).
+   * Starts the run here and queues it durably; a password given is written to OpenBao meanwhile
+   * (the Netbox step does not need it, and the run's first phase waits for that write). The
+   * message is queued once that write is over, so another replica taking it finds the password
+   * in OpenBao; a crash before then leaves the record unfinished, queued again at the next start.
    */
   async #queue(record: Registration, password?: string): Promise<void> {
     const secret = password === undefined ? undefined : this.#storeSecret(record, password);
     if (secret) this.#secretWrites.set(record.id, secret);
     try {
-      await this.#enqueue(record.id);
       this.#startNow(record.id);
       await secret;
+      await this.#enqueue(record.id);
     } finally {
       if (secret) this.#secretWrites.delete(record.id);
     }
@@ -519,12 +521,16 @@ export class Engine {
     const current = this.#running.get(id);
     if (current) return current;
     const { store, config } = this.#d;
-    const p = store.coordination.exclusive(id, async () => {
-      const r = await store.get(id);
-      if (r?.source !== "import") return await this.#run(id);
-      // The slot is taken inside the lease: a waiting run holds no slot another could use.
-      await store.coordination.importSlot(config.IMPORT_CONCURRENCY, () => this.#run(id));
-    }).finally(() => this.#running.delete(id));
+    const runHere = () => store.coordination.exclusive(id, () => this.#run(id));
+    // Waiting for a slot before taking the registration: with several replicas, whichever gets a
+    // slot first runs it, so the work spreads over them.
+    const p = store.get(id)
+      .then((r) =>
+        r?.source === "import"
+          ? store.coordination.importSlot(config.IMPORT_CONCURRENCY, runHere)
+          : runHere()
+      )
+      .finally(() => this.#running.delete(id));
     this.#running.set(id, p);
     return p;
   }

@@ -1,0 +1,310 @@
+/**
+ * Several replicas on one PostgreSQL: three service processes share one database and one simulated
+ * world (served from this process on real ports). An import survives a replica killed with SIGKILL
+ * and a rolling restart of all three, with everything created exactly once; a rack slot raced for
+ * from all three goes to one; a browser on one replica sees the steps run by another.
+ */
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { serveFake } from "../sim/faults.ts";
+import { createSimWorld } from "../sim/world.ts";
+import { newDatabase, postgresAvailable } from "./state_backends.ts";
+
+const run = postgresAvailable("the replica tests");
+
+// deno-lint-ignore no-explicit-any -- response JSON
+type Json = any;
+
+const freePort = () => {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+};
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const hex = (n: number) => n.toString(16).padStart(2, "0");
+
+/** 60 servers racked in RB06 and RB07, their BMC IPs taken from the prefix by Netbox. */
+function rackedItems() {
+  const units = [
+    ...Array.from({ length: 30 }, (_, i) => ["RB06", 4 + i] as const),
+    ...Array.from({ length: 30 }, (_, i) => ["RB07", i < 19 ? 1 + i : 3 + i] as const),
+  ];
+  return units.map(([rack, u], i) => ({
+    device_name: `dcoa-${rack.toLowerCase()}u${u}`,
+    bmc_mac: `3c:ec:ef:30:00:${hex(i + 1)}`,
+    bmc_password: `pw-replica-${i}`,
+    boot_mac: `0c:c4:7a:30:00:${hex(i + 1)}`,
+    site: "dcoa",
+    location: "hall-a",
+    rack,
+    position: u,
+    device_type: "sys-1029u",
+    device_role: "server",
+    bmc_prefix: "10.16.28.0/24",
+  }));
+}
+
+/** Servers given by MAC, password and IP only (no Netbox device). */
+function plainItems(n: number, from: number, tag: number) {
+  return Array.from({ length: n }, (_, i) => ({
+    device_name: `dcob-plain${tag}-${i}`,
+    bmc_mac: `3c:ec:ef:4${tag}:00:${hex(i + 1)}`,
+    bmc_password: `pw-plain-${tag}-${i}`,
+    bmc_ip: `10.16.28.${from + i}`,
+    boot_mac: `0c:c4:7a:4${tag}:00:${hex(i + 1)}`,
+  }));
+}
+
+Deno.test({
+  name: "three replicas on one PostgreSQL: kill, race, live events, rolling restart",
+  ignore: !run,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    const world = createSimWorld();
+    // Each call a little slow, so a kill or restart lands in the middle of an import.
+    const slow = (h: (r: Request) => Promise<Response> | Response) => async (r: Request) => {
+      await sleep(10);
+      return await h(r);
+    };
+    const netbox = serveFake(slow(world.netbox.handler));
+    const openbao = serveFake(slow(world.openbao.handler));
+    const kea = [serveFake(slow(world.kea[0].handler)), serveFake(slow(world.kea[1].handler))];
+    const kube = serveFake(slow(world.kubernetes.handler));
+    const dir = await Deno.makeTempDir({ prefix: "onboarding-replicas-" });
+    await Deno.writeTextFile(
+      `${dir}/kubeconfig`,
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Config",
+        "current-context": "test",
+        clusters: [{ name: "test", cluster: { server: kube.url } }],
+        users: [{ name: "test", user: { token: "test-token" } }],
+        contexts: [{ name: "test", context: { cluster: "test", user: "test" } }],
+      }),
+    );
+    const database = await newDatabase();
+    const env = {
+      ONBOARDING_HOSTNAME: "127.0.0.1",
+      ONBOARDING_DATABASE_URL: database,
+      ONBOARDING_STATE_LEASE: "3",
+      ONBOARDING_NETBOX_URL: netbox.url,
+      ONBOARDING_NETBOX_TOKEN: world.netbox.token,
+      ONBOARDING_OPENBAO_URL: openbao.url,
+      ONBOARDING_OPENBAO_ROLE_ID: world.openbao.roleId,
+      ONBOARDING_OPENBAO_SECRET_ID: world.openbao.secretId,
+      ONBOARDING_KEA_SERVERS: JSON.stringify(kea.map((k) => k.url)),
+      ONBOARDING_KEA_MODE: "api",
+      ONBOARDING_BMC_CHECK: "false",
+      ONBOARDING_BMC_NETWORKS: "10.16.28.0/24",
+      ONBOARDING_IMPORT_CONCURRENCY: "6",
+      ONBOARDING_SHUTDOWN_TIMEOUT: "10",
+      ONBOARDING_LOG_LEVEL: "warn",
+      KUBECONFIG: `${dir}/kubeconfig`,
+    };
+    const ports = [freePort(), freePort(), freePort()];
+    const url = (i: number) => `http://127.0.0.1:${ports[i]}`;
+    const spawn = (i: number) =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["run", "--allow-all", "main.ts"],
+        env: { ...env, ONBOARDING_PORT: String(ports[i]) },
+        stdout: "null",
+        stderr: "inherit",
+      }).spawn();
+    const waitReady = async (i: number) => {
+      for (let n = 0; n < 300; n++) {
+        try {
+          const r = await fetch(`${url(i)}/readyz`);
+          await r.body?.cancel();
+          if (r.ok) return;
+        } catch { /* not yet */ }
+        await sleep(100);
+      }
+      throw new Error(`replica ${i} did not become ready`);
+    };
+    const post = (i: number, path: string, body: unknown) =>
+      fetch(`${url(i)}/api/v1${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    const hosts = () => world.kubernetes.state.bareMetalHosts("metal3");
+    /** Exactly one of everything per server, counted in the simulators. */
+    const assertOnce = (items: { device_name: string; bmc_mac: string }[], racked: boolean) => {
+      for (const item of items) {
+        const where = item.device_name;
+        assertEquals(
+          world.kea.map((k) => k.hosts.filter((h) => h["hw-address"] === item.bmc_mac).length),
+          [1, 1],
+          where,
+        );
+        assertEquals(world.openbao.versions(`bmc/${item.device_name}`).length, 1, where);
+        assert(world.kubernetes.state.secret("metal3", `${item.device_name}-bmc-secret`), where);
+        assertEquals(hosts().filter((h) => h.metadata.name === item.device_name).length, 1, where);
+        if (!racked) continue;
+        const devices = [...world.netbox.devices.values()].filter((d) =>
+          d.name === item.device_name
+        );
+        assertEquals(devices.length, 1, where);
+        const ifaces = [...world.netbox.interfaces.values()].filter((x) =>
+          x.device_id === devices[0].id
+        );
+        assertEquals(ifaces.length, 1, where);
+        const macs = [...world.netbox.macAddresses.values()].filter((m) =>
+          m.mac_address === item.bmc_mac
+        );
+        assertEquals(macs.length, 1, where);
+        const ips = [...world.netbox.ipAddresses.values()].filter((ip) =>
+          ip.assigned_object_id === ifaces[0].id
+        );
+        assertEquals(ips.length, 1, where);
+      }
+    };
+
+    const children = [spawn(0), spawn(1), spawn(2)];
+    try {
+      await Promise.all([0, 1, 2].map(waitReady));
+
+      await t.step(
+        "20 registrations for one rack slot over the three at once: one wins",
+        async () => {
+          const responses = await Promise.all(
+            Array.from({ length: 20 }, (_, i) =>
+              post(i % 3, "/servers/register", {
+                bmc_mac: `3c:ec:ef:50:00:${hex(i + 1)}`,
+                bmc_password: `pw-race-${i}`,
+                site: "dcoa",
+                location: "hall-a",
+                rack: "RB07",
+                position: 42,
+                device_type: "sys-1029u",
+                device_role: "server",
+                bmc_prefix: "10.16.28.0/24",
+              }).then(async (r) => ({ status: r.status, body: await r.json() }))),
+          );
+          const won = responses.filter((r) => r.status < 300);
+          assertEquals(won.length, 1, JSON.stringify(responses.map((r) => r.status)));
+          assert(responses.every((r) => r.status < 300 || r.status === 409));
+        },
+      );
+
+      await t.step(
+        "a WebSocket on replica C gets every step event of a run on replica A",
+        async () => {
+          const seen = (i: number) => {
+            const events: Json[] = [];
+            const ws = new WebSocket(`${url(i).replace("http", "ws")}/api/v1/events`);
+            const open = new Promise((r) => ws.onopen = r);
+            ws.onmessage = (m) => events.push(JSON.parse(m.data));
+            return { events, open, ws };
+          };
+          const onA = seen(0), onC = seen(2);
+          await Promise.all([onA.open, onC.open]);
+          const res = await post(0, "/servers/register", {
+            bmc_mac: "3c:ec:ef:60:00:01",
+            bmc_password: "pw-live-events",
+            site: "dcoa",
+            location: "hall-a",
+            rack: "RB07",
+            position: 36,
+            device_type: "sys-1029u",
+            device_role: "server",
+            bmc_prefix: "10.16.28.0/24",
+          });
+          const body = await res.json();
+          assert(res.status < 300, JSON.stringify(body));
+          const steps = (events: Json[]) =>
+            events.filter((e) => e.type === "step" && e.id === body.id).map((e) =>
+              `${e.step}:${e.status}`
+            );
+          const finished = (events: Json[]) =>
+            events.some((e) =>
+              e.type === "registration" && e.registration.id === body.id &&
+              ["ok", "failed"].includes(e.registration.status)
+            );
+          for (
+            let n = 0;
+            n < 200 && !(finished(onA.events) && finished(onC.events));
+            n++
+          ) await sleep(50);
+          assert(finished(onC.events), "C saw the registration finish");
+          assert(steps(onA.events).length >= 8, steps(onA.events).join());
+          assertEquals(steps(onC.events), steps(onA.events));
+          onA.ws.close();
+          onC.ws.close();
+        },
+      );
+
+      await t.step("import of 60 to A, B killed after a third: every server ok once", async () => {
+        const items = rackedItems();
+        const importing = post(0, "/servers/import", items).then(async (r) => ({
+          status: r.status,
+          body: await r.json(),
+        }));
+        const before = hosts().length;
+        for (let n = 0; n < 1200 && hosts().length - before < 20; n++) await sleep(25);
+        children[1].kill("SIGKILL");
+        await children[1].status;
+        const killedAt = hosts().length - before;
+        assert(killedAt >= 20 && killedAt < 60, `killed after ${killedAt} of 60`);
+        const { status, body } = await importing;
+        assertEquals(status, 200);
+        assertEquals(body.filter((r: Json) => r.status !== "ok").map((r: Json) => r.error), []);
+        assertEquals(body.length, 60);
+        assertOnce(items, true);
+        const ips = items.map((item) =>
+          [...world.netbox.devices.values()].find((d) => d.name === item.device_name)!.id
+        ).map((id) => {
+          const iface = [...world.netbox.interfaces.values()].find((x) => x.device_id === id)!;
+          return [...world.netbox.ipAddresses.values()].find((ip) =>
+            ip.assigned_object_id === iface.id
+          )!.address;
+        });
+        assertEquals(new Set(ips).size, 60, "all BMC IPs distinct");
+        children[1] = spawn(1);
+        await waitReady(1);
+      });
+
+      await t.step(
+        "a rolling restart of all three during an import: nothing lost, nothing twice",
+        async () => {
+          const items = plainItems(30, 180, 1);
+          const first = post(0, "/servers/import", items).then((r) => r.body?.cancel()).catch(
+            () => {},
+          );
+          for (let n = 0; n < 400 && hosts().length < 90; n++) await sleep(25);
+          for (const i of [1, 2, 0]) {
+            children[i].kill("SIGTERM");
+            await children[i].status;
+            children[i] = spawn(i);
+            await waitReady(i);
+          }
+          await first;
+          // The client sends the same list again, as after any broken connection.
+          const res = await post(2, "/servers/import", items);
+          const body = await res.json();
+          assertEquals(body.filter((r: Json) => r.status !== "ok").map((r: Json) => r.error), []);
+          assertOnce(items, false);
+          const list =
+            await (await fetch(`${url(1)}/api/v1/servers?source=ours&limit=200&status=ok`)).json();
+          assertEquals(list.items.length, 1 + 1 + 60 + 30);
+        },
+      );
+    } finally {
+      for (const c of children) {
+        try {
+          c.kill("SIGKILL");
+        } catch { /* gone */ }
+        await c.status;
+      }
+      world.close();
+      await Promise.all([
+        netbox.close(),
+        openbao.close(),
+        kube.close(),
+        ...kea.map((k) => k.close()),
+      ]);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
