@@ -1,7 +1,7 @@
 /** Invariants of the Kubernetes manifests in k8s/: least-privilege RBAC, hardened pods, probes,
  * the app's whole configuration wired from ConfigMap and Secret, exposure and policies. */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { parseAllDocuments } from "yaml";
+import { parse, parseAllDocuments } from "yaml";
 import { bmcNetworks, configSchema, loadConfig } from "../lib/domain/config.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -58,6 +58,7 @@ const SECRET_VARS = [
   "OIDC_CLIENT_SECRET",
   "KEA_DB_URL",
   "METRICS_TOKEN",
+  "DATABASE_URL",
 ];
 
 Deno.test("k8s manifests parse and every object has a kind, name and namespace", () => {
@@ -181,7 +182,11 @@ Deno.test("k8s onboarding env provides every ONBOARDING_* variable of lib/domain
     for (const key of Object.keys(cm.data)) fromConfigMap.add(key);
   }
   const fromSecret = new Map<string, Obj>();
-  for (const e of appContainer.env ?? []) {
+  // The replicas patch adds the database URL (from the Secret) to the same container.
+  const replicas = parse(
+    await Deno.readTextFile(new URL("replicas/deployment.patch.yaml", K8S_DIR)),
+  ) as Obj;
+  for (const e of [...appContainer.env ?? [], ...replicas.spec.template.spec.containers[0].env]) {
     if (e.valueFrom?.secretKeyRef) fromSecret.set(e.name, e.valueFrom.secretKeyRef);
   }
 
@@ -305,12 +310,6 @@ Deno.test("k8s policies: NetworkPolicy and PodDisruptionBudget cover each worklo
       );
     });
   }
-  await t.step("the app may reach the KV Connect server, and only the app may", () => {
-    const kvPolicy = find("NetworkPolicy", "onboarding-kv", "onboarding");
-    assertEquals(kvPolicy.spec.ingress[0].from, [{
-      podSelector: { matchLabels: app.spec.template.metadata.labels },
-    }]);
-  });
 });
 
 Deno.test("k8s onboarding egress: HTTPS only to listed addresses, the BMCs only in the BMC networks", async (t) => {
@@ -341,7 +340,7 @@ Deno.test("k8s onboarding egress: HTTPS only to listed addresses, the BMCs only 
   });
 });
 
-Deno.test("k8s state store: single replica on a volume by default, denokv for more", async (t) => {
+Deno.test("k8s state store: single replica on a volume by default, PostgreSQL for more", async (t) => {
   await t.step(
     "the default Deployment is one replica, recreated, with its KV file on a PVC",
     () => {
@@ -353,16 +352,34 @@ Deno.test("k8s state store: single replica on a volume by default, denokv for mo
       assert(appConfig.data.ONBOARDING_KV_PATH.startsWith(`${mount.mountPath}/`));
     },
   );
-  await t.step("the denokv server reads its token from a Secret and keeps SQLite on a PVC", () => {
-    const kv = find("Deployment", "onboarding-kv", "onboarding");
-    assertEquals(kv.spec.replicas, 1);
-    const c = podSpec(kv).containers[0];
-    const token = c.env.find((e: Obj) => e.name === "DENO_KV_ACCESS_TOKEN");
-    assert(token.valueFrom.secretKeyRef, "the access token must come from a Secret");
-    const sqlite = c.args[c.args.indexOf("--sqlite-path") + 1];
-    const mount = c.volumeMounts.find((m: Obj) => sqlite.startsWith(`${m.mountPath}/`));
-    assert(podSpec(kv).volumes.find((v: Obj) => v.name === mount.name).persistentVolumeClaim);
-  });
+  await t.step(
+    "the replicas patch: 3 rolling pods, the database URL from a Secret, a PDB",
+    async () => {
+      const read = async (f: string) =>
+        parse(await Deno.readTextFile(new URL(`replicas/${f}`, K8S_DIR))) as Obj;
+      const patch = await read("deployment.patch.yaml");
+      assertEquals(patch.spec.replicas, 3);
+      assertEquals(patch.spec.strategy, {
+        type: "RollingUpdate",
+        rollingUpdate: { maxUnavailable: 0, maxSurge: 1 },
+      });
+      const c = patch.spec.template.spec.containers[0];
+      assertEquals(c.name, appContainer.name);
+      const url = c.env.find((e: Obj) => e.name === "ONBOARDING_DATABASE_URL");
+      assert(url.valueFrom.secretKeyRef, "the database URL must come from a Secret");
+      // The pods share no volume: the PVC (ReadWriteOnce) is replaced by scratch space.
+      const data = patch.spec.template.spec.volumes.find((v: Obj) => v.name === "data");
+      assertEquals(data.persistentVolumeClaim, null);
+      assert(data.emptyDir);
+      const pdb = await read("pdb.patch.yaml");
+      assertEquals(pdb.spec, { maxUnavailable: null, minAvailable: 2 });
+      // Readiness covers the store: /readyz reads it (routes/system.ts), on the database then.
+      assertEquals(appContainer.readinessProbe.httpGet.path, "/readyz");
+      // The database is reachable: the egress rule to PostgreSQL (port 5432) exists.
+      const egress: Obj[] = find("NetworkPolicy", "onboarding", "onboarding").spec.egress;
+      assert(egress.some((r) => r.ports?.some((p: Obj) => p.port === 5432)));
+    },
+  );
 });
 
 Deno.test("k8s Kea DaemonSet runs on the conductor nodes and matches the app's settings", async (t) => {

@@ -59,6 +59,8 @@ Deno.test("loadConfig() stops on a bad value with a one-line message naming the 
     ["ONBOARDING_BMC_DRIVER", "irmc"],
     ["ONBOARDING_BMC_NETWORKS", "10.16.28.0/24,bmc-net"],
     ["ONBOARDING_KEA_DB_URL", "mysql://u:hunter2@db/kea"],
+    ["ONBOARDING_DATABASE_URL", "mysql://u:hunter2@db/onboarding"],
+    ["ONBOARDING_STATE_LEASE", "1"],
   ];
   for (const [name, value] of cases) {
     await t.step(name, () => {
