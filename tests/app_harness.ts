@@ -115,7 +115,7 @@ export async function startTestApp(options: {
 }
 
 /** Every key and value in a KV store, as text, to search for leaked secrets. */
-export async function dumpKv(kv: Deno.Kv): Promise<string> {
+export async function dumpKv(kv: StateKv): Promise<string> {
   const parts: string[] = [];
   for await (const e of kv.list({ prefix: [] })) {
     parts.push(JSON.stringify(e.key), JSON.stringify(e.value));
