@@ -123,29 +123,39 @@ class PgAtomic implements StateAtomic {
           await tx`DELETE FROM state_kv WHERE key IN ${tx(checks.map((c) => c.key))}
             AND expires_at <= now()`;
         }
-        for (const c of checks) {
-          const [row] = await tx<{ versionstamp: string }[]>`
-            SELECT versionstamp FROM state_kv WHERE key = ${c.key} FOR UPDATE`;
-          const found = row ? stamp(row.versionstamp) : null;
-          if (found !== c.versionstamp) throw new Conflict();
+        if (checks.length) {
+          const rows = await tx<{ key: string; versionstamp: string }[]>`
+            SELECT key, versionstamp FROM state_kv WHERE key IN ${tx(checks.map((c) => c.key))}
+            ORDER BY key FOR UPDATE`;
+          const found = new Map(rows.map((r) => [r.key, stamp(r.versionstamp)]));
+          if (checks.some((c) => (found.get(c.key) ?? null) !== c.versionstamp)) {
+            throw new Conflict();
+          }
         }
         const [{ v }] = await tx<{ v: string }[]>`SELECT nextval('state_versionstamp') AS v`;
-        for (const m of this.#mutations) {
-          const key = encodeKey(m.key);
-          if (m.type === "delete") await tx`DELETE FROM state_kv WHERE key = ${key}`;
-          else if (mustBeNew.has(key)) {
-            // A plain insert: a replica that raced us to this key makes it fail (unique key).
-            await tx`INSERT INTO state_kv (key, value, versionstamp, expires_at)
-              VALUES (${key}, ${tx.json(m.value as postgres.JSONValue)}, ${v}, ${
-              expiry(m.expireIn)
-            })`;
-          } else {
-            await tx`INSERT INTO state_kv (key, value, versionstamp, expires_at)
-              VALUES (${key}, ${tx.json(m.value as postgres.JSONValue)}, ${v}, ${
-              expiry(m.expireIn)
-            })
-              ON CONFLICT (key) DO UPDATE SET value = excluded.value,
-                versionstamp = excluded.versionstamp, expires_at = excluded.expires_at`;
+        // The last mutation of a key wins, as in Deno KV; then one statement per kind.
+        const last = new Map(this.#mutations.map((m) => [encodeKey(m.key), m]));
+        const deletes = [...last].filter(([, m]) => m.type === "delete").map(([k]) => k);
+        if (deletes.length) await tx`DELETE FROM state_kv WHERE key IN ${tx(deletes)}`;
+        const sets = [...last].filter(([, m]) => m.type === "set") as [
+          string,
+          Extract<Mutation, { type: "set" }>,
+        ][];
+        for (const fresh of [true, false]) {
+          const rows = sets.filter(([k]) => mustBeNew.has(k) === fresh);
+          if (!rows.length) continue;
+          const keys = rows.map(([k]) => k);
+          const values = rows.map(([, m]) => JSON.stringify(m.value) ?? "null");
+          const expires = rows.map(([, m]) => expiry(m.expireIn)?.toISOString() ?? null);
+          const insert = tx`INSERT INTO state_kv (key, value, versionstamp, expires_at)
+            SELECT k, j::jsonb, ${v}, e::timestamptz
+            FROM unnest(${keys}::text[], ${values}::text[], ${expires}::text[]) AS t(k, j, e)`;
+          // A key that had to be absent gets a plain insert: a replica that raced us to it
+          // makes it fail on the primary key. The others replace what is there.
+          if (fresh) await insert;
+          else {
+            await tx`${insert} ON CONFLICT (key) DO UPDATE SET value = excluded.value,
+              versionstamp = excluded.versionstamp, expires_at = excluded.expires_at`;
           }
         }
         return stamp(v);
