@@ -135,7 +135,7 @@ export async function startPostgres(options: { url?: string } = {}): Promise<Loc
         `${dir}/postgres.log`,
         "-w",
         "-o",
-        `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50`,
+        `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100`,
         "start",
       ]),
     );

@@ -283,8 +283,20 @@ export class PgKv implements StateKv {
    */
   async listenQueue(handler: (value: unknown) => Promise<void> | void): Promise<void> {
     const wake = () => this.#listeners.splice(0).forEach((f) => f());
-    const listener = await this.sql.listen("state_queue", wake);
     const signal = this.#stops.signal;
+    // Without the wake-ups the queue is still polled every second: a refused LISTEN (the server
+    // full) is retried in the background rather than stopping the worker.
+    let listener: { unlisten(): Promise<void> } | undefined;
+    const subscribe = async () => {
+      for (let wait = 1000; !signal.aborted && !listener; wait = Math.min(wait * 2, 30_000)) {
+        listener = await this.sql.listen("state_queue", wake).catch((e) => {
+          this.log?.warn("state queue LISTEN failed; polling meanwhile", { error: e });
+          return undefined;
+        });
+        if (!listener) await sleep(wait, signal);
+      }
+    };
+    const subscribed = subscribe();
     try {
       while (!signal.aborted) {
         if (this.#inFlight.size >= MAX_IN_FLIGHT) {
@@ -304,9 +316,8 @@ export class PgKv implements StateKv {
         if (!job) {
           // Woken by a NOTIFY, or a poll now and then for delayed and expired messages.
           await new Promise<void>((r) => {
-            const t = setTimeout(r, 1000);
-            this.#listeners.push(() => (clearTimeout(t), r()));
-            signal.addEventListener("abort", () => (clearTimeout(t), r()), { once: true });
+            this.#listeners.push(r);
+            sleep(1000, signal).then(r);
           });
           continue;
         }
@@ -315,7 +326,8 @@ export class PgKv implements StateKv {
         p.finally(() => this.#inFlight.delete(p));
       }
     } finally {
-      await listener.unlisten().catch(() => {});
+      await subscribed;
+      await listener?.unlisten().catch(() => {});
     }
   }
 
@@ -430,12 +442,23 @@ export class PgCoordination implements Coordination {
           await this.#unlock(LOCK.leader, key);
         }
       }
-      await new Promise<void>((res) => {
-        const t = setTimeout(res, 2000);
-        signal.addEventListener("abort", () => (clearTimeout(t), res()), { once: true });
-      });
+      await sleep(2000, signal);
     }
   }
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((r) => {
+    if (signal.aborted) return r();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener("abort", done);
+      r();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
 }
 
 /** A stable 32-bit signed integer for an advisory lock key. */
@@ -451,7 +474,7 @@ export async function openPgState(
   options: PgStateOptions = {},
 ): Promise<{ kv: PgKv; coordination: PgCoordination; sql: postgres.Sql; close(): Promise<void> }> {
   const sql = postgres(url, {
-    max: options.poolSize ?? 20,
+    max: options.poolSize ?? 10,
     onnotice: () => {},
     connect_timeout: 10,
     idle_timeout: 60,
