@@ -31,6 +31,7 @@ import {
   sampleRss,
   startBenchApp,
 } from "../bench/harness.ts";
+import { replicaImport } from "../bench/replicas.ts";
 import { createServices } from "../app.ts";
 import { silentLogger } from "../lib/observability/log.ts";
 import { createApp } from "../app.ts";
@@ -1064,6 +1065,33 @@ async function benchDrift() {
   });
 }
 
+// ---------------------------------------------------------------------------------------------
+// Import throughput of service processes: Deno KV, and 1 and 3 replicas on one PostgreSQL.
+
+async function benchReplicas() {
+  const section = "Replicas (service processes, fakes 10 ms)";
+  const count = 300, concurrency = 8;
+  const runs = [
+    await replicaImport("kv", 1, count, concurrency),
+    await replicaImport("postgres", 1, count, concurrency),
+    await replicaImport("postgres", 3, count, concurrency),
+  ];
+  results.replicas = runs;
+  const kv = runs[0];
+  for (const r of runs) {
+    row({
+      section,
+      measure: `${r.store === "kv" ? "Deno KV" : "PostgreSQL"}, ${r.replicas} replica${
+        r.replicas > 1 ? "s" : ""
+      }: import of ${r.count} at concurrency ${r.concurrency} (shared)`,
+      value: `${r.perSecond.toFixed(1)} servers/s, ${r.ok} ok, ${r.duplicateIps} duplicate IPs`,
+      baseline: r === kv ? undefined : `${kv.perSecond.toFixed(1)} servers/s on Deno KV`,
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
 const SECTIONS: Record<string, () => Promise<void>> = {
   registration: benchRegistration,
   import: benchImport,
@@ -1072,6 +1100,7 @@ const SECTIONS: Record<string, () => Promise<void>> = {
   list: benchList,
   pwa: benchPwa,
   memory: benchMemory,
+  replicas: benchReplicas,
 };
 
 // ---------------------------------------------------------------------------------------------

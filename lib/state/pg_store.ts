@@ -376,6 +376,7 @@ export class PgCoordination implements Coordination {
   readonly #held = new Set<string>();
   /** One local waiter at a time polls for an import slot; the others queue behind it. */
   #slotQueue: Promise<unknown> = Promise.resolve();
+  #slotFreed?: () => void;
 
   constructor(readonly locks: postgres.Sql, readonly log?: Logger) {}
 
@@ -410,7 +411,12 @@ export class PgCoordination implements Coordination {
     const take = async () => {
       for (let wait = 50;; wait = Math.min(wait * 2, 500)) {
         for (let i = 0; i < limit; i++) if (await this.#lock(LOCK.importSlot, i)) return i;
-        await new Promise((r) => setTimeout(r, wait * (0.5 + Math.random())));
+        // A slot freed here wakes the waiter at once; one freed elsewhere is found by polling.
+        await new Promise<void>((r) => {
+          const t = setTimeout(r, wait * (0.5 + Math.random()));
+          this.#slotFreed = () => (clearTimeout(t), r());
+        });
+        this.#slotFreed = undefined;
       }
     };
     const slot = this.#slotQueue.then(take);
@@ -420,6 +426,7 @@ export class PgCoordination implements Coordination {
       return await fn();
     } finally {
       await this.#unlock(LOCK.importSlot, i);
+      this.#slotFreed?.();
     }
   }
 
