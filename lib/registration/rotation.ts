@@ -20,7 +20,7 @@ import type { Logger } from "../observability/log.ts";
 import { bmcSecret } from "../domain/metal3.ts";
 import type { OpenBaoClient, SecretVersion } from "../integrations/openbao.ts";
 import type { PasswordLimits, RedfishClient } from "../integrations/redfish.ts";
-import type { Registration, RegistrationStore } from "../state/store.ts";
+import { BUSY, type Registration, type RegistrationStore } from "../state/store.ts";
 
 export interface RotationDeps {
   config: Config;
@@ -120,7 +120,12 @@ export class Rotator {
     if (this.#busy.has(id)) {
       return Promise.reject(new Conflict("A password rotation of this server is already running"));
     }
-    const p = this.#rotate(id, actor).finally(() => this.#busy.delete(id));
+    // One rotation per server across replicas too (PostgreSQL): the other's is running.
+    const p = this.#d.store.coordination.exclusive(`rotation:${id}`, () => this.#rotate(id, actor))
+      .then((r) => {
+        if (r === BUSY) throw new Conflict("A password rotation of this server is already running");
+        return r;
+      }).finally(() => this.#busy.delete(id));
     this.#busy.set(id, p);
     return p;
   }
@@ -129,9 +134,10 @@ export class Rotator {
   async resumeUnfinished(): Promise<void> {
     for (const r of await this.#d.store.byRotation("running")) {
       if (this.#busy.has(r.id)) continue;
-      const p = this.#resume(r).catch((e) =>
-        this.#d.log.warn("rotation not resumed yet", { id: r.id, error: e })
-      ).finally(() => this.#busy.delete(r.id));
+      const p = this.#d.store.coordination.exclusive(`rotation:${r.id}`, () => this.#resume(r))
+        .catch((e) => this.#d.log.warn("rotation not resumed yet", { id: r.id, error: e })).finally(
+          () => this.#busy.delete(r.id),
+        );
       this.#busy.set(r.id, p);
       await p;
     }
