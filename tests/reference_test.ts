@@ -4,6 +4,7 @@ import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/stric
 import { FULL_ITEM, MINIMAL_ITEM, startTestApp } from "./app_harness.ts";
 import { RegistrationStore } from "../lib/state/store.ts";
 import { siteFilter } from "../lib/registration/reference.ts";
+import { backends } from "./state_backends.ts";
 
 Deno.test("reference API: site and location by id, slug or name", async (t) => {
   await using app = await startTestApp();
@@ -161,46 +162,48 @@ Deno.test("GET /servers?site= finds the same servers by the site's id, slug and 
   });
 });
 
-Deno.test("RegistrationStore.list(): a resolved site filter also finds records not yet resolved", async () => {
-  const kv = await Deno.openKv(":memory:");
-  try {
-    const store = new RegistrationStore(kv);
-    const base = {
-      status: "queued" as const,
-      source: "import" as const,
-      bmc_username: "ADMIN",
-      steps: {} as never,
-      created: {},
-      warnings: [],
-      actor: "test",
-      created_at: "",
-      updated_at: "",
-    };
-    const records = [
-      { id: "a", device_name: "a", bmc_mac: "3c:ec:ef:00:00:01", request: { site: "dcoa" } },
-      { id: "b", device_name: "b", bmc_mac: "3c:ec:ef:00:00:02", request: { site: 1 } },
-      { id: "c", device_name: "c", bmc_mac: "3c:ec:ef:00:00:03", request: { site: "DCOA" } },
-      { id: "d", device_name: "d", bmc_mac: "3c:ec:ef:00:00:04", request: { site: "dcob" } },
-      {
-        id: "e",
-        device_name: "e",
-        bmc_mac: "3c:ec:ef:00:00:05",
-        request: { site: "elsewhere" },
-        resolved: { siteId: 1, siteSlug: "dcoa", siteName: "DCOA" } as never,
-      },
-    ];
-    for (const r of records) await store.create({ ...base, ...r });
-    const found = async (site: Parameters<typeof store.list>[0]) =>
-      (await store.list(site)).items.map((r) => r.id).sort();
-    const resolved = { id: 1, names: ["1", "dcoa", "dcoa"] };
-    assertEquals(await found({ site: resolved }), ["a", "b", "c", "e"]);
-    // Without Netbox only the text as written can match.
-    assertEquals(await found({ site: "DCOA" }), ["a", "c", "e"]);
-    assertEquals(await found({ site: await siteFilter(undefined, "dcob") }), ["d"]);
-  } finally {
-    kv.close();
-  }
-});
+for (const backend of backends("the site filter on PostgreSQL")) {
+  Deno.test(`${backend.name}: RegistrationStore.list(): a resolved site filter also finds records not yet resolved`, async () => {
+    const state = await backend.open();
+    try {
+      const store = new RegistrationStore(state.kv, state.coordination);
+      const base = {
+        status: "queued" as const,
+        source: "import" as const,
+        bmc_username: "ADMIN",
+        steps: {} as never,
+        created: {},
+        warnings: [],
+        actor: "test",
+        created_at: "",
+        updated_at: "",
+      };
+      const records = [
+        { id: "a", device_name: "a", bmc_mac: "3c:ec:ef:00:00:01", request: { site: "dcoa" } },
+        { id: "b", device_name: "b", bmc_mac: "3c:ec:ef:00:00:02", request: { site: 1 } },
+        { id: "c", device_name: "c", bmc_mac: "3c:ec:ef:00:00:03", request: { site: "DCOA" } },
+        { id: "d", device_name: "d", bmc_mac: "3c:ec:ef:00:00:04", request: { site: "dcob" } },
+        {
+          id: "e",
+          device_name: "e",
+          bmc_mac: "3c:ec:ef:00:00:05",
+          request: { site: "elsewhere" },
+          resolved: { siteId: 1, siteSlug: "dcoa", siteName: "DCOA" } as never,
+        },
+      ];
+      for (const r of records) await store.create({ ...base, ...r });
+      const found = async (site: Parameters<typeof store.list>[0]) =>
+        (await store.list(site)).items.map((r) => r.id).sort();
+      const resolved = { id: 1, names: ["1", "dcoa", "dcoa"] };
+      assertEquals(await found({ site: resolved }), ["a", "b", "c", "e"]);
+      // Without Netbox only the text as written can match.
+      assertEquals(await found({ site: "DCOA" }), ["a", "c", "e"]);
+      assertEquals(await found({ site: await siteFilter(undefined, "dcob") }), ["d"]);
+    } finally {
+      await state.close();
+    }
+  });
+}
 
 Deno.test("every Netbox field of an import item by id, slug or name", async () => {
   await using app = await startTestApp();
