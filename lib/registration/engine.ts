@@ -452,7 +452,9 @@ export class Engine {
   async startWorker(): Promise<void> {
     this.#kv.listenQueue(async (msg: unknown) => {
       const m = msg as QueueMessage;
-      if (this.#closed || m?.kind !== "run") return;
+      if (m?.kind !== "run") return;
+      // Shutting down: the message goes back to the queue for the next process (or replica).
+      if (this.#closed) throw new RunsElsewhere(m.id);
       let outcome;
       try {
         outcome = await this.run(m.id);
