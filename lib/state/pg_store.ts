@@ -119,9 +119,9 @@ class PgAtomic implements StateAtomic {
     const mustBeNew = new Set(checks.filter((c) => c.versionstamp === null).map((c) => c.key));
     try {
       const versionstamp = await this.sql.begin(async (tx) => {
-        if (checks.length) {
-          await tx`DELETE FROM state_kv WHERE key IN ${tx(checks.map((c) => c.key))}
-            AND expires_at <= now()`;
+        // An expired row is absent: gone before a key that must be absent is inserted.
+        if (mustBeNew.size) {
+          await tx`DELETE FROM state_kv WHERE key IN ${tx([...mustBeNew])} AND expires_at <= now()`;
         }
         if (checks.length) {
           const rows = await tx<{ key: string; versionstamp: string }[]>`
