@@ -4,7 +4,8 @@
  * Every record, claim, index entry, audit entry, session, idempotency key and the outbox key pair
  * is copied as is (the reference cache is not: it refills from Netbox). Safe to run again: a key
  * already in PostgreSQL is overwritten with the KV value. Ends with a count check per kind.
- * Stop the KV replica first, so nothing changes underneath.
+ * Stop the KV replica first, so nothing changes underneath, and run it before the PostgreSQL
+ * replicas start: a later run puts the KV values back over theirs.
  */
 import { parseArgs } from "node:util";
 import { openPgState } from "../lib/state/pg_store.ts";
