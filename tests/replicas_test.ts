@@ -5,6 +5,8 @@
  * from all three goes to one; a browser on one replica sees the steps run by another.
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import postgres from "postgres";
+import { LOCK } from "../lib/state/pg_schema.ts";
 import { serveFake } from "../sim/faults.ts";
 import { createSimWorld } from "../sim/world.ts";
 import { newDatabase, postgresAvailable } from "./state_backends.ts";
@@ -242,7 +244,19 @@ Deno.test({
           body: await r.json(),
         }));
         const before = hosts().length;
-        for (let n = 0; n < 1200 && hosts().length - before < 20; n++) await sleep(25);
+        // B holds registrations (their advisory locks on its lock connection) when it is killed.
+        const sql = postgres(database, { max: 1, onnotice: () => {} });
+        const heldByB = async () =>
+          (await sql`SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+            WHERE l.locktype = 'advisory' AND l.classid = ${LOCK.run}
+              AND a.application_name LIKE ${`% ${children[1].pid}`}`)[0].n as number;
+        let held = 0;
+        for (let n = 0; n < 1200; n++) {
+          if (hosts().length - before >= 20 && (held = await heldByB()) > 0) break;
+          await sleep(25);
+        }
+        await sql.end();
+        assert(held > 0, "replica B was running registrations");
         children[1].kill("SIGKILL");
         await children[1].status;
         const killedAt = hosts().length - before;

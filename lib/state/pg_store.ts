@@ -377,6 +377,7 @@ export class PgCoordination implements Coordination {
   /** One local waiter at a time polls for an import slot; the others queue behind it. */
   #slotQueue: Promise<unknown> = Promise.resolve();
   #slotFreed?: () => void;
+  #slotsHeard?: Promise<unknown>;
 
   constructor(readonly locks: postgres.Sql, readonly log?: Logger) {}
 
@@ -408,12 +409,17 @@ export class PgCoordination implements Coordination {
   }
 
   async importSlot<T>(limit: number, fn: () => Promise<T>): Promise<T> {
+    // A freed slot is announced to every replica (NOTIFY): their waiting imports all try, so
+    // the work spreads instead of staying where it was submitted. A poll covers a lost notice.
+    this.#slotsHeard ??= this.locks.listen(SLOTS_CHANNEL, () => this.#slotFreed?.()).catch(
+      (e) => (this.log?.warn("import slot LISTEN failed; polling", { error: e }), undefined),
+    );
+    await this.#slotsHeard;
     const take = async () => {
-      for (let wait = 50;; wait = Math.min(wait * 2, 500)) {
+      for (;;) {
         for (let i = 0; i < limit; i++) if (await this.#lock(LOCK.importSlot, i)) return i;
-        // A slot freed here wakes the waiter at once; one freed elsewhere is found by polling.
         await new Promise<void>((r) => {
-          const t = setTimeout(r, wait * (0.5 + Math.random()));
+          const t = setTimeout(r, 500 + 500 * Math.random());
           this.#slotFreed = () => (clearTimeout(t), r());
         });
         this.#slotFreed = undefined;
@@ -426,7 +432,7 @@ export class PgCoordination implements Coordination {
       return await fn();
     } finally {
       await this.#unlock(LOCK.importSlot, i);
-      this.#slotFreed?.();
+      await this.locks`SELECT pg_notify(${SLOTS_CHANNEL}, '')`.catch(() => {});
     }
   }
 
@@ -453,6 +459,8 @@ export class PgCoordination implements Coordination {
     }
   }
 }
+
+const SLOTS_CHANNEL = "state_import_slots";
 
 /** Resolves after `ms`, or at once when `signal` aborts. */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -494,7 +502,13 @@ export async function openPgState(
   }
   const kv = new PgKv(sql, options.leaseSeconds ?? 30, options.log);
   // Its own connection: the locks live and die with it (and so with this process).
-  const locks = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 10 });
+  // Named, so pg_stat_activity and pg_locks show which pod holds which registration.
+  const locks = postgres(url, {
+    max: 1,
+    onnotice: () => {},
+    connect_timeout: 10,
+    connection: { application_name: `onboarding locks ${Deno.hostname()} ${Deno.pid}` },
+  });
   return {
     kv,
     coordination: new PgCoordination(locks, options.log),
