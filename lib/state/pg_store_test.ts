@@ -197,10 +197,15 @@ Deno.test({
     const { slot: _s, ...view } = rec;
     busA.publish({ type: "registration", registration: view });
     for (let i = 0; i < 50 && seen.length < 5; i++) await new Promise((res) => setTimeout(res, 50));
-    assertEquals(seen.map((e) => e.type === "step" ? e.step : e.registration.id), [
-      ...steps,
-      rec.id,
-    ]);
+    assertEquals(
+      seen.map((e) =>
+        e.type === "step" ? e.step : e.type === "registration" ? e.registration.id : e.type
+      ),
+      [
+        ...steps,
+        rec.id,
+      ],
+    );
     await stopA();
     await stopB();
   },
