@@ -507,7 +507,10 @@ export async function openPgState(
     max: 1,
     onnotice: () => {},
     connect_timeout: 10,
-    connection: { application_name: `onboarding locks ${Deno.hostname()} ${Deno.pid}` },
+    // HOSTNAME is the pod's name in Kubernetes (Deno.hostname() would need --allow-sys).
+    connection: {
+      application_name: `onboarding locks ${Deno.env.get("HOSTNAME") ?? ""} ${Deno.pid}`,
+    },
   });
   return {
     kv,
