@@ -6,7 +6,7 @@
  */
 import { createDatabase, startPostgres } from "../sim/real_kea.ts";
 import { serveFake } from "../sim/faults.ts";
-import { createSimWorld } from "../sim/world.ts";
+import { createSimulatedWorld } from "../sim/world.ts";
 import { addBenchRacks, rackItems } from "./harness.ts";
 
 export interface ReplicaRun {
@@ -29,7 +29,7 @@ export async function replicaImport(
   concurrency: number,
   latencyMs = 10,
 ): Promise<ReplicaRun> {
-  const world = createSimWorld();
+  const world = createSimulatedWorld();
   addBenchRacks(world, count);
   const slow = (h: (r: Request) => Promise<Response> | Response) => async (r: Request) => {
     await new Promise((res) => setTimeout(res, latencyMs));

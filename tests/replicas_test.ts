@@ -8,7 +8,7 @@ import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/stric
 import postgres from "postgres";
 import { LOCK } from "../lib/state/pg_schema.ts";
 import { serveFake } from "../sim/faults.ts";
-import { createSimWorld } from "../sim/world.ts";
+import { createSimulatedWorld } from "../sim/world.ts";
 import { newDatabase, postgresAvailable } from "./state_backends.ts";
 
 const run = postgresAvailable("the replica tests");
@@ -63,7 +63,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn(t) {
-    const world = createSimWorld();
+    const world = createSimulatedWorld();
     // Each call a little slow, so a kill or restart lands in the middle of an import.
     const slow = (h: (r: Request) => Promise<Response> | Response) => async (r: Request) => {
       await sleep(10);
