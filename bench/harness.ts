@@ -12,6 +12,15 @@ import type { Handler } from "../sim/faults.ts";
 import { NETBOX_SEED } from "../sim/netbox/seed.ts";
 import { createSimulatedWorld, type SimWorld } from "../sim/world.ts";
 
+/** The configuration every in-process bench app starts from. */
+export const BENCH_CONFIG = {
+  ONBOARDING_BMC_PREFIX: "10.16.28.0/24",
+  // The seeded BMC prefix and the bench racks' one (see `addBenchRacks`).
+  ONBOARDING_BMC_NETWORKS: "10.16.28.0/24,172.16.0.0/22",
+  // The benchmark drives many writes from one client; the limiter is not what is measured.
+  ONBOARDING_WRITE_RATE_LIMIT: "1000000",
+};
+
 /** One external call as the client saw it: from the moment it was sent to the answer. */
 export interface CallRecord {
   host: string;
