@@ -10,7 +10,8 @@ import type { Metrics } from "../lib/observability/metrics.ts";
 import { type SimulatedApp, startSimulatedApp } from "../sim/app.ts";
 import type { Handler } from "../sim/faults.ts";
 import { NETBOX_SEED } from "../sim/netbox/seed.ts";
-import { createSimulatedWorld, type SimWorld } from "../sim/world.ts";
+import { createSimulatedWorld, SIM_URLS, type SimWorld } from "../sim/world.ts";
+import type { WorldAddress } from "./clients.ts";
 
 /** The configuration every in-process bench app starts from. */
 export const BENCH_CONFIG = {
@@ -70,7 +71,7 @@ export class CallRecorder {
 }
 
 /** A FIFO lock: one holder at a time, the way a program making one call after another behaves. */
-class Mutex {
+export class Mutex {
   #tail: Promise<void> = Promise.resolve();
   async lock(): Promise<() => void> {
     let release!: () => void;
@@ -129,6 +130,19 @@ export function benchIntegrations(world: SimWorld, o: BenchIntegrationOptions): 
     retry: o.retry ?? { attempts: 3, baseDelayMs: 5, maxDelayMs: 20 },
     bmcCheck: o.bmcCheck,
   });
+}
+
+/** The simulated systems' (in-process) URLs and credentials. */
+export function worldAddress(world: SimWorld): WorldAddress {
+  return {
+    netbox: SIM_URLS.netbox,
+    netboxToken: world.netbox.token,
+    openbao: SIM_URLS.openbao,
+    openbaoRoleId: world.openbao.roleId,
+    openbaoSecretId: world.openbao.secretId,
+    kea: SIM_URLS.kea,
+    kubernetes: SIM_URLS.kubernetes,
+  };
 }
 
 /** The app on a fresh simulated datacenter with in-memory KV and the queue worker running. */
@@ -220,6 +234,26 @@ export function rackItems(count: number): Record<string, string | number>[] {
     bmc_prefix: BENCH_BMC_PREFIX,
     boot_mac: benchMac(i, "02:b3:00"),
   }));
+}
+
+/** The same IP reserved twice in a subnet on any Kea server, or twice in Netbox. */
+export function duplicateIps(world: SimWorld): number {
+  let duplicates = 0;
+  for (const kea of world.kea) {
+    const seen = new Set<string>();
+    for (const h of kea.hosts) {
+      const key = `${h["subnet-id"]}/${h["ip-address"]}`;
+      if (seen.has(key)) duplicates++;
+      seen.add(key);
+    }
+  }
+  const netboxIps = new Set<string>();
+  for (const ip of world.netbox.ipAddresses.values()) {
+    const address = ip.address.split("/")[0];
+    if (netboxIps.has(address)) duplicates++;
+    netboxIps.add(address);
+  }
+  return duplicates;
 }
 
 export function median(values: number[]): number {

@@ -58,6 +58,7 @@ async function main(args: string[]) {
     Deno.exit(2);
   }
   const started = performance.now();
+  const loadAtStart = Deno.loadavg()[0];
   for (const [name, run] of Object.entries(SECTIONS)) {
     if (only && !only.includes(name)) continue;
     console.error(`▶ ${name}`);
@@ -70,15 +71,15 @@ async function main(args: string[]) {
     console.error(`  (${fmtS(performance.now() - t0)})`);
   }
   const totalMs = performance.now() - started;
-  const info = await machine();
+  const info = { ...await machine(), loadAtStart };
+  const ranOn = `${info.cpu}, ${info.cpus} CPUs, ${info.memoryGb} GB; load average ${
+    loadAtStart.toFixed(1)
+  } at the start, ${info.loadAverage.map((n) => n.toFixed(1)).join(" ")} (1, 5, 15 min) at the end`;
   console.log(`\n${textTable()}\n`);
   const met = rows.filter((r) => r.met === true).length;
   const targets = rows.filter((r) => r.met !== undefined).length;
   console.log(
-    `${met} of ${targets} targets met · ${
-      fmtS(totalMs)
-    } · ${info.cpus} CPUs, ${info.memoryGb} GB, ` +
-      `load average ${info.loadAverage.map((n) => n.toFixed(1)).join(" ")}`,
+    `${met} of ${targets} targets met · ${fmtS(totalMs)} · ${ranOn}`,
   );
   await Deno.writeTextFile(
     "bench-results.json",
@@ -86,7 +87,7 @@ async function main(args: string[]) {
   );
   const mdIndex = args.indexOf("--markdown");
   if (mdIndex >= 0 && args[mdIndex + 1]) {
-    await Deno.writeTextFile(args[mdIndex + 1], markdownTable() + "\n");
+    await Deno.writeTextFile(args[mdIndex + 1], `Ran on ${ranOn}.\n\n${markdownTable()}\n`);
   }
   console.log("Wrote bench-results.json");
 }

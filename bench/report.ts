@@ -3,6 +3,7 @@
  * target), the raw figures for `bench-results.json`, formatting, and the machine it ran on.
  */
 import postgres from "postgres";
+import { procStat } from "./processes.ts";
 
 /** One line of the results table. */
 export interface Row {
@@ -74,17 +75,6 @@ export function textTable(): string {
   );
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join("  ");
   return [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(line)].join("\n");
-}
-
-/** /proc/<pid>/stat fields after the command name (field 3 is index 0). */
-export function procStat(pid: number | "self"): string[] {
-  return Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ");
-}
-
-/** CPU seconds (user + system) this process has used so far. */
-export function ownCpuSeconds(): number {
-  const f = procStat("self");
-  return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (100 Hz)
 }
 
 /** CPU seconds (user + system) of this process's child processes that have exited and been
