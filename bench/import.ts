@@ -61,6 +61,11 @@ export async function importRun(
   const ms = performance.now() - started;
   const cpuAfter = cpuSeconds(pid);
   const peakRssBytes = memory(pid, "VmHWM");
+  const heap = await fetch(`${service.info.url}/_bench/memory`).then((r) => r.json()) as {
+    heapTotal: number;
+    heapUsed: number;
+    external: number;
+  };
   const stats = await worldStats(world.info.url);
   stats.calls -= warmup.calls;
   stats.allocationWaitMs -= warmup.allocationWaitMs;
@@ -79,6 +84,7 @@ export async function importRun(
     systemCpuMsPerServer: (cpuAfter.system - cpu.system) * 1000 / count,
     idleRssBytes,
     peakRssBytes,
+    peakHeap: heap,
     ...stats,
   };
 }

@@ -21,7 +21,11 @@ export async function benchMemory() {
   row({
     section,
     measure: `peak RSS (VmHWM) during a ${count}-server import at concurrency ${r.concurrency}`,
-    value: `${fmtMb(r.peakRssBytes)}; ${r.ok}/${count} ok in ${fmtS(r.ms)}`,
+    value: `${fmtMb(r.peakRssBytes)} (V8 heap at most ${fmtMb(r.peakHeap.heapTotal)}, ${
+      fmtMb(r.peakHeap.heapUsed)
+    } of it used; ${fmtMb(r.peakHeap.external)} outside the heap); ${r.ok}/${count} ok in ${
+      fmtS(r.ms)
+    }`,
     target: "≤ 150 MB",
     met: r.peakRssBytes <= 150 * MB && r.ok === count,
   });
