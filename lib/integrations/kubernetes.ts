@@ -2,6 +2,7 @@
  * reads, deletes and a resumable BareMetalHost watch, over the shared HTTP layer. */
 import { parse as parseYaml } from "yaml";
 import {
+  backoffMs,
   createHttpClient,
   DETAIL_MAX,
   type HttpClient,
@@ -443,7 +444,7 @@ export function createKubernetesClient(settings: KubernetesSettings): Kubernetes
         if (signal.aborted) break;
         failures++;
         onError?.(e);
-        const wait = Math.random() * Math.min(max, base * 2 ** Math.min(failures, 10));
+        const wait = backoffMs({ baseDelayMs: base, maxDelayMs: max }, failures + 1);
         try {
           await sleep(Math.max(wait, 50), signal);
         } catch {

@@ -6,8 +6,9 @@ import {
   createHttpClient,
   DEFAULT_RETRY,
   IntegrationError,
+  isTransientFailure,
   type RetryPolicy,
-  sleep,
+  retryTransient,
 } from "./http.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import { Conflict } from "../domain/errors.ts";
@@ -427,17 +428,13 @@ export function createNetboxClient(settings: NetboxSettings): NetboxClient {
     body: unknown,
     recheck: () => Promise<T | null>,
   ): Promise<{ created: boolean; value: T }> {
-    for (let attempt = 1;; attempt++) {
-      try {
-        return { created: true, value: await send<T>(operation, "POST", path, body, false) };
-      } catch (e) {
-        if (!(e instanceof IntegrationError) || !e.transient || attempt >= policy.attempts) throw e;
+    return await retryTransient(policy, isTransientFailure, async (attempt) => {
+      if (attempt > 1) {
         const existing = await recheck();
         if (existing !== null) return { created: false, value: existing };
-        const cap = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
-        await sleep(Math.random() * cap);
       }
-    }
+      return { created: true, value: await send<T>(operation, "POST", path, body, false) };
+    });
   }
 
   let statusCache: Promise<{ version: string; macObjects: boolean }> | null = null;

@@ -127,7 +127,10 @@ export function createKeaClient(settings: KeaSettings): KeaClient {
   let pg: PgsqlBackend | undefined;
   const pgsql = () => {
     if (!settings.dbUrl) throw new Error("Kea pgsql mode needs KEA_DB_URL (the host database URL)");
-    return pg ??= createPgsqlBackend(settings.dbUrl, { timeoutMs: settings.timeoutMs });
+    return pg ??= createPgsqlBackend(settings.dbUrl, {
+      timeoutMs: settings.timeoutMs,
+      retry: settings.retry,
+    });
   };
   let resolved: Promise<"api" | "pgsql"> | undefined;
   const now = settings.now ?? (() => Date.now());
