@@ -1,8 +1,7 @@
 /** `deno task import FILE|-`: bulk-imports servers through the API's import WebSocket with live
  * progress, then prints one outcome per server (SPEC §8). `--dry-run` runs the API's pre-flight
  * when a server is given (nothing written), else validates locally. */
-import { parseArgs } from "node:util";
-import { cannotRead } from "../lib/domain/cli.ts";
+import { cannotRead, parseCommandLine } from "../lib/domain/cli.ts";
 import { redactText } from "../lib/integrations/http.ts";
 import {
   fieldErrors,
@@ -112,24 +111,15 @@ interface Options {
 }
 
 function parseOptions(args: string[], io: ImportIo): Options {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        server: { type: "string" },
-        token: { type: "string" },
-        concurrency: { type: "string" },
-        "dry-run": { type: "boolean", default: false },
-        json: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    });
-  } catch (e) {
-    throw new UsageError(e instanceof Error ? e.message : String(e));
-  }
+  const parsed = parseCommandLine(args, {
+    server: { type: "string" },
+    token: { type: "string" },
+    concurrency: { type: "string" },
+    "dry-run": { type: "boolean", default: false },
+    json: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+  });
+  if (!parsed.ok) throw new UsageError(parsed.error);
   const { values, positionals } = parsed;
   const help = values.help ?? false;
   if (help) return { file: "", dryRun: false, json: false, help };

@@ -5,8 +5,7 @@
  * `--subnet-id`, else the subnet (from `config-get` on `--api`, or the config-backend table) whose
  * range holds the IP. Exit code 0 when everything is in place, 1 on conflicts or errors, 2 on
  * usage or connection failures. */
-import { parseArgs } from "node:util";
-import { cannotRead } from "../lib/domain/cli.ts";
+import { cannotRead, parseCommandLine } from "../lib/domain/cli.ts";
 import {
   createKeaClient,
   HostCmdsMissing,
@@ -389,24 +388,17 @@ const HELP_HINT = "Run deno task migrate-kea --help for every option.";
 
 /** CLI entry; writes to the console and returns the exit code. */
 export async function main(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        db: { type: "string" },
-        api: { type: "string", multiple: true },
-        "subnet-id": { type: "string" },
-        "dry-run": { type: "boolean", default: false },
-        "per-row": { type: "boolean", default: false },
-        verbose: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    });
-  } catch (e) {
-    console.error(`migrate-kea: ${(e as Error).message}\n${HELP_HINT}`);
+  const parsed = parseCommandLine(args, {
+    db: { type: "string" },
+    api: { type: "string", multiple: true },
+    "subnet-id": { type: "string" },
+    "dry-run": { type: "boolean", default: false },
+    "per-row": { type: "boolean", default: false },
+    verbose: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+  });
+  if (!parsed.ok) {
+    console.error(`migrate-kea: ${parsed.error}\n${HELP_HINT}`);
     return 2;
   }
   const { values, positionals: files } = parsed;
