@@ -63,37 +63,22 @@ async function main() {
   await Deno.writeTextFile(browserConfig, JSON.stringify(config));
   // Make sure barcode-detector and its wasm are in the npm cache before bundling.
   await run(["cache", "client/boot.ts"]);
-  await run([
-    "bundle",
-    "--quiet",
-    "--platform",
-    "browser",
-    "--format",
-    "esm",
-    "--code-splitting",
-    "--minify",
-    "--config",
-    browserConfig,
-    "--lock=deno.lock",
-    "--outdir",
-    tmp,
-    "client/boot.ts",
-  ]);
-  await run([
-    "bundle",
-    "--quiet",
-    "--platform",
-    "browser",
-    "--format",
-    "esm",
-    "--minify",
-    "--config",
-    browserConfig,
-    "--lock=deno.lock",
-    "--output",
-    `${OUT}/sw.js`,
-    "client/sw.ts",
-  ]);
+  const bundle = (...args: string[]) =>
+    run([
+      "bundle",
+      "--quiet",
+      "--platform",
+      "browser",
+      "--format",
+      "esm",
+      "--minify",
+      "--config",
+      browserConfig,
+      "--lock=deno.lock",
+      ...args,
+    ]);
+  await bundle("--code-splitting", "--outdir", tmp, "client/boot.ts");
+  await bundle("--output", `${OUT}/sw.js`, "client/sw.ts");
 
   const files: string[] = [];
   const code = new Map<string, Uint8Array>();
