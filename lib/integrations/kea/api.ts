@@ -76,17 +76,6 @@ export class HostCmdsMissing extends Error {
 
 export function createKeaClient(settings: KeaSettings): KeaClient {
   const control = createKeaControl(settings);
-  const {
-    command,
-    answerError,
-    reservationGet,
-    byMac,
-    reservationDel,
-    reservationAdd,
-    onEvery,
-    onFirst,
-    subnetsFromKea,
-  } = control;
   const timed = <T>(operation: string, fn: () => Promise<T>) =>
     timedCall(settings.metrics, operation, fn);
   const servers = settings.servers;
@@ -105,7 +94,7 @@ export function createKeaClient(settings: KeaSettings): KeaClient {
 
   /** Fetches Kea's subnets afresh; a failed fetch is forgotten so the next call asks again. */
   function refreshSubnets(): Promise<{ id: number; subnet: string }[]> {
-    const entry = { at: now(), list: subnetsFromKea() };
+    const entry = { at: now(), list: control.subnetsFromKea() };
     kea4Subnets = entry;
     entry.list.catch(() => {
       if (kea4Subnets === entry) kea4Subnets = undefined;
@@ -139,7 +128,7 @@ export function createKeaClient(settings: KeaSettings): KeaClient {
       if (settings.dbUrl) return "pgsql";
       throw new Error("Kea is not configured: set KEA_SERVERS (control API) or KEA_DB_URL");
     }
-    const answer = await command(servers[0], "list-commands");
+    const answer = await control.command(servers[0], "list-commands");
     const commands = Array.isArray(answer.arguments) ? answer.arguments as string[] : [];
     if (answer.result === KEA_RESULT.success && commands.includes("reservation-add")) return "api";
     if (settings.dbUrl) return "pgsql";
@@ -191,11 +180,11 @@ export function createKeaClient(settings: KeaSettings): KeaClient {
       if (await client.backend() === "pgsql") {
         return (await timed("pgsql find", () => pgsql().findByMac(mac))).map(stripHost);
       }
-      return await onFirst(async (s) => {
-        const answer = await command(s, "reservation-get-by-id", byMac(mac));
+      return await control.onFirst(async (s) => {
+        const answer = await control.command(s, "reservation-get-by-id", control.byMac(mac));
         if (answer.result === KEA_RESULT.empty) return [];
         if (answer.result !== KEA_RESULT.success) {
-          throw answerError(s, "reservation-get-by-id", answer);
+          throw control.answerError(s, "reservation-get-by-id", answer);
         }
         const hosts = (answer.arguments?.hosts ?? []) as Record<string, unknown>[];
         return hosts.filter((h) => typeof h["hw-address"] === "string").map((h) => {
@@ -210,7 +199,9 @@ export function createKeaClient(settings: KeaSettings): KeaClient {
         const host = await timed("pgsql find", () => pgsql().findByIp(ip, subnetId));
         return host ? stripHost(host) : null;
       }
-      return await onFirst((s) => reservationGet(s, { "ip-address": ip }, subnetId));
+      return await control.onFirst((s) =>
+        control.reservationGet(s, { "ip-address": ip }, subnetId)
+      );
     },
 
     async listReservations(subnetId) {
@@ -231,14 +222,14 @@ export function createKeaClient(settings: KeaSettings): KeaClient {
           const hosts: (Reservation & { subnetId: number })[] = [];
           let next: Record<string, unknown> = {};
           for (;;) {
-            const answer = await command(s, "reservation-get-page", {
+            const answer = await control.command(s, "reservation-get-page", {
               "subnet-id": subnetId,
               limit: KEA_PAGE_SIZE,
               ...next,
             });
             if (answer.result === KEA_RESULT.empty) return { server: s, hosts };
             if (answer.result !== KEA_RESULT.success) {
-              throw answerError(s, "reservation-get-page", answer);
+              throw control.answerError(s, "reservation-get-page", answer);
             }
             const page = (answer.arguments?.hosts ?? []) as Record<string, unknown>[];
             for (const h of page) {
@@ -276,10 +267,10 @@ export function createKeaClient(settings: KeaSettings): KeaClient {
         return { subnetId, results: [{ server: db.label, outcome }] };
       }
       // Read everywhere first so that a conflict on any server writes nothing anywhere.
-      const reads = await onEvery("reserve", async (s) => {
+      const reads = await control.onEvery("reserve", async (s) => {
         const [mine, holder] = await Promise.all([
-          reservationGet(s, byMac(r.mac), subnetId),
-          reservationGet(s, { "ip-address": r.ip }, subnetId),
+          control.reservationGet(s, control.byMac(r.mac), subnetId),
+          control.reservationGet(s, { "ip-address": r.ip }, subnetId),
         ]);
         return { mine, holder };
       });
@@ -289,14 +280,14 @@ export function createKeaClient(settings: KeaSettings): KeaClient {
           throw new ReservationConflict(r.ip, subnetId, r.mac, holder.mac, holder.hostname);
         }
       }
-      const writes = await onEvery("reserve", async (s) => {
+      const writes = await control.onEvery("reserve", async (s) => {
         const read = reads[servers.indexOf(s)];
         if (read.status === "rejected") throw read.reason;
         const { mine } = read.value;
         if (mine && sameReservation(mine, r)) return "unchanged" as const;
         // Kea 2.2–2.3 has no reservation-update: replace the host.
-        if (mine) await reservationDel(s, r.mac, subnetId);
-        await reservationAdd(s, r, subnetId);
+        if (mine) await control.reservationDel(s, r.mac, subnetId);
+        await control.reservationAdd(s, r, subnetId);
         return mine ? "updated" as const : "added" as const;
       });
       return { subnetId, results: toResults(writes) };
@@ -309,7 +300,10 @@ export function createKeaClient(settings: KeaSettings): KeaClient {
         const outcome = await timed("pgsql release", () => db.release(mac, subnetId));
         return { results: [{ server: db.label, outcome }] };
       }
-      const settled = await onEvery("release", (s) => reservationDel(s, mac, subnetId));
+      const settled = await control.onEvery(
+        "release",
+        (s) => control.reservationDel(s, mac, subnetId),
+      );
       return { results: toResults(settled) };
     },
 
@@ -319,8 +313,10 @@ export function createKeaClient(settings: KeaSettings): KeaClient {
         return;
       }
       const settled = await Promise.allSettled(servers.map(async (s) => {
-        const answer = await command(s, "list-commands");
-        if (answer.result !== KEA_RESULT.success) throw answerError(s, "list-commands", answer);
+        const answer = await control.command(s, "list-commands");
+        if (answer.result !== KEA_RESULT.success) {
+          throw control.answerError(s, "list-commands", answer);
+        }
       }));
       const failed = settled.map((x, i) => ({ x, s: servers[i] })).filter((f) =>
         f.x.status === "rejected"

@@ -12,6 +12,20 @@ import {
   toInventoryDevice,
 } from "./wire.ts";
 
+/** Where a device sits, as Netbox's device fields (create, and a drift repair putting it back). */
+function placementOf(
+  input: { name: string; siteId: number; locationId: number; rackId: number; position: number },
+) {
+  return {
+    name: input.name,
+    site: input.siteId,
+    location: input.locationId,
+    rack: input.rackId,
+    position: input.position,
+    face: "front",
+  };
+}
+
 /** Devices: rack occupancy, inventory lists, create, OOB IP, status, delete. */
 export function deviceOps(
   core: NetboxCore,
@@ -42,14 +56,7 @@ export function deviceOps(
   } = core;
   return {
     async updateDevice(id, input) {
-      await send("update device", "PATCH", `dcim/devices/${id}`, {
-        name: input.name,
-        site: input.siteId,
-        location: input.locationId,
-        rack: input.rackId,
-        position: input.position,
-        face: "front",
-      });
+      await send("update device", "PATCH", `dcim/devices/${id}`, placementOf(input));
     },
 
     async rackDevices(rackId) {
@@ -124,12 +131,7 @@ export function deviceOps(
 
     async createDevice(input) {
       const body = {
-        name: input.name,
-        site: input.siteId,
-        location: input.locationId,
-        rack: input.rackId,
-        position: input.position,
-        face: "front",
+        ...placementOf(input),
         device_type: input.deviceTypeId,
         role: input.roleId,
         tenant: input.tenantId ?? null,
