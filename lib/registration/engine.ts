@@ -3,22 +3,16 @@
  * retry, and decommission. The BMC password only ever lives in OpenBao (or, when OpenBao is not
  * configured, in this process's memory until the Metal3 Secret is written).
  */
-import { bmcNetworks, type Config } from "../domain/config.ts";
+import { bmcNetworks } from "../domain/config.ts";
 import {
   BootMacRequired,
   Conflict,
   MacAlreadyRegistered,
-  NotFound,
-  RackSlotTaken,
   ShuttingDown,
   ValidationFailed,
 } from "../domain/errors.ts";
-import type { EventBus } from "../state/events.ts";
-import { publicView } from "../state/events.ts";
-import { IntegrationError, sleep } from "../integrations/http.ts";
-import type { KeaClient } from "../integrations/kea/api.ts";
-import type { KubernetesClient, WatchEvent } from "../integrations/kubernetes.ts";
-import type { Logger } from "../observability/log.ts";
+import { sleep } from "../integrations/http.ts";
+import type { WatchEvent } from "../integrations/kubernetes.ts";
 import {
   ANNOTATION_REGISTRATION_ID,
   bareMetalHost,
@@ -33,9 +27,7 @@ import {
   type SecretObject,
   statusView,
 } from "../domain/metal3.ts";
-import type { Metrics } from "../observability/metrics.ts";
 import {
-  bmcIpProblem,
   checkBmcAddress,
   checkNameFree,
   checkPreflight,
@@ -45,16 +37,23 @@ import {
 } from "./preflight.ts";
 import type { RegistrationStatus, StepName, StepStatus } from "../domain/model.ts";
 import { deviceName, netboxDeviceUrl } from "../domain/names.ts";
-import type { NetboxClient } from "../integrations/netbox.ts";
-import type { OpenBaoClient } from "../integrations/openbao.ts";
-import type { RedfishClient } from "../integrations/redfish.ts";
 import { Rotator } from "./rotation.ts";
+import {
+  actionable,
+  bare,
+  type EngineDeps,
+  mustBeBmcIp,
+  publish,
+  secretPath,
+  setStep,
+  StepEnd,
+  stepProgress,
+} from "./step.ts";
 import {
   newRegistrationId,
   pendingSteps,
   type Registration,
   type RegistrationRequest,
-  type RegistrationStore,
   type ResolvedRefs,
 } from "../state/store.ts";
 
@@ -78,19 +77,6 @@ export interface SubmitContext {
   references?: ReferenceMemo;
 }
 
-export interface EngineDeps {
-  config: Config;
-  store: RegistrationStore;
-  events: EventBus;
-  log: Logger;
-  metrics: Metrics;
-  netbox?: NetboxClient;
-  openbao?: OpenBaoClient;
-  kea?: KeaClient;
-  kubernetes?: KubernetesClient;
-  redfish?: RedfishClient;
-}
-
 const TERMINAL: RegistrationStatus[] = ["ok", "failed", "blocked", "decommissioned"];
 /** Provisioning states in which removing the host would pull a server out from under a workload. */
 const PROVISIONED_STATES = [
@@ -101,13 +87,6 @@ const PROVISIONED_STATES = [
 ];
 
 type QueueMessage = { kind: "run"; id: string };
-
-/** A step outcome that is neither done nor failed. */
-class StepEnd extends Error {
-  constructor(readonly status: "skipped" | "blocked", message: string) {
-    super(message);
-  }
-}
 
 /** Limits how many registrations run at once. */
 class Semaphore {
@@ -147,8 +126,6 @@ const METAL3_WARNINGS =
 type Metal3Objects = [BareMetalHostObject | null, SecretObject | null];
 
 const optionalString = (v: string | number | undefined) => v === undefined ? undefined : String(v);
-const bare = (address: string) => address.split("/")[0];
-const secretPath = (name: string) => `bmc/${name}`;
 
 export class Engine {
   readonly #d: EngineDeps;
@@ -405,7 +382,8 @@ export class Engine {
     const { openbao } = this.#d;
     if (!openbao) {
       this.#passwords.set(record.id, password);
-      await this.#setStep(
+      await setStep(
+        this.#d,
         record.id,
         "openbao",
         "skipped",
@@ -413,7 +391,7 @@ export class Engine {
       );
       return;
     }
-    await this.#setStep(record.id, "openbao", "running");
+    await setStep(this.#d, record.id, "openbao", "running");
     const started = performance.now();
     try {
       const res = await openbao.putIfChanged(secretPath(record.device_name), {
@@ -427,7 +405,8 @@ export class Engine {
         }`;
         r.created.openbao_version = res.version;
       });
-      await this.#setStep(
+      await setStep(
+        this.#d,
         record.id,
         "openbao",
         "done",
@@ -439,7 +418,7 @@ export class Engine {
     } catch (e) {
       // Keep it in memory so a retry from this process can store it without a rescan.
       this.#passwords.set(record.id, password);
-      await this.#setStep(record.id, "openbao", "failed", actionable(e));
+      await setStep(this.#d, record.id, "openbao", "failed", actionable(e));
     } finally {
       this.#d.metrics.stepDuration("openbao", "run", performance.now() - started);
     }
@@ -494,7 +473,7 @@ export class Engine {
     try {
       await this.#rotator.rotate(id, actor);
     } finally {
-      this.#publish(await this.#d.store.mustGet(id));
+      publish(this.#d, await this.#d.store.mustGet(id));
     }
     return await this.#d.store.mustGet(id);
   }
@@ -549,7 +528,7 @@ export class Engine {
     await store.update(id, (r) => {
       r.status = "running";
     });
-    this.#publish(await store.mustGet(id));
+    publish(this.#d, await store.mustGet(id));
 
     // Netbox and OpenBao first; Kea and Metal3 start as soon as the BMC IP is known (while the
     // Netbox step still sets the OOB IP), because they need nothing else from Netbox.
@@ -602,7 +581,7 @@ export class Engine {
     if (final.status === "ok") this.#passwords.delete(id);
     this.#d.metrics.registration(final.status);
     log.info("registration finished", { id, device: final.device_name, status: final.status });
-    this.#publish(await store.mustGet(id));
+    publish(this.#d, await store.mustGet(id));
   }
 
   /**
@@ -661,7 +640,7 @@ export class Engine {
     const record = await this.#d.store.mustGet(id);
     const state = record.steps[step].status;
     if (state === "done" || state === "skipped") return;
-    await this.#setStep(id, step, "running");
+    await setStep(this.#d, id, step, "running");
     const started = performance.now();
     let status: StepStatus = "done";
     let message: string | undefined;
@@ -681,26 +660,7 @@ export class Engine {
       }
     }
     this.#d.metrics.stepDuration(step, status, performance.now() - started);
-    await this.#setStep(id, step, status, message);
-  }
-
-  async #setStep(id: string, step: StepName, status: StepStatus, message?: string): Promise<void> {
-    const now = new Date().toISOString();
-    const r = await this.#d.store.update(id, (r) => {
-      const s = r.steps[step];
-      s.status = status;
-      s.message = message;
-      if (status === "running") {
-        s.startedAt = now;
-        s.endedAt = undefined;
-      } else s.endedAt = now;
-      if (status === "skipped" && message) r.warnings.push(message);
-    });
-    this.#d.events.publish({ type: "step", id, device_name: r.device_name, step, status, message });
-  }
-
-  #publish(r: Registration): void {
-    this.#d.events.publish({ type: "registration", registration: publicView(r) });
+    await setStep(this.#d, id, step, status, message);
   }
 
   async #retryOpenbao(r: Registration): Promise<string | void> {
@@ -810,7 +770,7 @@ export class Engine {
       );
     }
     if (!kea) throw new StepEnd("skipped", "Kea is not configured: no DHCP reservation was made");
-    this.#mustBeBmcIp(r.bmc_ip);
+    mustBeBmcIp(this.#d.config, r.bmc_ip);
     const { subnetId, results } = await kea.reserve({
       mac: r.bmc_mac,
       ip: r.bmc_ip,
@@ -853,7 +813,7 @@ export class Engine {
     if (!kubernetes) {
       throw new StepEnd("skipped", "Kubernetes is not configured: no BareMetalHost was created");
     }
-    this.#mustBeBmcIp(r.bmc_ip);
+    mustBeBmcIp(this.#d.config, r.bmc_ip);
     // What exists under these names is read while the BMC is checked.
     const existing = this.#readMetal3Objects(r);
     existing.catch(() => {}); // awaited (and thrown) below
@@ -981,16 +941,6 @@ export class Engine {
   }
 
   /**
-   * The last word before an IP is written to Kea or given the BMC password (the BMC check and
-   * Metal3): it lies in the BMC networks. Pre-flight refuses such items; this catches an allocated
-   * IP and records made before the networks were configured.
-   */
-  #mustBeBmcIp(ip: string): void {
-    const problem = bmcIpProblem(ip, bmcNetworks(this.#d.config));
-    if (problem) throw new ValidationFailed({ bmc_ip: problem }, `bmc_ip: ${problem}`);
-  }
-
-  /**
    * Reads the BareMetalHost and its Secret before anything is applied. While either is being
    * deleted (a deletionTimestamp, the operator's finalizer still on it) the step waits, bounded
    * by METAL3_DELETE_WAIT and shown in the step message; either existing and not ours is a
@@ -1031,7 +981,8 @@ export class Engine {
             `${deleting.object!.metadata.name}, and Retry once it is gone`,
         );
       }
-      await this.#stepProgress(
+      await stepProgress(
+        this.#d,
         r.id,
         "metal3",
         `Waiting for the previous host to be deleted: ${what} is being deleted since ${since}`,
@@ -1048,21 +999,6 @@ export class Engine {
       kubernetes!.getBareMetalHost(ns, r.device_name),
       kubernetes!.getSecret(ns, bmcSecretName(r.device_name)),
     ]);
-  }
-
-  /** Updates a running step's message (a visible wait) without changing its status. */
-  async #stepProgress(id: string, step: StepName, message: string): Promise<void> {
-    const r = await this.#d.store.update(id, (x) => {
-      x.steps[step].message = message;
-    });
-    this.#d.events.publish({
-      type: "step",
-      id,
-      device_name: r.device_name,
-      step,
-      status: r.steps[step].status,
-      message,
-    });
   }
 
   /** The password for the Metal3 Secret: read back from OpenBao (memory only without OpenBao). */
@@ -1231,7 +1167,7 @@ export class Engine {
       action: options.force ? "decommission (force)" : "decommission",
       detail: JSON.stringify(report),
     });
-    this.#publish(updated);
+    publish(this.#d, updated);
     // The host may have gone while we were busy here (its DELETED event was ignored).
     if (hostDeletion && await this.#releaseIfHostGone(id)) {
       return { registration: await store.mustGet(id), steps: report };
@@ -1292,7 +1228,7 @@ export class Engine {
       action: "release",
       detail: `BareMetalHost ${r.host_deletion.name} is gone: name, MAC and rack slot released`,
     });
-    this.#publish(updated);
+    publish(this.#d, updated);
     return true;
   }
 
@@ -1400,37 +1336,11 @@ export class Engine {
         message,
       });
     }
-    this.#publish(updated);
+    publish(this.#d, updated);
   }
 }
 
 /** What a decommissioned registration shows while its BareMetalHost is deleted. */
 function waitingForDeletion(ns: string, name: string): string {
   return `Waiting for the previous host to be deleted: BareMetalHost ${ns}/${name} keeps the operator's finalizer while it deprovisions; name, MAC and rack slot stay claimed until it is gone`;
-}
-
-/** Turns an error into a message that tells the technician what to do next; never a secret. */
-export function actionable(e: unknown): string {
-  if (e instanceof IntegrationError) {
-    const what = e.status === 0
-      ? `${e.integration} did not answer`
-      : e.status === 401 || e.status === 403
-      ? `${e.integration} refused our credentials (HTTP ${e.status})`
-      : e.status >= 500 || e.status === 429
-      ? `${e.integration} is failing (HTTP ${e.status})`
-      : `${e.integration} rejected the request (HTTP ${e.status})`;
-    const hint = e.status === 0 || e.status >= 500 || e.status === 429
-      ? "press Retry when it is back"
-      : e.status === 401 || e.status === 403
-      ? "ask the platform team to check the service's credentials, then Retry"
-      : "correct the data in the system named and Retry";
-    return `${what} during ${e.operation}: ${e.message.replace(/^[^:]*failed: /, "")} — ${hint}`;
-  }
-  if (
-    e instanceof Conflict || e instanceof MacAlreadyRegistered || e instanceof RackSlotTaken ||
-    e instanceof NotFound
-  ) {
-    return e.message;
-  }
-  return (e as Error)?.message ?? String(e);
 }

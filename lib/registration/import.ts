@@ -8,7 +8,8 @@ import {
   ValidationFailed,
 } from "../domain/errors.ts";
 import type { EventBus } from "../state/events.ts";
-import { actionable, type Engine } from "./engine.ts";
+import type { Engine } from "./engine.ts";
+import { actionable } from "./step.ts";
 import type { StepName } from "../domain/model.ts";
 import type { ReferenceMemo } from "./preflight.ts";
 import {
