@@ -47,9 +47,6 @@ export class StepEnd extends Error {
 /** The OpenBao KV path of a device's BMC credentials. */
 export const secretPath = (name: string) => `bmc/${name}`;
 
-/** An address without its prefix length. */
-export const bare = (address: string) => address.split("/")[0];
-
 /** Sets a step's status and message, and tells the live view. */
 export async function setStep(
   d: EngineDeps,
