@@ -39,6 +39,7 @@ import type { RegistrationStatus, StepName, StepStatus } from "../domain/model.t
 import { deviceName, netboxDeviceUrl } from "../domain/names.ts";
 import { Rotator } from "./rotation.ts";
 import { netboxStep } from "./steps/netbox.ts";
+import { readPassword, retryOpenbao, storeSecret } from "./steps/openbao.ts";
 import {
   actionable,
   type EngineDeps,
@@ -377,59 +378,14 @@ export class Engine {
     return (await store.get(existing.id))!;
   }
 
-  /** The openbao step, run while the request is still open so the password is never queued. */
-  async #storeSecret(record: Registration, password: string): Promise<void> {
-    const { openbao } = this.#d;
-    if (!openbao) {
-      this.#passwords.set(record.id, password);
-      await setStep(
-        this.#d,
-        record.id,
-        "openbao",
-        "skipped",
-        "OpenBao is not configured: the password is kept in memory only until the Metal3 Secret is written",
-      );
-      return;
-    }
-    await setStep(this.#d, record.id, "openbao", "running");
-    const started = performance.now();
-    try {
-      const res = await openbao.putIfChanged(secretPath(record.device_name), {
-        username: record.bmc_username,
-        password,
-        bmc_mac: record.bmc_mac,
-      });
-      await this.#d.store.update(record.id, (r) => {
-        r.created.openbao_path = `${this.#d.config.OPENBAO_MOUNT_POINT}/data/${
-          secretPath(record.device_name)
-        }`;
-        r.created.openbao_version = res.version;
-      });
-      await setStep(
-        this.#d,
-        record.id,
-        "openbao",
-        "done",
-        res.changed
-          ? `Password stored (version ${res.version})`
-          : `Password already stored (version ${res.version})`,
-      );
-      this.#passwords.delete(record.id);
-    } catch (e) {
-      // Keep it in memory so a retry from this process can store it without a rescan.
-      this.#passwords.set(record.id, password);
-      await setStep(this.#d, record.id, "openbao", "failed", actionable(e));
-    } finally {
-      this.#d.metrics.stepDuration("openbao", "run", performance.now() - started);
-    }
-  }
-
   /**
    * Queues the run durably and starts it here; a password given is written to OpenBao meanwhile
    * (the Netbox step does not need it, and the run's first phase waits for that write).
    */
   async #queue(record: Registration, password?: string): Promise<void> {
-    const secret = password === undefined ? undefined : this.#storeSecret(record, password);
+    const secret = password === undefined
+      ? undefined
+      : storeSecret(this.#d, this.#passwords, record, password);
     if (secret) this.#secretWrites.set(record.id, secret);
     try {
       await this.#enqueue(record.id);
@@ -537,10 +493,10 @@ export class Engine {
       .finally(ipKnown.resolve);
     // Submit's own write is awaited first: the step is then usually done already and skipped.
     const openbao = (this.#secretWrites.get(id) ?? Promise.resolve()).then(() =>
-      this.#step(id, "openbao", (r) => this.#retryOpenbao(r))
+      this.#step(id, "openbao", (r) => retryOpenbao(this.#d, this.#passwords, r))
     );
     // The Metal3 step reads the password back from OpenBao; fetch it while Netbox works.
-    const password = openbao.then(() => this.#password(id));
+    const password = openbao.then(() => readPassword(this.#d, this.#passwords, id));
     password.catch(() => {}); // surfaced by the Metal3 step
     await ipKnown.promise;
     const later: Promise<void>[] = [];
@@ -610,7 +566,7 @@ export class Engine {
         case "kea":
           return await this.#keaStep(r);
         case "metal3":
-          return await this.#metal3Step(r, this.#password(id), true);
+          return await this.#metal3Step(r, readPassword(this.#d, this.#passwords, id), true);
         case "openbao": {
           // The password stays the one OpenBao holds; the username and MAC are the record's.
           const current = await openbao?.readSecret(secretPath(r.device_name));
@@ -619,7 +575,7 @@ export class Engine {
               `OpenBao has no password at ${secretPath(r.device_name)}: Retry with the password`,
             );
           }
-          await this.#storeSecret(r, current.data.password);
+          await storeSecret(this.#d, this.#passwords, r, current.data.password);
           const after = await store.mustGet(id);
           if (after.steps.openbao.status !== "done") throw new Error(after.steps.openbao.message);
           return after.steps.openbao.message ?? "";
@@ -661,20 +617,6 @@ export class Engine {
     }
     this.#d.metrics.stepDuration(step, status, performance.now() - started);
     await setStep(this.#d, id, step, status, message);
-  }
-
-  async #retryOpenbao(r: Registration): Promise<string | void> {
-    const password = this.#passwords.get(r.id);
-    if (!this.#d.openbao) throw new StepEnd("skipped", "OpenBao is not configured");
-    if (!password) {
-      throw new Error(
-        "The BMC password is no longer held by the service: retry with the password (rescan the label)",
-      );
-    }
-    await this.#storeSecret(r, password);
-    const after = await this.#d.store.mustGet(r.id);
-    if (after.steps.openbao.status === "failed") throw new Error(after.steps.openbao.message);
-    return after.steps.openbao.message;
   }
 
   async #keaStep(r: Registration): Promise<string> {
@@ -915,27 +857,6 @@ export class Engine {
       kubernetes!.getBareMetalHost(ns, r.device_name),
       kubernetes!.getSecret(ns, bmcSecretName(r.device_name)),
     ]);
-  }
-
-  /** The password for the Metal3 Secret: read back from OpenBao (memory only without OpenBao). */
-  async #password(id: string): Promise<string> {
-    const r = await this.#d.store.mustGet(id);
-    const { openbao } = this.#d;
-    if (openbao) {
-      if (r.steps.openbao.status !== "done") {
-        throw new Error(
-          "The BMC password must be in OpenBao first: Retry once OpenBao is reachable",
-        );
-      }
-      const secret = await openbao.readSecret(secretPath(r.device_name));
-      if (secret?.data.password) return secret.data.password;
-      throw new Error(
-        `OpenBao has no password at ${secretPath(r.device_name)}: retry with the password`,
-      );
-    }
-    const mem = this.#passwords.get(id);
-    if (mem) return mem;
-    throw new Error("The BMC password is no longer held by the service: retry with the password");
   }
 
   /** Resumes from the failed steps; a new password, boot MAC or BMC system may be supplied. */
