@@ -38,6 +38,7 @@ import {
 import type { RegistrationStatus, StepName, StepStatus } from "../domain/model.ts";
 import { deviceName, netboxDeviceUrl } from "../domain/names.ts";
 import { Rotator } from "./rotation.ts";
+import { keaStep } from "./steps/kea.ts";
 import { netboxStep } from "./steps/netbox.ts";
 import { readPassword, retryOpenbao, storeSecret } from "./steps/openbao.ts";
 import {
@@ -502,7 +503,7 @@ export class Engine {
     const later: Promise<void>[] = [];
     if ((await store.mustGet(id)).steps.netbox.status !== "failed") {
       later.push(
-        this.#step(id, "kea", (r) => this.#keaStep(r)),
+        this.#step(id, "kea", (r) => keaStep(this.#d, r)),
         openbao.then(() => this.#step(id, "metal3", (r) => this.#metal3Step(r, password))),
       );
     }
@@ -564,7 +565,7 @@ export class Engine {
         case "netbox":
           return await netboxStep(this.#d, r, () => {});
         case "kea":
-          return await this.#keaStep(r);
+          return await keaStep(this.#d, r);
         case "metal3":
           return await this.#metal3Step(r, readPassword(this.#d, this.#passwords, id), true);
         case "openbao": {
@@ -617,47 +618,6 @@ export class Engine {
     }
     this.#d.metrics.stepDuration(step, status, performance.now() - started);
     await setStep(this.#d, id, step, status, message);
-  }
-
-  async #keaStep(r: Registration): Promise<string> {
-    const { kea, store } = this.#d;
-    if (!r.bmc_ip) {
-      throw new StepEnd(
-        "skipped",
-        "Kea step skipped: no BMC IP is known (give bmc_ip, or the Netbox fields with bmc_prefix or ONBOARDING_BMC_PREFIX)",
-      );
-    }
-    if (!kea) throw new StepEnd("skipped", "Kea is not configured: no DHCP reservation was made");
-    mustBeBmcIp(this.#d.config, r.bmc_ip);
-    const { subnetId, results } = await kea.reserve({
-      mac: r.bmc_mac,
-      ip: r.bmc_ip,
-      hostname: `${r.device_name}-bmc`,
-      userContext: {
-        device: r.device_name,
-        ...(r.created.netbox_device_id ? { netbox_device_id: r.created.netbox_device_id } : {}),
-      },
-    });
-    await store.update(r.id, (x) => {
-      x.created.kea_subnet_id = subnetId;
-      x.created.kea_servers = results;
-    });
-    const failed = results.filter((s) => s.outcome === "failed");
-    if (failed.length) {
-      throw new Error(
-        `Kea reservation failed on ${
-          failed.map((f) => `${f.server} (${f.message})`).join(", ")
-        }: check those servers and retry`,
-      );
-    }
-    const where = results.length === 2
-      ? "both DHCP servers"
-      : results.length === 1
-      ? "the DHCP server"
-      : `${results.length} DHCP servers`;
-    return results.every((s) => s.outcome === "unchanged")
-      ? `${r.bmc_ip} was already reserved on ${where}`
-      : `Reserved ${r.bmc_ip} on ${where}`;
   }
 
   /** `repair`: a drift repair, which re-applies the objects and never rotates the password. */
