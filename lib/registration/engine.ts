@@ -11,20 +11,11 @@ import {
   ShuttingDown,
   ValidationFailed,
 } from "../domain/errors.ts";
-import { sleep } from "../integrations/http.ts";
 import type { WatchEvent } from "../integrations/kubernetes.ts";
 import {
   ANNOTATION_REGISTRATION_ID,
-  bareMetalHost,
-  type BareMetalHostObject,
-  bmcAddress,
-  bmcSecret,
-  bmcSecretName,
   foreignOwner,
-  hostLabels,
   MANAGED_SELECTOR,
-  needsBootMac,
-  type SecretObject,
   statusView,
 } from "../domain/metal3.ts";
 import {
@@ -39,18 +30,10 @@ import type { RegistrationStatus, StepName, StepStatus } from "../domain/model.t
 import { deviceName, netboxDeviceUrl } from "../domain/names.ts";
 import { Rotator } from "./rotation.ts";
 import { keaStep } from "./steps/kea.ts";
+import { metal3Step } from "./steps/metal3.ts";
 import { netboxStep } from "./steps/netbox.ts";
 import { readPassword, retryOpenbao, storeSecret } from "./steps/openbao.ts";
-import {
-  actionable,
-  type EngineDeps,
-  mustBeBmcIp,
-  publish,
-  secretPath,
-  setStep,
-  StepEnd,
-  stepProgress,
-} from "./step.ts";
+import { actionable, type EngineDeps, publish, secretPath, setStep, StepEnd } from "./step.ts";
 import {
   newRegistrationId,
   pendingSteps,
@@ -114,20 +97,6 @@ function netboxFieldsComplete(i: RegistrationRequest): boolean {
   return i.site !== undefined && i.location !== undefined && i.rack !== undefined &&
     i.position !== undefined && i.device_type !== undefined && i.device_role !== undefined;
 }
-
-/** SPEC §6.2: without a boot MAC the host is still created (only libvirt needs one). */
-const NO_BOOT_MAC_WARNING = "No boot MAC is known: the BareMetalHost was created without " +
-  "bootMACAddress and Metal3's inspection will discover the NICs. To set it, Retry with the " +
-  "boot NIC's MAC (boot_mac)";
-
-/** The warnings the Metal3 step writes (BMC check and boot MAC). */
-const METAL3_WARNINGS =
-  /^(No boot MAC is known|Boot MAC \S+ was discovered|The BMC does not say which|BMC check: |The BMC asks for a password change)/;
-
-/** A registration's BareMetalHost and Secret as read from the API (null when absent). */
-type Metal3Objects = [BareMetalHostObject | null, SecretObject | null];
-
-const optionalString = (v: string | number | undefined) => v === undefined ? undefined : String(v);
 
 export class Engine {
   readonly #d: EngineDeps;
@@ -504,7 +473,9 @@ export class Engine {
     if ((await store.mustGet(id)).steps.netbox.status !== "failed") {
       later.push(
         this.#step(id, "kea", (r) => keaStep(this.#d, r)),
-        openbao.then(() => this.#step(id, "metal3", (r) => this.#metal3Step(r, password))),
+        openbao.then(() =>
+          this.#step(id, "metal3", (r) => metal3Step(this.#d, this.#rotator, r, password))
+        ),
       );
     }
     await Promise.all([netbox, openbao, ...later]);
@@ -567,7 +538,13 @@ export class Engine {
         case "kea":
           return await keaStep(this.#d, r);
         case "metal3":
-          return await this.#metal3Step(r, readPassword(this.#d, this.#passwords, id), true);
+          return await metal3Step(
+            this.#d,
+            this.#rotator,
+            r,
+            readPassword(this.#d, this.#passwords, id),
+            true,
+          );
         case "openbao": {
           // The password stays the one OpenBao holds; the username and MAC are the record's.
           const current = await openbao?.readSecret(secretPath(r.device_name));
@@ -618,205 +595,6 @@ export class Engine {
     }
     this.#d.metrics.stepDuration(step, status, performance.now() - started);
     await setStep(this.#d, id, step, status, message);
-  }
-
-  /** `repair`: a drift repair, which re-applies the objects and never rotates the password. */
-  async #metal3Step(
-    r: Registration,
-    passwordRead: Promise<string>,
-    repair = false,
-  ): Promise<string> {
-    const { kubernetes, config, store } = this.#d;
-    if (!r.bmc_ip) throw new StepEnd("skipped", "Metal3 step skipped: no BMC IP is known");
-    if (!kubernetes) {
-      throw new StepEnd("skipped", "Kubernetes is not configured: no BareMetalHost was created");
-    }
-    mustBeBmcIp(this.#d.config, r.bmc_ip);
-    // What exists under these names is read while the BMC is checked.
-    const existing = this.#readMetal3Objects(r);
-    existing.catch(() => {}); // awaited (and thrown) below
-    let password = await passwordRead;
-    // A re-run (e.g. Retry with the boot MAC) replaces what an earlier run of this step warned.
-    await store.update(r.id, (x) => {
-      x.warnings = x.warnings.filter((w) => !METAL3_WARNINGS.test(w));
-    });
-    let bootMac = r.boot_mac;
-    let systemPath: string | undefined;
-    let ours: { host: boolean; secret: boolean } | undefined;
-    if (this.#d.redfish) {
-      const checkWith = (password: string) =>
-        this.#d.redfish!.checkBmc({
-          host: r.bmc_ip!,
-          username: r.bmc_username,
-          password,
-          bmcMac: r.bmc_mac,
-          system: r.bmc_system,
-        });
-      let check = await checkWith(password);
-      if (check.outcome === "wrong-password") throw new Error(check.message);
-      // The scanned password is replaced before Metal3 gets one (opt-in; lib/rotation.ts).
-      if (
-        check.outcome === "ok" && !repair && this.#rotator.wanted(r) &&
-        r.rotation?.status !== "ok"
-      ) {
-        // A host or Secret of someone else's under this name stops us before the BMC changes.
-        ours = await this.#metal3Ownership(r, existing);
-        password = (await this.#rotator.rotate(r.id, r.actor)).password;
-        // A BMC that wanted a new password shows its system only now.
-        if (check.passwordChangeRequired) check = await checkWith(password);
-      }
-      if (check.outcome === "pick-system") {
-        // Neither the system path nor a boot MAC is chosen for the operator.
-        await store.update(r.id, (x) => {
-          x.bmc = {
-            vendor: "",
-            model: "",
-            serial: "",
-            systemId: "",
-            systemPath: "",
-            systems: check.systems,
-          };
-        });
-        throw new StepEnd("blocked", check.message);
-      }
-      if (check.outcome === "ok") {
-        systemPath = check.systemPath || undefined;
-        bootMac ??= check.bootMac || undefined;
-        await store.update(r.id, (x) => {
-          x.bmc = {
-            vendor: check.vendor,
-            model: check.model,
-            serial: check.serial,
-            systemId: check.systemId,
-            systemPath: check.systemPath,
-            nics: check.nics,
-            bootMac: check.bootMac,
-            bootReason: check.bootReason,
-          };
-          if (!r.boot_mac && check.bootMac) {
-            x.warnings.push(
-              `Boot MAC ${check.bootMac} was discovered over Redfish, not scanned ` +
-                `(${check.bootReason}): check that it is the NIC on the provisioning network, ` +
-                "or Retry with the right one (boot_mac)",
-            );
-          } else if (!r.boot_mac && check.nics.length > 1) {
-            x.warnings.push(
-              `The BMC does not say which of its ${check.nics.length} NICs boots ` +
-                `(${check.bootReason}): pick one on the server's page and Retry with it`,
-            );
-          }
-          if (check.passwordChangeRequired) {
-            x.warnings.push("The BMC asks for a password change before it can be managed");
-          }
-        });
-      } else {
-        await store.update(r.id, (x) => x.warnings.push(`BMC check: ${check.message}`));
-      }
-    }
-    const driver = config.BMC_DRIVER;
-    if (!bootMac) {
-      if (needsBootMac(driver)) throw new BootMacRequired(driver);
-      await store.update(r.id, (x) => x.warnings.push(NO_BOOT_MAC_WARNING));
-    }
-    const ns = config.METAL3_NAMESPACE;
-    const secretName = bmcSecretName(r.device_name);
-    const labels = hostLabels({
-      site: r.resolved?.siteSlug ?? optionalString(r.request.site),
-      location: optionalString(r.request.location),
-      rack: r.resolved?.rackName ?? optionalString(r.request.rack),
-      netboxDeviceId: r.created.netbox_device_id,
-    });
-    ours ??= await this.#metal3Ownership(r, existing);
-    await Promise.all([
-      kubernetes.apply(
-        bmcSecret({
-          name: secretName,
-          namespace: ns,
-          username: r.bmc_username,
-          password,
-          registrationId: r.id,
-        }),
-        { force: ours.secret },
-      ),
-      kubernetes.apply(
-        bareMetalHost({
-          name: r.device_name,
-          namespace: ns,
-          bmcAddress: bmcAddress(driver, r.bmc_ip, systemPath),
-          credentialsName: secretName,
-          bootMac,
-          labels,
-          registrationId: r.id,
-        }),
-        { force: ours.host },
-      ),
-    ]);
-    await store.update(r.id, (x) => {
-      x.created.metal3_secret = secretName;
-      x.created.metal3_bmh = r.device_name;
-    });
-    return `Handed to Metal3 as ${r.device_name}, with its BMC credentials`;
-  }
-
-  /**
-   * Reads the BareMetalHost and its Secret before anything is applied. While either is being
-   * deleted (a deletionTimestamp, the operator's finalizer still on it) the step waits, bounded
-   * by METAL3_DELETE_WAIT and shown in the step message; either existing and not ours is a
-   * conflict naming its owner, and nothing is changed. Says which exist (and are ours).
-   */
-  async #metal3Ownership(
-    r: Registration,
-    firstRead: Promise<Metal3Objects>,
-  ): Promise<{ host: boolean; secret: boolean }> {
-    const ns = this.#d.config.METAL3_NAMESPACE;
-    const secretName = bmcSecretName(r.device_name);
-    const waitMs = this.#d.config.METAL3_DELETE_WAIT * 1000;
-    const deadline = Date.now() + waitMs;
-    for (let read = firstRead;; read = this.#readMetal3Objects(r)) {
-      const [host, secret] = await read;
-      const found = [
-        { kind: "BareMetalHost", object: host, recorded: r.created.metal3_bmh === r.device_name },
-        { kind: "Secret", object: secret, recorded: r.created.metal3_secret === secretName },
-      ];
-      const deleting = found.find((f) => f.object?.metadata.deletionTimestamp);
-      if (!deleting) {
-        for (const { kind, object, recorded } of found) {
-          const owner = object && foreignOwner({ ...object, kind }, { id: r.id, recorded });
-          if (owner) {
-            throw new Conflict(
-              `${owner}: nothing was changed. Choose another device name, or have its owner remove it, then Retry`,
-            );
-          }
-        }
-        return { host: host !== null, secret: secret !== null };
-      }
-      const what = `${deleting.kind} ${ns}/${deleting.object!.metadata.name}`;
-      const since = deleting.object!.metadata.deletionTimestamp;
-      if (Date.now() >= deadline) {
-        throw new Error(
-          `${what} is still being deleted (since ${since}; its finalizer is kept until the ` +
-            `operator has deprovisioned it). Check it with kubectl -n ${ns} get ${deleting.kind.toLowerCase()} ` +
-            `${deleting.object!.metadata.name}, and Retry once it is gone`,
-        );
-      }
-      await stepProgress(
-        this.#d,
-        r.id,
-        "metal3",
-        `Waiting for the previous host to be deleted: ${what} is being deleted since ${since}`,
-      );
-      await sleep(Math.min(2000, Math.max(20, waitMs / 20)));
-    }
-  }
-
-  /** The BareMetalHost and the Secret of a registration's names, as they are now (or null). */
-  #readMetal3Objects(r: Registration): Promise<Metal3Objects> {
-    const { kubernetes, config } = this.#d;
-    const ns = config.METAL3_NAMESPACE;
-    return Promise.all([
-      kubernetes!.getBareMetalHost(ns, r.device_name),
-      kubernetes!.getSecret(ns, bmcSecretName(r.device_name)),
-    ]);
   }
 
   /** Resumes from the failed steps; a new password, boot MAC or BMC system may be supplied. */
