@@ -11,13 +11,6 @@ import {
   ShuttingDown,
   ValidationFailed,
 } from "../domain/errors.ts";
-import type { WatchEvent } from "../integrations/kubernetes.ts";
-import {
-  ANNOTATION_REGISTRATION_ID,
-  foreignOwner,
-  MANAGED_SELECTOR,
-  statusView,
-} from "../domain/metal3.ts";
 import {
   checkBmcAddress,
   checkNameFree,
@@ -29,7 +22,9 @@ import {
 import type { RegistrationStatus, StepName, StepStatus } from "../domain/model.ts";
 import { deviceName, netboxDeviceUrl } from "../domain/names.ts";
 import { Rotator } from "./rotation.ts";
+import { decommission, releaseDeletedHolders } from "./decommission.ts";
 import { keaStep } from "./steps/kea.ts";
+import { watchProvisioning } from "./provisioning.ts";
 import { metal3Step } from "./steps/metal3.ts";
 import { netboxStep } from "./steps/netbox.ts";
 import { readPassword, retryOpenbao, storeSecret } from "./steps/openbao.ts";
@@ -63,14 +58,6 @@ export interface SubmitContext {
 }
 
 const TERMINAL: RegistrationStatus[] = ["ok", "failed", "blocked", "decommissioned"];
-/** Provisioning states in which removing the host would pull a server out from under a workload. */
-const PROVISIONED_STATES = [
-  "provisioning",
-  "provisioned",
-  "externally provisioned",
-  "deprovisioning",
-];
-
 type QueueMessage = { kind: "run"; id: string };
 
 /** Limits how many registrations run at once. */
@@ -163,7 +150,7 @@ export class Engine {
     try {
       await store.create(record, ctx.idempotencyKey).catch(async (e) => {
         // A decommissioned holder whose host is gone by now gives its claims up: try once more.
-        if (await this.#releaseDeletedHolders(record)) {
+        if (await releaseDeletedHolders(this.#d, record)) {
           return await store.create(record, ctx.idempotencyKey);
         }
         throw e;
@@ -644,110 +631,10 @@ export class Engine {
     // The watch sees our own deletion meanwhile: it must not report the host as lost.
     this.#decommissioning.add(id);
     try {
-      return await this.#decommission(id, options, actor);
+      return await decommission(this.#d, this.#passwords, id, options, actor);
     } finally {
       this.#decommissioning.delete(id);
     }
-  }
-
-  async #decommission(
-    id: string,
-    options: { force: boolean },
-    actor: string,
-  ): Promise<{ registration: Registration; steps: Record<string, string> }> {
-    const { store, kubernetes, kea, openbao, netbox, config } = this.#d;
-    const r = await store.mustGet(id);
-    const report: Record<string, string> = {};
-    const ns = config.METAL3_NAMESPACE;
-    if (r.status === "decommissioned") {
-      // Again while its host is being deleted: only look whether it is gone now.
-      await this.#releaseIfHostGone(id);
-      return { registration: await store.mustGet(id), steps: report };
-    }
-    let hostDeletion: Registration["host_deletion"];
-    if (kubernetes && r.created.metal3_bmh) {
-      const name = r.created.metal3_bmh;
-      const bmh = await kubernetes.getBareMetalHost(ns, name);
-      const state = bmh ? statusView(bmh).state : "";
-      if (PROVISIONED_STATES.includes(state) && !options.force) {
-        throw new Conflict(
-          `${r.device_name} is ${state} in Metal3: deprovision it first, or decommission with force=true (admins only)`,
-        );
-      }
-      if (bmh && foreignOwner({ ...bmh, kind: "BareMetalHost" }, { id, recorded: true })) {
-        report.baremetalhost = "not this registration's any more: left alone";
-      } else if (bmh) {
-        await kubernetes.deleteBareMetalHost(ns, name);
-        // The operator's finalizer keeps it while it deprovisions: the claims wait for that.
-        const after = await kubernetes.getBareMetalHost(ns, name);
-        if (after && after.metadata.uid === bmh.metadata.uid) {
-          hostDeletion = {
-            name,
-            since: after.metadata.deletionTimestamp ?? new Date().toISOString(),
-          };
-          report.baremetalhost = "deleting (the operator removes it once deprovisioned)";
-        } else report.baremetalhost = "deleted";
-      } else report.baremetalhost = "already gone";
-    }
-    if (kubernetes && r.created.metal3_secret) {
-      const secret = await kubernetes.getSecret(ns, r.created.metal3_secret);
-      if (secret && foreignOwner({ ...secret, kind: "Secret" }, { id, recorded: true })) {
-        report.secret = "not this registration's any more: left alone";
-      } else {
-        await kubernetes.deleteSecret(ns, r.created.metal3_secret);
-        report.secret = "deleted";
-      }
-    }
-    if (kea && r.created.kea_subnet_id !== undefined) {
-      const { results } = await kea.release(r.bmc_mac, r.created.kea_subnet_id);
-      report.kea = results.map((s) => `${s.server}: ${s.outcome}`).join(", ") || "released";
-    }
-    if (openbao && r.created.openbao_path) {
-      await openbao.deleteSecret(secretPath(r.device_name));
-      report.openbao = "deleted";
-    }
-    if (netbox && r.created.netbox_device_id) {
-      if (r.created.netbox_device_preexisting) {
-        await netbox.setDeviceStatus(r.created.netbox_device_id, "decommissioning");
-        report.netbox = "status decommissioning (device existed before this registration)";
-      } else {
-        if (r.created.netbox_ip_id) await netbox.deleteIp(r.created.netbox_ip_id);
-        if (r.created.netbox_mac_id) await netbox.deleteMac(r.created.netbox_mac_id);
-        if (r.created.netbox_interface_id) {
-          await netbox.deleteInterface(r.created.netbox_interface_id);
-        }
-        await netbox.deleteDevice(r.created.netbox_device_id);
-        report.netbox = "device, interface, MAC and IP deleted";
-      }
-    }
-    this.#passwords.delete(id);
-    if (hostDeletion) await store.setHostDeletion(id, true);
-    const updated = await store.update(id, (x) => {
-      x.status = "decommissioned";
-      x.created = {};
-      x.host_deletion = hostDeletion;
-      x.provisioning = hostDeletion
-        ? {
-          ...(x.provisioning ?? { operationalStatus: "", poweredOn: false, errorMessage: "" }),
-          state: "deleting",
-          updatedAt: new Date().toISOString(),
-        }
-        : undefined;
-      if (hostDeletion) x.warnings.push(waitingForDeletion(ns, hostDeletion.name));
-    });
-    if (!hostDeletion) await store.releaseClaims(updated);
-    await store.audit(id, {
-      at: new Date().toISOString(),
-      actor,
-      action: options.force ? "decommission (force)" : "decommission",
-      detail: JSON.stringify(report),
-    });
-    publish(this.#d, updated);
-    // The host may have gone while we were busy here (its DELETED event was ignored).
-    if (hostDeletion && await this.#releaseIfHostGone(id)) {
-      return { registration: await store.mustGet(id), steps: report };
-    }
-    return { registration: updated, steps: report };
   }
 
   /** Resolves when the registration reaches a final status, or after `timeoutMs`. */
@@ -774,148 +661,8 @@ export class Engine {
     }
   }
 
-  /**
-   * A decommissioned record waiting for its BareMetalHost: once the host is gone (or the name is
-   * another object's), releases name, MAC and rack slot. Returns true when nothing waits any more.
-   */
-  async #releaseIfHostGone(id: string): Promise<boolean> {
-    const { store, kubernetes, config } = this.#d;
-    const r = await store.get(id);
-    if (!r?.host_deletion) {
-      await store.setHostDeletion(id, false);
-      return true;
-    }
-    const host = kubernetes
-      ? await kubernetes.getBareMetalHost(config.METAL3_NAMESPACE, r.host_deletion.name)
-      : null;
-    if (host?.metadata.deletionTimestamp) return false;
-    const wait = waitingForDeletion(config.METAL3_NAMESPACE, r.host_deletion.name);
-    const updated = await store.update(id, (x) => {
-      x.host_deletion = undefined;
-      x.provisioning = undefined;
-      x.warnings = x.warnings.filter((w) => w !== wait);
-    });
-    await store.releaseClaims(updated);
-    await store.setHostDeletion(id, false);
-    await store.audit(id, {
-      at: new Date().toISOString(),
-      actor: "system",
-      action: "release",
-      detail: `BareMetalHost ${r.host_deletion.name} is gone: name, MAC and rack slot released`,
-    });
-    publish(this.#d, updated);
-    return true;
+  /** Feeds Metal3 provisioning changes into the records and the live events (provisioning.ts). */
+  watchProvisioning(signal: AbortSignal): Promise<void> {
+    return watchProvisioning(this.#d, this.#decommissioning, signal);
   }
-
-  /**
-   * After a lost claim: a holder that is decommissioned and waiting for its host is released if
-   * the host is gone (true: try again); still deleting is a conflict saying so.
-   */
-  async #releaseDeletedHolders(record: Registration): Promise<boolean> {
-    const { store, config } = this.#d;
-    const holders = new Set(
-      [
-        await store.idByName(record.device_name),
-        await store.idByMac(record.bmc_mac),
-        ...await Promise.all(
-          (record.slot?.units ?? []).map((u) => store.slotHolder(record.slot!.rackId, u)),
-        ),
-      ].filter((h): h is string => !!h && h !== record.id),
-    );
-    let released = false;
-    for (const id of holders) {
-      const holder = await store.get(id);
-      if (!holder?.host_deletion) continue;
-      if (!(await this.#releaseIfHostGone(id))) {
-        throw new Conflict(
-          `${holder.device_name} was decommissioned and ${
-            waitingForDeletion(config.METAL3_NAMESPACE, holder.host_deletion.name)
-          }: register again once it is gone`,
-        );
-      }
-      released = true;
-    }
-    return released;
-  }
-
-  /**
-   * Feeds Metal3 provisioning changes into the records and the live events: a host being deleted
-   * shows as such, a decommissioned record's host that is gone releases its claims, and the host
-   * of an `ok` registration deleted behind our back turns the registration `failed`.
-   */
-  async watchProvisioning(signal: AbortSignal): Promise<void> {
-    const { kubernetes, config, store } = this.#d;
-    if (!kubernetes) return;
-    const ns = config.METAL3_NAMESPACE;
-    // Hosts that went away while no watch ran.
-    for (const id of await store.hostDeletions()) {
-      await this.#releaseIfHostGone(id).catch((e) =>
-        this.#d.log.warn("BareMetalHost deletion check failed", { id, error: e })
-      );
-    }
-    let inOrder = Promise.resolve();
-    await kubernetes.watchBareMetalHosts(ns, {
-      labelSelector: MANAGED_SELECTOR,
-      signal,
-      // The watch does not await onEvent: events are chained so they are recorded in order (a
-      // host's last MODIFIED must not land after its DELETED), and a failure (KV closed at
-      // shutdown) is logged here.
-      onEvent: (e) => {
-        inOrder = inOrder.then(() => this.#onHostEvent(ns, e)).catch((err) => {
-          if (!signal.aborted) this.#d.log.warn("BareMetalHost event not recorded", { error: err });
-        });
-      },
-      onError: (err) => this.#d.log.warn("BareMetalHost watch interrupted", { error: err }),
-    });
-  }
-
-  /** Records a BareMetalHost watch event on the registration that owns the host. */
-  async #onHostEvent(ns: string, e: WatchEvent): Promise<void> {
-    const { store } = this.#d;
-    const { name, annotations, deletionTimestamp } = e.object.metadata;
-    const id = await store.idByName(name);
-    if (!id || this.#decommissioning.has(id)) return;
-    const before = await store.mustGet(id);
-    const owner = annotations?.[ANNOTATION_REGISTRATION_ID];
-    if (owner && owner !== id) return; // another registration's host of that name
-    if (before.status === "decommissioned") {
-      if (e.type === "DELETED" && before.host_deletion) await this.#releaseIfHostGone(id);
-      return;
-    }
-    const view = statusView(e.object);
-    const now = new Date().toISOString();
-    const lost = e.type === "DELETED" && before.status === "ok";
-    const message =
-      `BareMetalHost ${ns}/${name} was deleted outside this service: press Retry to create it again, or decommission the server`;
-    const updated = await store.update(id, (r) => {
-      if (r.status === "decommissioned") return;
-      r.provisioning = {
-        ...view,
-        state: e.type === "DELETED" ? "deleted" : deletionTimestamp ? "deleting" : view.state,
-        updatedAt: now,
-      };
-      if (lost && r.status === "ok") {
-        r.status = "failed";
-        r.steps.metal3 = { ...r.steps.metal3, status: "failed", message, endedAt: now };
-        r.error = `metal3: ${message}`;
-      }
-    });
-    if (lost && updated.status === "failed") {
-      this.#d.log.warn("BareMetalHost deleted outside the service", { id, device: name });
-      this.#d.events.publish({
-        type: "step",
-        id,
-        device_name: name,
-        step: "metal3",
-        status: "failed",
-        message,
-      });
-    }
-    publish(this.#d, updated);
-  }
-}
-
-/** What a decommissioned registration shows while its BareMetalHost is deleted. */
-function waitingForDeletion(ns: string, name: string): string {
-  return `Waiting for the previous host to be deleted: BareMetalHost ${ns}/${name} keeps the operator's finalizer while it deprovisions; name, MAC and rack slot stay claimed until it is gone`;
 }
