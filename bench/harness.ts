@@ -48,18 +48,31 @@ export class CallRecorder {
    * sequential round trips on the critical path.
    */
   criticalPath(): number {
+    return this.criticalChain().length;
+  }
+
+  /** The calls of that longest chain, in order: the waits that remain on the critical path. */
+  criticalChain(): CallRecord[] {
     const sorted = [...this.calls].sort((a, b) => a.end - b.end);
     const depth: number[] = [];
-    let best = 0;
+    const previous: number[] = [];
+    let last = -1;
     for (let i = 0; i < sorted.length; i++) {
       let d = 1;
+      let p = -1;
       for (let j = 0; j < i; j++) {
-        if (sorted[j].end <= sorted[i].start) d = Math.max(d, depth[j] + 1);
+        if (sorted[j].end <= sorted[i].start && depth[j] + 1 > d) {
+          d = depth[j] + 1;
+          p = j;
+        }
       }
       depth.push(d);
-      best = Math.max(best, d);
+      previous.push(p);
+      if (last < 0 || d > depth[last]) last = i;
     }
-    return best;
+    const chain: CallRecord[] = [];
+    for (let i = last; i >= 0; i = previous[i]) chain.unshift(sorted[i]);
+    return chain;
   }
 
   /** Calls per integration host, e.g. `{ "netbox.sim": 9, … }`. */
