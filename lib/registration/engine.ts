@@ -58,6 +58,9 @@ export interface SubmitContext {
 }
 
 const TERMINAL: RegistrationStatus[] = ["ok", "failed", "blocked", "decommissioned"];
+/** How long single registrations reuse each other's Netbox look-ups. */
+const REFERENCE_REUSE_MS = 60_000;
+
 type QueueMessage = { kind: "run"; id: string };
 
 /** Limits how many registrations run at once. */
@@ -97,6 +100,9 @@ export class Engine {
   readonly #decommissioning = new Set<string>();
   readonly #slots: Semaphore;
   readonly #rotator: Rotator;
+  /** Netbox look-ups of the last minute, shared by single registrations (see #recentReferences). */
+  #references: ReferenceMemo = new Map();
+  #referencesSince = 0;
   #closed = false;
 
   constructor(deps: EngineDeps) {
@@ -218,6 +224,19 @@ export class Engine {
     };
   }
 
+  /**
+   * A technician fills a rack server after server: the site, rack, type, role and prefix they
+   * name are looked up once a minute, not at every scan (two sequential Netbox round trips off
+   * each registration). A failed look-up is never kept; a change in Netbox shows within a minute.
+   */
+  #recentReferences(): ReferenceMemo {
+    if (Date.now() - this.#referencesSince > REFERENCE_REUSE_MS) {
+      this.#references = new Map();
+      this.#referencesSince = Date.now();
+    }
+    return this.#references;
+  }
+
   /** Resolves the references and the name, and refuses conflicts; `repeat` is a re-submit. */
   async #check(input: Omit<SubmitInput, "bmc_password">, references?: ReferenceMemo): Promise<{
     name: string;
@@ -245,7 +264,7 @@ export class Engine {
     const macOwners = findMacOwners(this.#d.netbox, this.#d.kea, input.bmc_mac);
     macOwners.catch(() => {}); // awaited (and thrown) in checkPreflight
     const resolved = withNetbox
-      ? await resolveReferences(this.#d.netbox!, request, references)
+      ? await resolveReferences(this.#d.netbox!, request, references ?? this.#recentReferences())
       : undefined;
     if (resolved?.prefix) checkBmcAddress(request, networks, resolved.prefix);
     const name = input.device_name ?? (resolved
