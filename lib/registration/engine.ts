@@ -1,7 +1,8 @@
 /**
  * The registration engine: pre-flight checks, durable step execution through Deno KV queues,
- * retry, and decommission. The BMC password only ever lives in OpenBao (or, when OpenBao is not
- * configured, in this process's memory until the Metal3 Secret is written).
+ * retry, and decommission. The BMC password is kept in OpenBao; besides, only in this process's
+ * memory: for the run it was given to (SPEC §6.2), until OpenBao holds it, or until the Metal3
+ * Secret is written when OpenBao is not configured.
  */
 import { bmcNetworks } from "../domain/config.ts";
 import {
@@ -27,7 +28,7 @@ import { keaStep } from "./steps/kea.ts";
 import { watchProvisioning } from "./provisioning.ts";
 import { metal3Step } from "./steps/metal3.ts";
 import { netboxStep } from "./steps/netbox.ts";
-import { readPassword, retryOpenbao, storeSecret } from "./steps/openbao.ts";
+import { mustBeInOpenBao, readPassword, retryOpenbao, storeSecret } from "./steps/openbao.ts";
 import { actionable, type EngineDeps, publish, secretPath, setStep, StepEnd } from "./step.ts";
 import {
   newRegistrationId,
@@ -96,6 +97,8 @@ export class Engine {
   readonly #running = new Map<string, Promise<void>>();
   /** OpenBao writes still in flight from submit, which the worker's first phase waits for. */
   readonly #secretWrites = new Map<string, Promise<void>>();
+  /** The password submitted or retried with, for the run it starts; never persisted. */
+  readonly #given = new Map<string, string>();
   /** Registrations being decommissioned here now. */
   readonly #decommissioning = new Set<string>();
   readonly #slots: Semaphore;
@@ -359,6 +362,7 @@ export class Engine {
    * (the Netbox step does not need it, and the run's first phase waits for that write).
    */
   async #queue(record: Registration, password?: string): Promise<void> {
+    if (password !== undefined) this.#given.set(record.id, password);
     const secret = password === undefined
       ? undefined
       : storeSecret(this.#d, this.#passwords, record, password);
@@ -447,7 +451,10 @@ export class Engine {
     if (current) return current;
     const p = this.#d.store.get(id)
       .then((r) => r?.source === "import" ? this.#slots.run(() => this.#run(id)) : this.#run(id))
-      .finally(() => this.#running.delete(id));
+      .finally(() => {
+        this.#running.delete(id);
+        this.#given.delete(id);
+      });
     this.#running.set(id, p);
     return p;
   }
@@ -471,16 +478,25 @@ export class Engine {
     const openbao = (this.#secretWrites.get(id) ?? Promise.resolve()).then(() =>
       this.#step(id, "openbao", (r) => retryOpenbao(this.#d, this.#passwords, r))
     );
-    // The Metal3 step reads the password back from OpenBao; fetch it while Netbox works.
-    const password = openbao.then(() => readPassword(this.#d, this.#passwords, id));
+    // SPEC §6.2: the password given to this run is used from memory (the BMC check starts beside
+    // the OpenBao write); a run without one (restart, retry without a password) reads OpenBao.
+    const given = this.#given.get(id);
+    const password = given !== undefined
+      ? Promise.resolve(given)
+      : openbao.then(() => readPassword(this.#d, this.#passwords, id));
     password.catch(() => {}); // surfaced by the Metal3 step
+    // No Metal3 Secret (and no rotation) before OpenBao holds the password.
+    const secretSafe = openbao.then(() => mustBeInOpenBao(this.#d, id));
+    secretSafe.catch(() => {}); // surfaced by the Metal3 step
     await ipKnown.promise;
     const later: Promise<void>[] = [];
     if ((await store.mustGet(id)).steps.netbox.status !== "failed") {
       later.push(
         this.#step(id, "kea", (r) => keaStep(this.#d, r)),
-        openbao.then(() =>
-          this.#step(id, "metal3", (r) => metal3Step(this.#d, this.#rotator, r, password))
+        this.#step(
+          id,
+          "metal3",
+          (r) => metal3Step(this.#d, this.#rotator, r, password, secretSafe),
         ),
       );
     }
@@ -549,6 +565,7 @@ export class Engine {
             this.#rotator,
             r,
             readPassword(this.#d, this.#passwords, id),
+            Promise.resolve(),
             true,
           );
         case "openbao": {

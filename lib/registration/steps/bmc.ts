@@ -21,8 +21,8 @@ export interface BmcFindings {
 /**
  * Checks the BMC with `password` and records what it says on the registration. A wrong password
  * fails the step, a BMC with several systems and none chosen blocks it; a BMC that does not
- * answer Redfish only adds a warning. `ownership` is asked before a rotation changes the BMC; a
- * drift `repair` never rotates.
+ * answer Redfish only adds a warning. `ownership` is asked, and `secretSafe` awaited, before a
+ * rotation changes the BMC; a drift `repair` never rotates.
  */
 export async function checkBmc(
   d: EngineDeps,
@@ -30,6 +30,7 @@ export async function checkBmc(
   r: Registration,
   password: string,
   ownership: () => Promise<Ours>,
+  secretSafe: Promise<void>,
   repair: boolean,
 ): Promise<BmcFindings> {
   const { store, redfish } = d;
@@ -49,6 +50,7 @@ export async function checkBmc(
   if (check.outcome === "ok" && !repair && rotator.wanted(r) && r.rotation?.status !== "ok") {
     // A host or Secret of someone else's under this name stops us before the BMC changes.
     found.ours = await ownership();
+    await secretSafe; // the rotation starts from the password OpenBao holds
     found.password = (await rotator.rotate(r.id, r.actor)).password;
     // A BMC that wanted a new password shows its system only now.
     if (check.passwordChangeRequired) check = await checkWith(found.password);

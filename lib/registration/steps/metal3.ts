@@ -35,14 +35,16 @@ type Metal3Objects = [BareMetalHostObject | null, SecretObject | null];
 const optionalString = (v: string | number | undefined) => v === undefined ? undefined : String(v);
 
 /**
- * Checks the BMC, then applies the Secret and the BareMetalHost. `repair`: a drift repair, which
- * re-applies the objects and never rotates the password.
+ * Checks the BMC, then applies the Secret and the BareMetalHost once `secretSafe` resolves (OpenBao
+ * holds the password). `repair`: a drift repair, which re-applies the objects and never rotates
+ * the password.
  */
 export async function metal3Step(
   d: EngineDeps,
   rotator: Rotator,
   r: Registration,
   passwordRead: Promise<string>,
+  secretSafe: Promise<void>,
   repair = false,
 ): Promise<string> {
   const { kubernetes, config, store } = d;
@@ -66,6 +68,7 @@ export async function metal3Step(
     r,
     scanned,
     ownership,
+    secretSafe,
     repair,
   );
   const driver = config.BMC_DRIVER;
@@ -82,6 +85,7 @@ export async function metal3Step(
     netboxDeviceId: r.created.netbox_device_id,
   });
   const ours = checked ?? await ownership();
+  await secretSafe;
   await Promise.all([
     kubernetes.apply(
       bmcSecret({

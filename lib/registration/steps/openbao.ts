@@ -80,6 +80,15 @@ export async function retryOpenbao(
 }
 
 /** The password for the Metal3 Secret: read back from OpenBao (memory only without OpenBao). */
+/** Throws unless OpenBao (when configured) holds the registration's password. */
+export async function mustBeInOpenBao(d: EngineDeps, id: string): Promise<void> {
+  if (!d.openbao) return;
+  const r = await d.store.mustGet(id);
+  if (r.steps.openbao.status !== "done") {
+    throw new Error("The BMC password must be in OpenBao first: Retry once OpenBao is reachable");
+  }
+}
+
 export async function readPassword(
   d: EngineDeps,
   passwords: Passwords,
