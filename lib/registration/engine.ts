@@ -4,59 +4,25 @@
  * memory: for the run it was given to (SPEC §6.2), until OpenBao holds it, or until the Metal3
  * Secret is written when OpenBao is not configured.
  */
-import { bmcNetworks } from "../domain/config.ts";
-import {
-  BootMacRequired,
-  Conflict,
-  MacAlreadyRegistered,
-  ShuttingDown,
-  ValidationFailed,
-} from "../domain/errors.ts";
-import {
-  checkBmcAddress,
-  checkNameFree,
-  checkPreflight,
-  findMacOwners,
-  type ReferenceMemo,
-  resolveReferences,
-} from "./preflight.ts";
-import type { RegistrationStatus, StepName, StepStatus } from "../domain/model.ts";
-import { deviceName, netboxDeviceUrl } from "../domain/names.ts";
+import { Conflict, ShuttingDown, ValidationFailed } from "../domain/errors.ts";
+import type { ReferenceMemo } from "./preflight.ts";
+import type { RegistrationStatus, StepName } from "../domain/model.ts";
 import { Rotator } from "./rotation.ts";
+import {
+  checkSubmission,
+  type MacHolders,
+  macHolders,
+  type SubmitContext,
+  type SubmitInput,
+} from "./submission.ts";
 import { decommission, releaseDeletedHolders } from "./decommission.ts";
 import { keaStep } from "./steps/kea.ts";
 import { watchProvisioning } from "./provisioning.ts";
 import { metal3Step } from "./steps/metal3.ts";
 import { netboxStep } from "./steps/netbox.ts";
 import { mustBeInOpenBao, readPassword, retryOpenbao, storeSecret } from "./steps/openbao.ts";
-import { actionable, type EngineDeps, publish, secretPath, setStep, StepEnd } from "./step.ts";
-import {
-  newRegistrationId,
-  pendingSteps,
-  type Registration,
-  type RegistrationRequest,
-  type ResolvedRefs,
-} from "../state/store.ts";
-
-/** A validated register request or import item, password included (held only in memory). */
-export interface SubmitInput extends RegistrationRequest {
-  device_name?: string;
-  bmc_mac: string;
-  bmc_password: string;
-  bmc_username?: string;
-  boot_mac?: string;
-  bmc_system?: string;
-  /** Rotate the BMC password after the credential check; default ONBOARDING_BMC_ROTATE. */
-  rotate?: boolean;
-}
-
-export interface SubmitContext {
-  actor: string;
-  source: "register" | "import";
-  idempotencyKey?: string;
-  /** Shared by the items of one bulk import. */
-  references?: ReferenceMemo;
-}
+import { type EngineDeps, publish, runStep, secretPath, StepEnd } from "./step.ts";
+import { newRegistrationId, pendingSteps, type Registration } from "../state/store.ts";
 
 const TERMINAL: RegistrationStatus[] = ["ok", "failed", "blocked", "decommissioned"];
 /** How long single registrations reuse each other's Netbox look-ups. */
@@ -82,11 +48,6 @@ class Semaphore {
       else this.#free++;
     }
   }
-}
-
-function netboxFieldsComplete(i: RegistrationRequest): boolean {
-  return i.site !== undefined && i.location !== undefined && i.rack !== undefined &&
-    i.position !== undefined && i.device_type !== undefined && i.device_role !== undefined;
 }
 
 export class Engine {
@@ -126,7 +87,11 @@ export class Engine {
       const prior = await store.idByIdempotencyKey(ctx.idempotencyKey);
       if (prior) return await store.mustGet(prior);
     }
-    const checked = await this.#check(input, ctx.references);
+    const checked = await checkSubmission(
+      this.#d,
+      input,
+      ctx.references ?? this.#recentReferences(),
+    );
     if (checked.repeat) return await this.#resubmit(checked.repeat, input, ctx);
     const { name, request, resolved } = checked;
     const now = new Date().toISOString();
@@ -190,7 +155,11 @@ export class Engine {
     input: Omit<SubmitInput, "bmc_password">,
     references?: ReferenceMemo,
   ): Promise<{ device_name: string; existing_id?: string }> {
-    const { name, repeat } = await this.#check(input, references);
+    const { name, repeat } = await checkSubmission(
+      this.#d,
+      input,
+      references ?? this.#recentReferences(),
+    );
     return { device_name: name, ...(repeat ? { existing_id: repeat.id } : {}) };
   }
 
@@ -198,33 +167,8 @@ export class Engine {
    * Who already holds a BMC MAC, read-only: this service's live registration, and Netbox devices
    * or Kea reservations that are not that registration's own. The PWA asks at the scan.
    */
-  async macHolders(mac: string): Promise<{
-    bmc_mac: string;
-    registration: { id: string; device_name: string; status: string } | null;
-    netbox_devices: { id: number; name: string; url?: string }[];
-    kea_reservations: { hostname?: string; ip: string; subnet_id: number }[];
-  }> {
-    const { store, config } = this.#d;
-    const [id, [devices, hosts]] = await Promise.all([
-      store.idByMac(mac),
-      findMacOwners(this.#d.netbox, this.#d.kea, mac),
-    ]);
-    const found = id ? await store.get(id) : null;
-    const own = found && found.status !== "decommissioned" ? found : null;
-    const ownName = own?.device_name.toLowerCase();
-    return {
-      bmc_mac: mac,
-      registration: own && { id: own.id, device_name: own.device_name, status: own.status },
-      netbox_devices: devices.filter((d) => d.name.toLowerCase() !== ownName).map((d) => ({
-        id: d.id,
-        name: d.name,
-        ...(config.NETBOX_URL ? { url: netboxDeviceUrl(config.NETBOX_URL, d.id) } : {}),
-      })),
-      kea_reservations: hosts.filter((h) =>
-        !ownName || h.hostname?.toLowerCase() !== `${ownName}-bmc`
-      )
-        .map((h) => ({ hostname: h.hostname, ip: h.ip, subnet_id: h.subnetId })),
-    };
+  macHolders(mac: string): Promise<MacHolders> {
+    return macHolders(this.#d, mac);
   }
 
   /**
@@ -238,81 +182,6 @@ export class Engine {
       this.#referencesSince = Date.now();
     }
     return this.#references;
-  }
-
-  /** Resolves the references and the name, and refuses conflicts; `repeat` is a re-submit. */
-  async #check(input: Omit<SubmitInput, "bmc_password">, references?: ReferenceMemo): Promise<{
-    name: string;
-    request: RegistrationRequest;
-    resolved?: ResolvedRefs;
-    repeat?: Registration;
-  }> {
-    const { store } = this.#d;
-    const request: RegistrationRequest = {
-      site: input.site,
-      location: input.location,
-      rack: input.rack,
-      position: input.position,
-      device_type: input.device_type,
-      device_role: input.device_role,
-      bmc_prefix: input.bmc_prefix ?? this.#d.config.BMC_PREFIX,
-      tenant: input.tenant,
-      bmc_ip: input.bmc_ip,
-    };
-    // Nothing may receive the BMC password outside the BMC networks: check before any lookup.
-    const networks = bmcNetworks(this.#d.config);
-    checkBmcAddress(request, networks);
-    const withNetbox = netboxFieldsComplete(request) && this.#d.netbox !== undefined;
-    // Who else holds this MAC does not depend on the references: ask while they resolve.
-    const macOwners = findMacOwners(this.#d.netbox, this.#d.kea, input.bmc_mac);
-    macOwners.catch(() => {}); // awaited (and thrown) in checkPreflight
-    const resolved = withNetbox
-      ? await resolveReferences(this.#d.netbox!, request, references ?? this.#recentReferences())
-      : undefined;
-    if (resolved?.prefix) checkBmcAddress(request, networks, resolved.prefix);
-    const name = input.device_name ?? (resolved
-      ? deviceName(
-        { site: resolved.siteSlug, rack: resolved.rackName, position: request.position! },
-        this.#d.config.DEVICE_NAME_TEMPLATE,
-      )
-      : undefined);
-    if (!name) {
-      throw new ValidationFailed({
-        device_name:
-          "Required unless site, location, rack, position, device type and role are given",
-      });
-    }
-
-    // Same name and MAC as an existing registration: this is a repeat; run it again idempotently.
-    const existingId = (await store.idByName(name)) ?? (await store.idByMac(input.bmc_mac));
-    if (existingId) {
-      const existing = await store.mustGet(existingId);
-      if (existing.status !== "decommissioned") {
-        if (existing.device_name !== name) {
-          throw new MacAlreadyRegistered(input.bmc_mac, existing.device_name);
-        }
-        if (existing.bmc_mac !== input.bmc_mac) {
-          throw new Conflict(
-            `Device ${name} is already registered with BMC MAC ${existing.bmc_mac}`,
-          );
-        }
-        return { name, request, resolved, repeat: existing };
-      }
-    }
-
-    const [existingDeviceId] = await Promise.all([
-      checkPreflight(this.#d.netbox, name, input, resolved, macOwners),
-      checkNameFree(name, {
-        netbox: this.#d.netbox,
-        kubernetes: this.#d.kubernetes,
-        namespace: this.#d.config.METAL3_NAMESPACE,
-        mac: input.bmc_mac,
-        macOwners,
-        withNetbox: resolved !== undefined,
-      }),
-    ]);
-    if (resolved && existingDeviceId !== undefined) resolved.existingDeviceId = existingDeviceId;
-    return { name, request, resolved };
   }
 
   async #resubmit(
@@ -472,11 +341,11 @@ export class Engine {
     // Netbox and OpenBao first; Kea and Metal3 start as soon as the BMC IP is known (while the
     // Netbox step still sets the OOB IP), because they need nothing else from Netbox.
     const ipKnown = Promise.withResolvers<void>();
-    const netbox = this.#step(id, "netbox", (r) => netboxStep(this.#d, r, ipKnown.resolve))
+    const netbox = runStep(this.#d, id, "netbox", (r) => netboxStep(this.#d, r, ipKnown.resolve))
       .finally(ipKnown.resolve);
     // Submit's own write is awaited first: the step is then usually done already and skipped.
     const openbao = (this.#secretWrites.get(id) ?? Promise.resolve()).then(() =>
-      this.#step(id, "openbao", (r) => retryOpenbao(this.#d, this.#passwords, r))
+      runStep(this.#d, id, "openbao", (r) => retryOpenbao(this.#d, this.#passwords, r))
     );
     // SPEC §6.2: the password given to this run is used from memory (the BMC check starts beside
     // the OpenBao write); a run without one (restart, retry without a password) reads OpenBao.
@@ -492,8 +361,9 @@ export class Engine {
     const later: Promise<void>[] = [];
     if ((await store.mustGet(id)).steps.netbox.status !== "failed") {
       later.push(
-        this.#step(id, "kea", (r) => keaStep(this.#d, r)),
-        this.#step(
+        runStep(this.#d, id, "kea", (r) => keaStep(this.#d, r)),
+        runStep(
+          this.#d,
           id,
           "metal3",
           (r) => metal3Step(this.#d, this.#rotator, r, password, secretSafe),
@@ -586,38 +456,6 @@ export class Engine {
       if (e instanceof StepEnd) throw new Error(e.message);
       throw e;
     }
-  }
-
-  /** Runs one step unless it is already done or skipped; records timing, outcome and events. */
-  async #step(
-    id: string,
-    step: StepName,
-    fn: (r: Registration) => Promise<string | void>,
-  ): Promise<void> {
-    const record = await this.#d.store.mustGet(id);
-    const state = record.steps[step].status;
-    if (state === "done" || state === "skipped") return;
-    await setStep(this.#d, id, step, "running");
-    const started = performance.now();
-    let status: StepStatus = "done";
-    let message: string | undefined;
-    try {
-      message = (await fn(record)) ?? undefined;
-    } catch (e) {
-      if (e instanceof StepEnd) {
-        status = e.status;
-        message = e.message;
-      } else if (e instanceof BootMacRequired) {
-        status = "blocked";
-        message = e.message;
-      } else {
-        status = "failed";
-        message = actionable(e);
-        this.#d.log.warn("step failed", { id, device: record.device_name, step, error: e });
-      }
-    }
-    this.#d.metrics.stepDuration(step, status, performance.now() - started);
-    await setStep(this.#d, id, step, status, message);
   }
 
   /** Resumes from the failed steps; a new password, boot MAC or BMC system may be supplied. */

@@ -4,6 +4,7 @@
  */
 import { bmcNetworks, type Config } from "../domain/config.ts";
 import {
+  BootMacRequired,
   Conflict,
   MacAlreadyRegistered,
   NotFound,
@@ -46,6 +47,39 @@ export class StepEnd extends Error {
 
 /** The OpenBao KV path of a device's BMC credentials. */
 export const secretPath = (name: string) => `bmc/${name}`;
+
+/** Runs one step unless it is already done or skipped; records timing, outcome and events. */
+export async function runStep(
+  d: EngineDeps,
+  id: string,
+  step: StepName,
+  fn: (r: Registration) => Promise<string | void>,
+): Promise<void> {
+  const record = await d.store.mustGet(id);
+  const state = record.steps[step].status;
+  if (state === "done" || state === "skipped") return;
+  await setStep(d, id, step, "running");
+  const started = performance.now();
+  let status: StepStatus = "done";
+  let message: string | undefined;
+  try {
+    message = (await fn(record)) ?? undefined;
+  } catch (e) {
+    if (e instanceof StepEnd) {
+      status = e.status;
+      message = e.message;
+    } else if (e instanceof BootMacRequired) {
+      status = "blocked";
+      message = e.message;
+    } else {
+      status = "failed";
+      message = actionable(e);
+      d.log.warn("step failed", { id, device: record.device_name, step, error: e });
+    }
+  }
+  d.metrics.stepDuration(step, status, performance.now() - started);
+  await setStep(d, id, step, status, message);
+}
 
 /** Sets a step's status and message, and tells the live view. */
 export async function setStep(
