@@ -8,6 +8,7 @@ import { Conflict, ShuttingDown, ValidationFailed } from "../domain/errors.ts";
 import type { ReferenceMemo } from "./preflight.ts";
 import type { RegistrationStatus, StepName } from "../domain/model.ts";
 import { Rotator } from "./rotation.ts";
+import { repairStep } from "./repair.ts";
 import {
   checkSubmission,
   type MacHolders,
@@ -21,7 +22,7 @@ import { watchProvisioning } from "./provisioning.ts";
 import { metal3Step } from "./steps/metal3.ts";
 import { netboxStep } from "./steps/netbox.ts";
 import { mustBeInOpenBao, readPassword, retryOpenbao, storeSecret } from "./steps/openbao.ts";
-import { type EngineDeps, publish, runStep, secretPath, StepEnd } from "./step.ts";
+import { type EngineDeps, publish, runStep } from "./step.ts";
 import { newRegistrationId, pendingSteps, type Registration } from "../state/store.ts";
 
 const TERMINAL: RegistrationStatus[] = ["ok", "failed", "blocked", "decommissioned"];
@@ -404,58 +405,13 @@ export class Engine {
     publish(this.#d, await store.mustGet(id));
   }
 
-  /**
-   * Re-runs the idempotent step that owns a drifted object (lib/registration/drift.ts), with the
-   * step's own code so a repair writes exactly what registration writes. `recreateDevice` forgets
-   * the Netbox ids first (the device the service created is gone). Throws what the step throws.
-   */
-  async repairStep(
+  /** Re-runs the step that owns a drifted object (lib/registration/repair.ts). */
+  repairStep(
     id: string,
     step: StepName,
     options: { recreateDevice?: boolean } = {},
   ): Promise<string> {
-    const { store, openbao } = this.#d;
-    let r = await store.mustGet(id);
-    if (options.recreateDevice && !r.created.netbox_device_preexisting) {
-      r = await store.update(id, (x) => {
-        for (const k of ["netbox_device_id", "netbox_interface_id", "netbox_mac_id"] as const) {
-          delete x.created[k];
-        }
-      });
-    }
-    try {
-      switch (step) {
-        case "netbox":
-          return await netboxStep(this.#d, r, () => {});
-        case "kea":
-          return await keaStep(this.#d, r);
-        case "metal3":
-          return await metal3Step(
-            this.#d,
-            this.#rotator,
-            r,
-            readPassword(this.#d, this.#passwords, id),
-            Promise.resolve(),
-            true,
-          );
-        case "openbao": {
-          // The password stays the one OpenBao holds; the username and MAC are the record's.
-          const current = await openbao?.readSecret(secretPath(r.device_name));
-          if (!current?.data.password) {
-            throw new Error(
-              `OpenBao has no password at ${secretPath(r.device_name)}: Retry with the password`,
-            );
-          }
-          await storeSecret(this.#d, this.#passwords, r, current.data.password);
-          const after = await store.mustGet(id);
-          if (after.steps.openbao.status !== "done") throw new Error(after.steps.openbao.message);
-          return after.steps.openbao.message ?? "";
-        }
-      }
-    } catch (e) {
-      if (e instanceof StepEnd) throw new Error(e.message);
-      throw e;
-    }
+    return repairStep(this.#d, this.#rotator, this.#passwords, id, step, options);
   }
 
   /** Resumes from the failed steps; a new password, boot MAC or BMC system may be supplied. */
