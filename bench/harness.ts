@@ -10,7 +10,17 @@ import type { Metrics } from "../lib/observability/metrics.ts";
 import { type SimulatedApp, startSimulatedApp } from "../sim/app.ts";
 import type { Handler } from "../sim/faults.ts";
 import { NETBOX_SEED } from "../sim/netbox/seed.ts";
-import { createSimulatedWorld, type SimWorld } from "../sim/world.ts";
+import { createSimulatedWorld, SIM_URLS, type SimWorld } from "../sim/world.ts";
+import type { WorldAddress } from "./clients.ts";
+
+/** The configuration every in-process bench app starts from. */
+export const BENCH_CONFIG = {
+  ONBOARDING_BMC_PREFIX: "10.16.28.0/24",
+  // The seeded BMC prefix and the bench racks' one (see `addBenchRacks`).
+  ONBOARDING_BMC_NETWORKS: "10.16.28.0/24,172.16.0.0/22",
+  // The benchmark drives many writes from one client; the limiter is not what is measured.
+  ONBOARDING_WRITE_RATE_LIMIT: "1000000",
+};
 
 /** One external call as the client saw it: from the moment it was sent to the answer. */
 export interface CallRecord {
@@ -38,18 +48,31 @@ export class CallRecorder {
    * sequential round trips on the critical path.
    */
   criticalPath(): number {
+    return this.criticalChain().length;
+  }
+
+  /** The calls of that longest chain, in order: the waits that remain on the critical path. */
+  criticalChain(): CallRecord[] {
     const sorted = [...this.calls].sort((a, b) => a.end - b.end);
     const depth: number[] = [];
-    let best = 0;
+    const previous: number[] = [];
+    let last = -1;
     for (let i = 0; i < sorted.length; i++) {
       let d = 1;
+      let p = -1;
       for (let j = 0; j < i; j++) {
-        if (sorted[j].end <= sorted[i].start) d = Math.max(d, depth[j] + 1);
+        if (sorted[j].end <= sorted[i].start && depth[j] + 1 > d) {
+          d = depth[j] + 1;
+          p = j;
+        }
       }
       depth.push(d);
-      best = Math.max(best, d);
+      previous.push(p);
+      if (last < 0 || d > depth[last]) last = i;
     }
-    return best;
+    const chain: CallRecord[] = [];
+    for (let i = last; i >= 0; i = previous[i]) chain.unshift(sorted[i]);
+    return chain;
   }
 
   /** Calls per integration host, e.g. `{ "netbox.sim": 9, … }`. */
@@ -61,7 +84,7 @@ export class CallRecorder {
 }
 
 /** A FIFO lock: one holder at a time, the way a program making one call after another behaves. */
-class Mutex {
+export class Mutex {
   #tail: Promise<void> = Promise.resolve();
   async lock(): Promise<() => void> {
     let release!: () => void;
@@ -120,6 +143,19 @@ export function benchIntegrations(world: SimWorld, o: BenchIntegrationOptions): 
     retry: o.retry ?? { attempts: 3, baseDelayMs: 5, maxDelayMs: 20 },
     bmcCheck: o.bmcCheck,
   });
+}
+
+/** The simulated systems' (in-process) URLs and credentials. */
+export function worldAddress(world: SimWorld): WorldAddress {
+  return {
+    netbox: SIM_URLS.netbox,
+    netboxToken: world.netbox.token,
+    openbao: SIM_URLS.openbao,
+    openbaoRoleId: world.openbao.roleId,
+    openbaoSecretId: world.openbao.secretId,
+    kea: SIM_URLS.kea,
+    kubernetes: SIM_URLS.kubernetes,
+  };
 }
 
 /** The app on a fresh simulated datacenter with in-memory KV and the queue worker running. */
@@ -211,6 +247,26 @@ export function rackItems(count: number): Record<string, string | number>[] {
     bmc_prefix: BENCH_BMC_PREFIX,
     boot_mac: benchMac(i, "02:b3:00"),
   }));
+}
+
+/** The same IP reserved twice in a subnet on any Kea server, or twice in Netbox. */
+export function duplicateIps(world: SimWorld): number {
+  let duplicates = 0;
+  for (const kea of world.kea) {
+    const seen = new Set<string>();
+    for (const h of kea.hosts) {
+      const key = `${h["subnet-id"]}/${h["ip-address"]}`;
+      if (seen.has(key)) duplicates++;
+      seen.add(key);
+    }
+  }
+  const netboxIps = new Set<string>();
+  for (const ip of world.netbox.ipAddresses.values()) {
+    const address = ip.address.split("/")[0];
+    if (netboxIps.has(address)) duplicates++;
+    netboxIps.add(address);
+  }
+  return duplicates;
 }
 
 export function median(values: number[]): number {

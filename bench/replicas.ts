@@ -8,6 +8,7 @@ import { createDatabase, startPostgres } from "../sim/real_kea.ts";
 import { serveFake } from "../sim/faults.ts";
 import { createSimulatedWorld } from "../sim/world.ts";
 import { addBenchRacks, rackItems } from "./harness.ts";
+import { results, row } from "./report.ts";
 
 export interface ReplicaRun {
   store: "kv" | "postgres";
@@ -136,5 +137,28 @@ export async function replicaImport(
     await Promise.all(servers.map((s) => s.close()));
     await pg?.stop();
     await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** The bench section: import throughput of service processes on Deno KV and on PostgreSQL. */
+export async function benchReplicas() {
+  const section = "Replicas (service processes, fakes 10 ms)";
+  const count = 300, concurrency = 8;
+  const runs = [
+    await replicaImport("kv", 1, count, concurrency),
+    await replicaImport("postgres", 1, count, concurrency),
+    await replicaImport("postgres", 3, count, concurrency),
+  ];
+  results.replicas = runs;
+  const kv = runs[0];
+  for (const r of runs) {
+    row({
+      section,
+      measure: `${r.store === "kv" ? "Deno KV" : "PostgreSQL"}, ${r.replicas} replica${
+        r.replicas > 1 ? "s" : ""
+      }: import of ${r.count} at concurrency ${r.concurrency} (shared)`,
+      value: `${r.perSecond.toFixed(1)} servers/s, ${r.ok} ok, ${r.duplicateIps} duplicate IPs`,
+      baseline: r === kv ? undefined : `${kv.perSecond.toFixed(1)} servers/s on Deno KV`,
+    });
   }
 }

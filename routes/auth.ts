@@ -1,28 +1,22 @@
 /**
- * Login routes (`/auth/login`, `/auth/callback`, `/auth/logout`, `/auth/userinfo`), the
- * middleware that authenticates every other route, and the cross-site request check.
+ * Login routes (`/auth/login`, `/auth/callback`, `/auth/logout`, `/auth/userinfo`), mounted with
+ * the middleware that authenticates every other route (middleware/authenticate.ts) and the
+ * cross-site request check (middleware/origin_check.ts).
  */
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { HTTPException } from "hono/http-exception";
-import { AccessDenied, AuthenticationFailed, LoginFailed } from "../lib/domain/errors.ts";
+import { AccessDenied, LoginFailed } from "../lib/domain/errors.ts";
 import { LOGIN_TTL_MS, safeReturnTo, SESSION_TTL_MS } from "../lib/domain/login.ts";
+import { type Auth, authenticate, resolveUser } from "./middleware/authenticate.ts";
+import { originCheck } from "./middleware/origin_check.ts";
 import { RateLimiter } from "./middleware/rate_limit.ts";
-import type { AppDeps, AppEnv, User } from "../app_types.ts";
+import type { AppDeps, AppEnv } from "../app_types.ts";
 
 /** Login attempts (login + callback) per client address per minute. */
 export const LOGIN_RATE_PER_MINUTE = 20;
 
-/**
- * Paths served without OIDC credentials: probes and metrics (for the kubelet and Prometheus inside
- * the cluster; `/metrics` and the `/readyz` detail check their own scraper access, see
- * routes/system.ts), the login routes, static assets, the web app manifest and the service worker.
- */
-export function isOpenPath(path: string): boolean {
-  return path === "/healthz" || path === "/readyz" || path === "/metrics" ||
-    path === "/manifest.webmanifest" || path === "/sw.js" ||
-    path.startsWith("/auth/") || path.startsWith("/static/");
-}
+export { isOpenPath } from "./middleware/authenticate.ts";
 
 /** Cookie names; `__Host-` (Secure, Path=/, no Domain) when served over https. */
 export function cookieNames(secure: boolean): { session: string; login: string } {
@@ -43,9 +37,6 @@ export interface AuthLayer {
   routes: Hono<AppEnv>;
 }
 
-const SAFE_METHOD = /^(GET|HEAD|OPTIONS)$/;
-const BEARER = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i;
-
 function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 }
@@ -62,89 +53,36 @@ function loginProblem(c: Context, status: 400 | 403, message: string): Response 
   );
 }
 
-type Auth = NonNullable<AppDeps["auth"]>;
+/** What the login routes share. */
+interface LoginContext {
+  deps: AppDeps;
+  auth: Auth | null;
+  names: { session: string; login: string };
+  secure: boolean;
+  publicUrl?: string;
+}
 
 /** Builds the auth layer for the app around its OIDC client (null when auth is disabled). */
 export function authLayer(deps: AppDeps, auth: Auth | null): AuthLayer {
   const publicUrl = deps.config.PUBLIC_URL?.replace(/\/+$/, "");
   const secure = Boolean(publicUrl?.startsWith("https:"));
   const names = cookieNames(secure);
-  const publicOrigin = publicUrl ? new URL(publicUrl).origin : undefined;
+  return {
+    auth,
+    originCheck: originCheck({
+      publicOrigin: publicUrl ? new URL(publicUrl).origin : undefined,
+      sessionCookie: names.session,
+      log: deps.log,
+    }),
+    authenticate: authenticate(auth, names.session),
+    routes: loginRoutes({ deps, auth, names, secure, publicUrl }),
+  };
+}
+
+/** `/auth/login`, `/auth/callback`, `/auth/logout` and `/auth/userinfo`. */
+function loginRoutes(ctx: LoginContext): Hono<AppEnv> {
+  const { auth, names, secure, publicUrl } = ctx;
   const limiter = new RateLimiter(LOGIN_RATE_PER_MINUTE);
-
-  /** The user from a bearer token or the session cookie; null when neither is present. */
-  async function resolveUser(c: Context<AppEnv>): Promise<User | null> {
-    const header = c.req.header("authorization");
-    if (header !== undefined) {
-      const m = BEARER.exec(header);
-      if (!m) throw new AuthenticationFailed("The Authorization header must be: Bearer <token>");
-      return await auth!.verifyBearer(m[1]);
-    }
-    const sid = getCookie(c, names.session);
-    return sid ? await auth!.session(sid) : null;
-  }
-
-  const originCheck: MiddlewareHandler<AppEnv> = async (c, next) => {
-    const upgrade = c.req.header("upgrade")?.toLowerCase() === "websocket";
-    // A browser cannot attach an Authorization header cross-site without CORS, which we never allow.
-    if ((SAFE_METHOD.test(c.req.method) && !upgrade) || c.req.header("authorization")) {
-      return await next();
-    }
-    const site = c.req.header("sec-fetch-site");
-    const origin = c.req.header("origin");
-    let allowed: boolean;
-    if (site !== undefined) {
-      allowed = site === "same-origin";
-    } else if (origin !== undefined) {
-      let host: string | undefined;
-      try {
-        host = new URL(origin).host;
-      } catch { /* "null" and junk are refused */ }
-      allowed = origin === publicOrigin || host === new URL(c.req.url).host;
-    } else {
-      // Not a browser (no Fetch Metadata, no Origin): only the session cookie could be abused.
-      allowed = !getCookie(c, names.session);
-    }
-    if (!allowed) {
-      deps.log.warn("cross-site request refused", {
-        method: c.req.method,
-        path: c.req.path,
-        origin,
-        site,
-      });
-      throw new HTTPException(403, {
-        message: "Cross-site request refused: send it from the app itself or with a bearer token",
-      });
-    }
-    await next();
-  };
-
-  const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
-    if (!auth || isOpenPath(c.req.path)) return await next();
-    let user: User | null;
-    try {
-      user = await resolveUser(c);
-    } catch (e) {
-      if (e instanceof AuthenticationFailed) throw new HTTPException(401, { message: e.message });
-      if (e instanceof AccessDenied) throw new HTTPException(403, { message: e.message });
-      throw e;
-    }
-    if (!user) {
-      const page = !c.req.path.startsWith("/api/") && /^(GET|HEAD)$/.test(c.req.method) &&
-        c.req.header("upgrade") === undefined;
-      if (page) {
-        const url = new URL(c.req.url);
-        const back = encodeURIComponent(safeReturnTo(url.pathname + url.search));
-        return c.redirect(`/auth/login?return_to=${back}`, 302);
-      }
-      throw new HTTPException(401, {
-        message: "Authentication required: sign in, or send Authorization: Bearer <token>",
-      });
-    }
-    c.set("user", user);
-    await next();
-  };
-
   const routes = new Hono<AppEnv>();
   routes.use(async (c, next) => {
     await next();
@@ -182,45 +120,7 @@ export function authLayer(deps: AppDeps, auth: Auth | null): AuthLayer {
     return c.redirect(login.url, 302);
   });
 
-  routes.get("/callback", limitLogin, async (c) => {
-    if (!auth) return c.redirect("/", 302);
-    const q = c.req.query();
-    const binding = getCookie(c, names.login);
-    deleteCookie(c, names.login, { path: "/", secure });
-    if (q.error) {
-      deps.log.info("sign-in refused by the identity provider", { error: q.error.slice(0, 64) });
-      return loginProblem(
-        c,
-        q.error === "access_denied" ? 403 : 400,
-        `The identity provider answered: ${q.error_description || q.error}`,
-      );
-    }
-    // RFC 9207: an `iss` parameter must name our issuer (mix-up defence).
-    if (q.iss !== undefined && q.iss !== auth.settings.issuer) {
-      return loginProblem(c, 400, "The answer came from another identity provider");
-    }
-    try {
-      const result = await auth.completeLogin({
-        code: q.code,
-        state: q.state,
-        iss: q.iss,
-        binding,
-      });
-      setCookie(c, names.session, result.sessionId, {
-        httpOnly: true,
-        secure,
-        sameSite: "Lax",
-        path: "/",
-        maxAge: SESSION_TTL_MS / 1000,
-      });
-      deps.log.info("signed in", { sub: result.user.sub, admin: result.user.admin });
-      return c.redirect(result.returnTo, 302);
-    } catch (e) {
-      if (e instanceof LoginFailed) return loginProblem(c, 400, e.message);
-      if (e instanceof AccessDenied) return loginProblem(c, 403, e.message);
-      throw e;
-    }
-  });
+  routes.get("/callback", limitLogin, (c) => loginCallback(c, ctx));
 
   routes.post("/logout", async (c) => {
     const sid = getCookie(c, names.session);
@@ -235,14 +135,7 @@ export function authLayer(deps: AppDeps, auth: Auth | null): AuthLayer {
 
   routes.get("/userinfo", async (c) => {
     if (!auth) return c.json({ authenticated: false, auth_enabled: false });
-    let user: User | null;
-    try {
-      user = await resolveUser(c);
-    } catch (e) {
-      if (e instanceof AuthenticationFailed) throw new HTTPException(401, { message: e.message });
-      if (e instanceof AccessDenied) throw new HTTPException(403, { message: e.message });
-      throw e;
-    }
+    const user = await resolveUser(c, auth, names.session);
     if (!user) {
       return c.json({ authenticated: false, auth_enabled: true, login_url: "/auth/login" });
     }
@@ -256,5 +149,47 @@ export function authLayer(deps: AppDeps, auth: Auth | null): AuthLayer {
     });
   });
 
-  return { auth, originCheck, authenticate, routes };
+  return routes;
+}
+
+/** The identity provider's answer: a session cookie and back to where the user was. */
+async function loginCallback(c: Context<AppEnv>, ctx: LoginContext): Promise<Response> {
+  const { deps, auth, names, secure } = ctx;
+  if (!auth) return c.redirect("/", 302);
+  const q = c.req.query();
+  const binding = getCookie(c, names.login);
+  deleteCookie(c, names.login, { path: "/", secure });
+  if (q.error) {
+    deps.log.info("sign-in refused by the identity provider", { error: q.error.slice(0, 64) });
+    return loginProblem(
+      c,
+      q.error === "access_denied" ? 403 : 400,
+      `The identity provider answered: ${q.error_description || q.error}`,
+    );
+  }
+  // RFC 9207: an `iss` parameter must name our issuer (mix-up defence).
+  if (q.iss !== undefined && q.iss !== auth.settings.issuer) {
+    return loginProblem(c, 400, "The answer came from another identity provider");
+  }
+  try {
+    const result = await auth.completeLogin({
+      code: q.code,
+      state: q.state,
+      iss: q.iss,
+      binding,
+    });
+    setCookie(c, names.session, result.sessionId, {
+      httpOnly: true,
+      secure,
+      sameSite: "Lax",
+      path: "/",
+      maxAge: SESSION_TTL_MS / 1000,
+    });
+    deps.log.info("signed in", { sub: result.user.sub, admin: result.user.admin });
+    return c.redirect(result.returnTo, 302);
+  } catch (e) {
+    if (e instanceof LoginFailed) return loginProblem(c, 400, e.message);
+    if (e instanceof AccessDenied) return loginProblem(c, 403, e.message);
+    throw e;
+  }
 }

@@ -6,6 +6,7 @@
  */
 import { islandFileBase, ISLANDS, PAGE_ISLANDS } from "../islands/manifest.ts";
 import type { AssetManifest } from "../components/islands.tsx";
+import { staticImports } from "../lib/domain/static_imports.ts";
 
 const OUT = "static/build";
 const PUBLIC = "/static/build/";
@@ -30,14 +31,6 @@ async function gzipSize(data: Uint8Array): Promise<number> {
   const stream = new Blob([data as Uint8Array<ArrayBuffer>]).stream()
     .pipeThrough(new CompressionStream("gzip"));
   return (await new Response(stream).arrayBuffer()).byteLength;
-}
-
-/** Relative static imports of a minified ES module (`import … from"./x.js"`, `import"./x.js"`). */
-export function staticImports(code: string): string[] {
-  const found = new Set<string>();
-  const re = /(?:import|export)(?:\s*\{[^}]*\}\s*from|[^"'();]*?from)?\s*["']\.\/([^"']+)["']/g;
-  for (const m of code.matchAll(re)) found.add(m[1]);
-  return [...found];
 }
 
 /** The path of the ZXing reader `.wasm` matching the zxing-wasm version in deno.lock. */
@@ -70,37 +63,22 @@ async function main() {
   await Deno.writeTextFile(browserConfig, JSON.stringify(config));
   // Make sure barcode-detector and its wasm are in the npm cache before bundling.
   await run(["cache", "client/boot.ts"]);
-  await run([
-    "bundle",
-    "--quiet",
-    "--platform",
-    "browser",
-    "--format",
-    "esm",
-    "--code-splitting",
-    "--minify",
-    "--config",
-    browserConfig,
-    "--lock=deno.lock",
-    "--outdir",
-    tmp,
-    "client/boot.ts",
-  ]);
-  await run([
-    "bundle",
-    "--quiet",
-    "--platform",
-    "browser",
-    "--format",
-    "esm",
-    "--minify",
-    "--config",
-    browserConfig,
-    "--lock=deno.lock",
-    "--output",
-    `${OUT}/sw.js`,
-    "client/sw.ts",
-  ]);
+  const bundle = (...args: string[]) =>
+    run([
+      "bundle",
+      "--quiet",
+      "--platform",
+      "browser",
+      "--format",
+      "esm",
+      "--minify",
+      "--config",
+      browserConfig,
+      "--lock=deno.lock",
+      ...args,
+    ]);
+  await bundle("--code-splitting", "--outdir", tmp, "client/boot.ts");
+  await bundle("--output", `${OUT}/sw.js`, "client/sw.ts");
 
   const files: string[] = [];
   const code = new Map<string, Uint8Array>();

@@ -1,16 +1,10 @@
 /** `deno task import FILE|-`: bulk-imports servers through the API's import WebSocket with live
  * progress, then prints one outcome per server (SPEC §8). `--dry-run` runs the API's pre-flight
  * when a server is given (nothing written), else validates locally. */
-import { parseArgs } from "node:util";
-import { cannotRead } from "../lib/domain/cli.ts";
+import { cannotRead, parseCommandLine } from "../lib/domain/cli.ts";
+import { checkImportItems, nameOf, passwordsOf, typeOf } from "../lib/domain/import_check.ts";
 import { redactText } from "../lib/integrations/http.ts";
-import {
-  fieldErrors,
-  IMPORT_MAX_ITEMS,
-  importItemSchema,
-  NETBOX_FIELDS,
-  unknownFields,
-} from "../lib/domain/schemas.ts";
+import { IMPORT_MAX_ITEMS } from "../lib/domain/schemas.ts";
 
 const USAGE = `Usage: deno task import FILE|- [options]
 
@@ -112,24 +106,15 @@ interface Options {
 }
 
 function parseOptions(args: string[], io: ImportIo): Options {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        server: { type: "string" },
-        token: { type: "string" },
-        concurrency: { type: "string" },
-        "dry-run": { type: "boolean", default: false },
-        json: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    });
-  } catch (e) {
-    throw new UsageError(e instanceof Error ? e.message : String(e));
-  }
+  const parsed = parseCommandLine(args, {
+    server: { type: "string" },
+    token: { type: "string" },
+    concurrency: { type: "string" },
+    "dry-run": { type: "boolean", default: false },
+    json: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+  });
+  if (!parsed.ok) throw new UsageError(parsed.error);
   const { values, positionals } = parsed;
   const help = values.help ?? false;
   if (help) return { file: "", dryRun: false, json: false, help };
@@ -198,32 +183,6 @@ async function readItems(file: string, io: ImportIo): Promise<unknown[]> {
   return data;
 }
 
-function typeOf(v: unknown): string {
-  if (v === null) return "null";
-  if (typeof v === "object") return "an object";
-  return `a ${typeof v}`;
-}
-
-/** Every password in the input, so no output line can ever show one. */
-function passwordsOf(items: unknown[]): string[] {
-  const out: string[] = [];
-  for (const item of items) {
-    if (item && typeof item === "object") {
-      const p = (item as Record<string, unknown>).bmc_password;
-      if (typeof p === "string" && p) out.push(p);
-    }
-  }
-  return out;
-}
-
-function nameOf(item: unknown, index: number): string {
-  if (item && typeof item === "object") {
-    const n = (item as Record<string, unknown>).device_name;
-    if (typeof n === "string" && n.trim()) return n.trim();
-  }
-  return `#${index + 1}`;
-}
-
 /** Validates every item; prints what would be sent (never the password) and per-row errors. */
 function dryRun(
   items: unknown[],
@@ -231,29 +190,7 @@ function dryRun(
   out: (t: string) => void,
   err: (t: string) => void,
 ): number {
-  const rows = items.map((item, index) => {
-    const parsed = importItemSchema.safeParse(item);
-    if (!parsed.success) {
-      return {
-        index,
-        device_name: nameOf(item, index),
-        status: "invalid" as const,
-        errors: fieldErrors(parsed.error),
-      };
-    }
-    const { bmc_password: _password, ...shown } = parsed.data;
-    // An empty or null field is "not given"; the schema leaves such keys undefined.
-    const netbox = NETBOX_FIELDS.every((k) => shown[k] !== undefined);
-    const unknown = unknownFields(item);
-    return {
-      index,
-      device_name: parsed.data.device_name,
-      status: "valid" as const,
-      netbox,
-      item: shown,
-      warnings: unknown.length ? [`Unknown fields ignored: ${unknown.join(", ")}`] : [],
-    };
-  });
+  const rows = checkImportItems(items);
   const invalid = rows.filter((r) => r.status === "invalid").length;
   if (json) {
     out(JSON.stringify(rows, null, 2) + "\n");

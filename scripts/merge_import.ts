@@ -1,7 +1,6 @@
 /** `deno task merge-import servers.yaml bmc-reservations.json`: joins a YAML device list with Kea
  * BMC reservations into import JSON for `deno task import` (SPEC §8). */
-import { parseArgs } from "node:util";
-import { cannotRead } from "../lib/domain/cli.ts";
+import { cannotRead, parseCommandLine } from "../lib/domain/cli.ts";
 import {
   DEFAULT_PREFIXES,
   DEFAULT_SUFFIXES,
@@ -57,24 +56,17 @@ interface MergeIo {
 
 /** Runs the command and returns its exit code. */
 export async function runMergeImport(args: string[], io: MergeIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        domain: { type: "string", multiple: true },
-        prefix: { type: "string", multiple: true },
-        suffix: { type: "string", multiple: true },
-        names: { type: "string", default: "kea" },
-        output: { type: "string", short: "o" },
-        verbose: { type: "boolean", short: "v", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    });
-  } catch (e) {
-    io.stderr(`${e instanceof Error ? e.message : String(e)}\n\n${USAGE}\n`);
+  const parsed = parseCommandLine(args, {
+    domain: { type: "string", multiple: true },
+    prefix: { type: "string", multiple: true },
+    suffix: { type: "string", multiple: true },
+    names: { type: "string", default: "kea" },
+    output: { type: "string", short: "o" },
+    verbose: { type: "boolean", short: "v", default: false },
+    help: { type: "boolean", short: "h", default: false },
+  });
+  if (!parsed.ok) {
+    io.stderr(`${parsed.error}\n\n${USAGE}\n`);
     return 2;
   }
   const { values, positionals } = parsed;

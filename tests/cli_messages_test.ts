@@ -85,13 +85,13 @@ Deno.test("merge-import: a missing input file is one line", async () => {
 });
 
 Deno.test("bench --help describes every option; an unknown section names the choices", async () => {
-  const help = await run("bench.ts", ["--help"]);
+  const help = await run("../bench/main.ts", ["--help"]);
   assertEquals(help.code, 0, help.stderr);
   for (const option of ["--only=SECTIONS", "--markdown FILE", "--help"]) {
     assert(help.stdout.includes(option), option);
   }
   assert(help.stdout.includes("e.g. --only=registration,import"), help.stdout);
-  const wrong = await run("bench.ts", ["--only=nope"]);
+  const wrong = await run("../bench/main.ts", ["--only=nope"]);
   assertEquals(wrong.code, 2);
   assert(wrong.stderr.includes("no section 'nope'; the sections are registration"), wrong.stderr);
 });

@@ -2,7 +2,7 @@
  * served by kea-dhcp4; re-runs change nothing; dry-run writes nothing; conflicts are reported. */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import postgres from "postgres";
-import { migrateKea, readReservationFiles } from "../scripts/migrate_kea.ts";
+import { migrateKea, readReservationFiles } from "../lib/integrations/kea/migrate.ts";
 import { parseKeaReservations } from "../lib/domain/kea_json.ts";
 import { createFakeKea } from "../sim/kea.ts";
 import { asFetch } from "../sim/faults.ts";

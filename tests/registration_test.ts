@@ -386,6 +386,48 @@ Deno.test("an injected failure fails only the affected servers; retry completes 
   }
 });
 
+// SPEC §6.2 (relaxed 2026-12-06): within one run the BMC check may use the password from memory
+// beside the OpenBao write; no Metal3 Secret is written before OpenBao holds the password.
+Deno.test("the BMC check runs beside a slow OpenBao write; the Metal3 Secret waits for OpenBao", async () => {
+  const at: { checked?: number; stored?: number; secret?: number } = {};
+  await using app = await startTestApp({
+    integrations: (_world, base) => ({
+      ...base,
+      openbao: {
+        ...base.openbao!,
+        putIfChanged: async (path, data) => {
+          const stored = await base.openbao!.putIfChanged(path, data);
+          at.stored = performance.now();
+          return stored;
+        },
+      },
+      redfish: {
+        ...base.redfish!,
+        checkBmc: (input) => {
+          at.checked ??= performance.now();
+          return base.redfish!.checkBmc(input);
+        },
+      },
+      kubernetes: {
+        ...base.kubernetes!,
+        apply: (object, options) => {
+          if (object.kind === "Secret") at.secret ??= performance.now();
+          return base.kubernetes!.apply(object, options);
+        },
+      },
+    }),
+  });
+  app.world.openbao.faults.add({ match: "POST /v1/secret/data/bmc/", delayMs: 300, times: 1 });
+  const res = await app.call("POST", "/api/v1/servers/import", [MINIMAL_ITEM]);
+  assertEquals(res.body[0].status, "ok", res.text);
+  assert(at.checked! < at.stored!, "the BMC was checked while OpenBao was still storing");
+  assert(at.stored! < at.secret!, "the Secret was applied only once OpenBao held the password");
+  assertEquals(
+    app.world.kubernetes.state.secret(NS, "dcoa-rb07u12-bmc-secret")?.data?.password,
+    btoa(MINIMAL_ITEM.bmc_password),
+  );
+});
+
 // SPEC §6.2 (corrected 2026-12-06): only libvirt needs the boot MAC (the operator's NeedsMAC()),
 // so this test, which asserted the block for the default ipmi driver, now runs with libvirt.
 Deno.test("libvirt blocks Metal3 until the boot MAC is given, then retry completes", async () => {

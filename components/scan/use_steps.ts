@@ -33,7 +33,11 @@ export function useSteps(
   useEffect(() => {
     if (shownStep.current === step) return;
     shownStep.current = step;
-    document.querySelector<HTMLElement>(`[data-step-title=${step}]`)?.focus();
+    const title = document.querySelector<HTMLElement>(`[data-step-title=${step}]`);
+    // The effect runs after paint: a hand (or a scanner) already typing in this step keeps its field.
+    const active = document.activeElement;
+    if (active && active !== document.body && title?.closest("form")?.contains(active)) return;
+    title?.focus();
   }, [step]);
 
   return {

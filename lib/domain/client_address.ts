@@ -2,6 +2,7 @@
  * Who sent a request: the socket peer, or the client a trusted proxy names in X-Forwarded-For.
  * Also network lists (IPv4 and IPv6 CIDRs) for the trusted proxies and the metrics scrapers.
  */
+import { parseIpv4 } from "./ipv4.ts";
 
 /** A parsed CIDR: address bits as a bigint, and the prefix length. */
 export interface Network {
@@ -10,10 +11,10 @@ export interface Network {
   prefix: number;
 }
 
+/** IPv4 from the one IPv4 parser; IPv6 (below) is needed only here. */
 function parseV4(ip: string): bigint | null {
-  const parts = ip.split(".");
-  if (parts.length !== 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255)) return null;
-  return parts.reduce((n, p) => (n << 8n) | BigInt(Number(p)), 0n);
+  const n = ip.trim() === ip ? parseIpv4(ip) : null;
+  return n === null ? null : BigInt(n);
 }
 
 function parseV6(ip: string): bigint | null {

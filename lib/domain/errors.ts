@@ -1,6 +1,13 @@
 /** Domain conditions a caller can act on; each maps to one HTTP status in the error mapper. */
 import { redactText, truncateSafely } from "./redact.ts";
 
+/** A plain error class whose `name` is `name` (spelled out: class names do not survive bundling). */
+function namedError<const N extends string>(name: N) {
+  return class extends Error {
+    override name: N = name;
+  };
+}
+
 /** Invalid input: a 400 (or 422) with one message per field. */
 export class ValidationFailed extends Error {
   override name = "ValidationFailed";
@@ -9,9 +16,7 @@ export class ValidationFailed extends Error {
   }
 }
 
-export class NotFound extends Error {
-  override name = "NotFound";
-}
+export class NotFound extends namedError("NotFound") {}
 
 /** A Netbox reference (site, rack, …) named in the request does not exist: 422. */
 export class UnknownReference extends Error {
@@ -53,9 +58,7 @@ export class Conflict extends Error {
 }
 
 /** The request is larger than the service accepts (e.g. an import over 5,000 servers): 413. */
-export class PayloadTooLarge extends Error {
-  override name = "PayloadTooLarge";
-}
+export class PayloadTooLarge extends namedError("PayloadTooLarge") {}
 
 /** The service is stopping (SIGTERM): no new work is taken; send it again shortly (503). */
 export class ShuttingDown extends Error {
@@ -66,19 +69,13 @@ export class ShuttingDown extends Error {
 }
 
 /** No or invalid credentials (HTTP 401). The message names the reason, never the token. */
-export class AuthenticationFailed extends Error {
-  override name = "AuthenticationFailed";
-}
+export class AuthenticationFailed extends namedError("AuthenticationFailed") {}
 
 /** Valid credentials but not allowed (HTTP 403), e.g. not in the required group. */
-export class AccessDenied extends Error {
-  override name = "AccessDenied";
-}
+export class AccessDenied extends namedError("AccessDenied") {}
 
 /** The login round trip failed (HTTP 400): bad state, refused code, provider error. */
-export class LoginFailed extends Error {
-  override name = "LoginFailed";
-}
+export class LoginFailed extends namedError("LoginFailed") {}
 
 /** Integrations we call; names appear in errors, logs and metrics. */
 export type Integration = "netbox" | "openbao" | "kea" | "kubernetes" | "redfish" | "oidc";

@@ -3,7 +3,7 @@
 const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 
 /** Dotted quad to an unsigned 32-bit integer, or null when it is not one. */
-function parseIpv4(ip: string): number | null {
+export function parseIpv4(ip: string): number | null {
   const m = IPV4.exec(ip.trim());
   if (!m) return null;
   const parts = m.slice(1).map(Number);

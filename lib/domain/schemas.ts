@@ -91,6 +91,16 @@ function refuseBmcMacAsBootMac(
 /** Replace the scanned BMC password after the check (default ONBOARDING_BMC_ROTATE). */
 const rotateSchema = z.boolean({ error: "Must be true or false" });
 
+/** What a registration and an import item may add: BMC prefix, tenant, user, boot NIC, rotation. */
+const optionalShape = {
+  bmc_prefix: optional(prefixSchema),
+  tenant: optional(refSchema("tenant")),
+  bmc_username: optional(usernameSchema),
+  boot_mac: optional(macSchema),
+  bmc_system: optional(bmcSystemSchema),
+  rotate: optional(rotateSchema),
+};
+
 /** `POST /servers/register`: a scanned server in a known rack slot. Unknown fields are refused. */
 export const registerRequestSchema = z.object({
   bmc_mac: macSchema,
@@ -101,12 +111,7 @@ export const registerRequestSchema = z.object({
   position: positionSchema,
   device_type: refSchema("device type"),
   device_role: refSchema("device role"),
-  bmc_prefix: optional(prefixSchema),
-  tenant: optional(refSchema("tenant")),
-  bmc_username: optional(usernameSchema),
-  boot_mac: optional(macSchema),
-  bmc_system: optional(bmcSystemSchema),
-  rotate: optional(rotateSchema),
+  ...optionalShape,
 }).strict().superRefine(refuseBmcMacAsBootMac);
 
 /** The fields that place a device in Netbox: all of them, or none (no Netbox step). */
@@ -130,12 +135,7 @@ const importItemShape = {
   position: optional(positionSchema),
   device_type: optional(refSchema("device type")),
   device_role: optional(refSchema("device role")),
-  bmc_prefix: optional(prefixSchema),
-  tenant: optional(refSchema("tenant")),
-  bmc_username: optional(usernameSchema),
-  boot_mac: optional(macSchema),
-  bmc_system: optional(bmcSystemSchema),
-  rotate: optional(rotateSchema),
+  ...optionalShape,
 };
 
 /**

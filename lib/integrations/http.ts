@@ -93,6 +93,40 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/** The wait after failed try number `attempt` (1-based): exponential backoff with full jitter. */
+export function backoffMs(
+  policy: Pick<RetryPolicy, "baseDelayMs" | "maxDelayMs">,
+  attempt: number,
+): number {
+  return Math.random() * Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+}
+
+/**
+ * Runs `fn` up to `policy.attempts` times while `transient` says its failure may pass, waiting
+ * `backoffMs` between tries: the same policy for calls that are not one HTTP request (SQL, a
+ * create that must look before it repeats).
+ */
+export async function retryTransient<T>(
+  policy: RetryPolicy,
+  transient: (error: unknown) => boolean,
+  fn: (attempt: number) => Promise<T>,
+  signal?: AbortSignal,
+): Promise<T> {
+  for (let i = 1;; i++) {
+    try {
+      return await fn(i);
+    } catch (e) {
+      if (i >= policy.attempts || !transient(e) || signal?.aborted) throw e;
+    }
+    await sleep(backoffMs(policy, i), signal);
+  }
+}
+
+/** An integration failure worth another try: unreachable, timed out, 429, 502–504. */
+export function isTransientFailure(error: unknown): boolean {
+  return error instanceof IntegrationError && error.transient;
+}
+
 /** Seconds or HTTP-date from a Retry-After header, in ms. */
 function retryAfterMs(headers: Headers | undefined): number | null {
   const v = headers?.get("retry-after");
@@ -208,9 +242,10 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
         if (error) throw error;
         return got!;
       }
-      const backoff = Math.random() *
-        Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (i - 1));
-      const wait = Math.min(policy.maxDelayMs, retryAfterMs(got?.res.headers) ?? backoff);
+      const wait = Math.min(
+        policy.maxDelayMs,
+        retryAfterMs(got?.res.headers) ?? backoffMs(policy, i),
+      );
       await got?.res.body?.cancel().catch(() => {});
       await sleep(wait, opts.signal);
     }

@@ -1,137 +1,42 @@
 /**
  * The registration engine: pre-flight checks, durable step execution through Deno KV queues,
- * retry, and decommission. The BMC password only ever lives in OpenBao (or, when OpenBao is not
- * configured, in this process's memory until the Metal3 Secret is written).
+ * retry, and decommission. The BMC password is kept in OpenBao; besides, only in this process's
+ * memory: for the run it was given to (SPEC §6.2), until OpenBao holds it, or until the Metal3
+ * Secret is written when OpenBao is not configured.
  */
-import { bmcNetworks, type Config } from "../domain/config.ts";
-import {
-  BootMacRequired,
-  Conflict,
-  MacAlreadyRegistered,
-  NotFound,
-  RackSlotTaken,
-  ShuttingDown,
-  ValidationFailed,
-} from "../domain/errors.ts";
-import type { EventBus } from "../state/events.ts";
-import { publicView } from "../state/events.ts";
-import { IntegrationError, sleep } from "../integrations/http.ts";
-import type { KeaClient } from "../integrations/kea/api.ts";
-import type { KubernetesClient, WatchEvent } from "../integrations/kubernetes.ts";
-import type { Logger } from "../observability/log.ts";
-import {
-  ANNOTATION_REGISTRATION_ID,
-  bareMetalHost,
-  type BareMetalHostObject,
-  bmcAddress,
-  bmcSecret,
-  bmcSecretName,
-  foreignOwner,
-  hostLabels,
-  MANAGED_SELECTOR,
-  needsBootMac,
-  type SecretObject,
-  statusView,
-} from "../domain/metal3.ts";
-import type { Metrics } from "../observability/metrics.ts";
-import {
-  bmcIpProblem,
-  checkBmcAddress,
-  checkNameFree,
-  checkPreflight,
-  findMacOwners,
-  type ReferenceMemo,
-  resolveReferences,
-} from "./preflight.ts";
-import type { RegistrationStatus, StepName, StepStatus } from "../domain/model.ts";
-import { deviceName, netboxDeviceUrl } from "../domain/names.ts";
-import type { NetboxClient } from "../integrations/netbox.ts";
-import type { OpenBaoClient } from "../integrations/openbao.ts";
-import type { RedfishClient } from "../integrations/redfish.ts";
+import { Conflict, ShuttingDown, ValidationFailed } from "../domain/errors.ts";
+import type { ReferenceMemo } from "./preflight.ts";
+import type { RegistrationStatus, StepName } from "../domain/model.ts";
 import { Rotator } from "./rotation.ts";
+import { repairStep } from "./repair.ts";
+import {
+  checkSubmission,
+  type MacHolders,
+  macHolders,
+  type SubmitContext,
+  type SubmitInput,
+} from "./submission.ts";
+import { decommission, releaseDeletedHolders } from "./decommission.ts";
+import { keaStep } from "./steps/kea.ts";
+import { watchProvisioning } from "./provisioning.ts";
+import { metal3Step } from "./steps/metal3.ts";
+import { netboxStep } from "./steps/netbox.ts";
+import { mustBeInOpenBao, readPassword, retryOpenbao, storeSecret } from "./steps/openbao.ts";
+import { type EngineDeps, publish, runStep } from "./step.ts";
 import {
   BUSY,
   newRegistrationId,
   pendingSteps,
   type Registration,
-  type RegistrationRequest,
-  type RegistrationStore,
-  type ResolvedRefs,
   RunsElsewhere,
   type StateKv,
 } from "../state/store.ts";
 
-/** A validated register request or import item, password included (held only in memory). */
-export interface SubmitInput extends RegistrationRequest {
-  device_name?: string;
-  bmc_mac: string;
-  bmc_password: string;
-  bmc_username?: string;
-  boot_mac?: string;
-  bmc_system?: string;
-  /** Rotate the BMC password after the credential check; default ONBOARDING_BMC_ROTATE. */
-  rotate?: boolean;
-}
-
-export interface SubmitContext {
-  actor: string;
-  source: "register" | "import";
-  idempotencyKey?: string;
-  /** Shared by the items of one bulk import. */
-  references?: ReferenceMemo;
-}
-
-export interface EngineDeps {
-  config: Config;
-  store: RegistrationStore;
-  events: EventBus;
-  log: Logger;
-  metrics: Metrics;
-  netbox?: NetboxClient;
-  openbao?: OpenBaoClient;
-  kea?: KeaClient;
-  kubernetes?: KubernetesClient;
-  redfish?: RedfishClient;
-}
-
 const TERMINAL: RegistrationStatus[] = ["ok", "failed", "blocked", "decommissioned"];
-/** Provisioning states in which removing the host would pull a server out from under a workload. */
-const PROVISIONED_STATES = [
-  "provisioning",
-  "provisioned",
-  "externally provisioned",
-  "deprovisioning",
-];
+/** How long single registrations reuse each other's Netbox look-ups. */
+const REFERENCE_REUSE_MS = 60_000;
 
 type QueueMessage = { kind: "run"; id: string };
-
-/** A step outcome that is neither done nor failed. */
-class StepEnd extends Error {
-  constructor(readonly status: "skipped" | "blocked", message: string) {
-    super(message);
-  }
-}
-
-function netboxFieldsComplete(i: RegistrationRequest): boolean {
-  return i.site !== undefined && i.location !== undefined && i.rack !== undefined &&
-    i.position !== undefined && i.device_type !== undefined && i.device_role !== undefined;
-}
-
-/** SPEC §6.2: without a boot MAC the host is still created (only libvirt needs one). */
-const NO_BOOT_MAC_WARNING = "No boot MAC is known: the BareMetalHost was created without " +
-  "bootMACAddress and Metal3's inspection will discover the NICs. To set it, Retry with the " +
-  "boot NIC's MAC (boot_mac)";
-
-/** The warnings the Metal3 step writes (BMC check and boot MAC). */
-const METAL3_WARNINGS =
-  /^(No boot MAC is known|Boot MAC \S+ was discovered|The BMC does not say which|BMC check: |The BMC asks for a password change)/;
-
-/** A registration's BareMetalHost and Secret as read from the API (null when absent). */
-type Metal3Objects = [BareMetalHostObject | null, SecretObject | null];
-
-const optionalString = (v: string | number | undefined) => v === undefined ? undefined : String(v);
-const bare = (address: string) => address.split("/")[0];
-const secretPath = (name: string) => `bmc/${name}`;
 
 export class Engine {
   readonly #d: EngineDeps;
@@ -141,9 +46,14 @@ export class Engine {
   readonly #running = new Map<string, Promise<void | typeof BUSY>>();
   /** OpenBao writes still in flight from submit, which the worker's first phase waits for. */
   readonly #secretWrites = new Map<string, Promise<void>>();
+  /** The password submitted or retried with, for the run it starts; never persisted. */
+  readonly #given = new Map<string, string>();
   /** Registrations being decommissioned here now. */
   readonly #decommissioning = new Set<string>();
   readonly #rotator: Rotator;
+  /** Netbox look-ups of the last minute, shared by single registrations (see #recentReferences). */
+  #references: ReferenceMemo = new Map();
+  #referencesSince = 0;
   #closed = false;
 
   constructor(deps: EngineDeps) {
@@ -163,7 +73,11 @@ export class Engine {
       const prior = await store.idByIdempotencyKey(ctx.idempotencyKey);
       if (prior) return await store.mustGet(prior);
     }
-    const checked = await this.#check(input, ctx.references);
+    const checked = await checkSubmission(
+      this.#d,
+      input,
+      ctx.references ?? this.#recentReferences(),
+    );
     if (checked.repeat) return await this.#resubmit(checked.repeat, input, ctx);
     const { name, request, resolved } = checked;
     const now = new Date().toISOString();
@@ -196,7 +110,7 @@ export class Engine {
     try {
       await store.create(record, ctx.idempotencyKey).catch(async (e) => {
         // A decommissioned holder whose host is gone by now gives its claims up: try once more.
-        if (await this.#releaseDeletedHolders(record)) {
+        if (await releaseDeletedHolders(this.#d, record)) {
           return await store.create(record, ctx.idempotencyKey);
         }
         throw e;
@@ -227,7 +141,11 @@ export class Engine {
     input: Omit<SubmitInput, "bmc_password">,
     references?: ReferenceMemo,
   ): Promise<{ device_name: string; existing_id?: string }> {
-    const { name, repeat } = await this.#check(input, references);
+    const { name, repeat } = await checkSubmission(
+      this.#d,
+      input,
+      references ?? this.#recentReferences(),
+    );
     return { device_name: name, ...(repeat ? { existing_id: repeat.id } : {}) };
   }
 
@@ -235,108 +153,21 @@ export class Engine {
    * Who already holds a BMC MAC, read-only: this service's live registration, and Netbox devices
    * or Kea reservations that are not that registration's own. The PWA asks at the scan.
    */
-  async macHolders(mac: string): Promise<{
-    bmc_mac: string;
-    registration: { id: string; device_name: string; status: string } | null;
-    netbox_devices: { id: number; name: string; url?: string }[];
-    kea_reservations: { hostname?: string; ip: string; subnet_id: number }[];
-  }> {
-    const { store, config } = this.#d;
-    const [id, [devices, hosts]] = await Promise.all([
-      store.idByMac(mac),
-      findMacOwners(this.#d.netbox, this.#d.kea, mac),
-    ]);
-    const found = id ? await store.get(id) : null;
-    const own = found && found.status !== "decommissioned" ? found : null;
-    const ownName = own?.device_name.toLowerCase();
-    return {
-      bmc_mac: mac,
-      registration: own && { id: own.id, device_name: own.device_name, status: own.status },
-      netbox_devices: devices.filter((d) => d.name.toLowerCase() !== ownName).map((d) => ({
-        id: d.id,
-        name: d.name,
-        ...(config.NETBOX_URL ? { url: netboxDeviceUrl(config.NETBOX_URL, d.id) } : {}),
-      })),
-      kea_reservations: hosts.filter((h) =>
-        !ownName || h.hostname?.toLowerCase() !== `${ownName}-bmc`
-      )
-        .map((h) => ({ hostname: h.hostname, ip: h.ip, subnet_id: h.subnetId })),
-    };
+  macHolders(mac: string): Promise<MacHolders> {
+    return macHolders(this.#d, mac);
   }
 
-  /** Resolves the references and the name, and refuses conflicts; `repeat` is a re-submit. */
-  async #check(input: Omit<SubmitInput, "bmc_password">, references?: ReferenceMemo): Promise<{
-    name: string;
-    request: RegistrationRequest;
-    resolved?: ResolvedRefs;
-    repeat?: Registration;
-  }> {
-    const { store } = this.#d;
-    const request: RegistrationRequest = {
-      site: input.site,
-      location: input.location,
-      rack: input.rack,
-      position: input.position,
-      device_type: input.device_type,
-      device_role: input.device_role,
-      bmc_prefix: input.bmc_prefix ?? this.#d.config.BMC_PREFIX,
-      tenant: input.tenant,
-      bmc_ip: input.bmc_ip,
-    };
-    // Nothing may receive the BMC password outside the BMC networks: check before any lookup.
-    const networks = bmcNetworks(this.#d.config);
-    checkBmcAddress(request, networks);
-    const withNetbox = netboxFieldsComplete(request) && this.#d.netbox !== undefined;
-    // Who else holds this MAC does not depend on the references: ask while they resolve.
-    const macOwners = findMacOwners(this.#d.netbox, this.#d.kea, input.bmc_mac);
-    macOwners.catch(() => {}); // awaited (and thrown) in checkPreflight
-    const resolved = withNetbox
-      ? await resolveReferences(this.#d.netbox!, request, references)
-      : undefined;
-    if (resolved?.prefix) checkBmcAddress(request, networks, resolved.prefix);
-    const name = input.device_name ?? (resolved
-      ? deviceName(
-        { site: resolved.siteSlug, rack: resolved.rackName, position: request.position! },
-        this.#d.config.DEVICE_NAME_TEMPLATE,
-      )
-      : undefined);
-    if (!name) {
-      throw new ValidationFailed({
-        device_name:
-          "Required unless site, location, rack, position, device type and role are given",
-      });
+  /**
+   * A technician fills a rack server after server: the site, rack, type, role and prefix they
+   * name are looked up once a minute, not at every scan (two sequential Netbox round trips off
+   * each registration). A failed look-up is never kept; a change in Netbox shows within a minute.
+   */
+  #recentReferences(): ReferenceMemo {
+    if (Date.now() - this.#referencesSince > REFERENCE_REUSE_MS) {
+      this.#references = new Map();
+      this.#referencesSince = Date.now();
     }
-
-    // Same name and MAC as an existing registration: this is a repeat; run it again idempotently.
-    const existingId = (await store.idByName(name)) ?? (await store.idByMac(input.bmc_mac));
-    if (existingId) {
-      const existing = await store.mustGet(existingId);
-      if (existing.status !== "decommissioned") {
-        if (existing.device_name !== name) {
-          throw new MacAlreadyRegistered(input.bmc_mac, existing.device_name);
-        }
-        if (existing.bmc_mac !== input.bmc_mac) {
-          throw new Conflict(
-            `Device ${name} is already registered with BMC MAC ${existing.bmc_mac}`,
-          );
-        }
-        return { name, request, resolved, repeat: existing };
-      }
-    }
-
-    const [existingDeviceId] = await Promise.all([
-      checkPreflight(this.#d.netbox, name, input, resolved, macOwners),
-      checkNameFree(name, {
-        netbox: this.#d.netbox,
-        kubernetes: this.#d.kubernetes,
-        namespace: this.#d.config.METAL3_NAMESPACE,
-        mac: input.bmc_mac,
-        macOwners,
-        withNetbox: resolved !== undefined,
-      }),
-    ]);
-    if (resolved && existingDeviceId !== undefined) resolved.existingDeviceId = existingDeviceId;
-    return { name, request, resolved };
+    return this.#references;
   }
 
   async #resubmit(
@@ -381,51 +212,6 @@ export class Engine {
     return (await store.get(existing.id))!;
   }
 
-  /** The openbao step, run while the request is still open so the password is never queued. */
-  async #storeSecret(record: Registration, password: string): Promise<void> {
-    const { openbao } = this.#d;
-    if (!openbao) {
-      this.#passwords.set(record.id, password);
-      await this.#setStep(
-        record.id,
-        "openbao",
-        "skipped",
-        "OpenBao is not configured: the password is kept in memory only until the Metal3 Secret is written",
-      );
-      return;
-    }
-    await this.#setStep(record.id, "openbao", "running");
-    const started = performance.now();
-    try {
-      const res = await openbao.putIfChanged(secretPath(record.device_name), {
-        username: record.bmc_username,
-        password,
-        bmc_mac: record.bmc_mac,
-      });
-      await this.#d.store.update(record.id, (r) => {
-        r.created.openbao_path = `${this.#d.config.OPENBAO_MOUNT_POINT}/data/${
-          secretPath(record.device_name)
-        }`;
-        r.created.openbao_version = res.version;
-      });
-      await this.#setStep(
-        record.id,
-        "openbao",
-        "done",
-        res.changed
-          ? `Password stored (version ${res.version})`
-          : `Password already stored (version ${res.version})`,
-      );
-      this.#passwords.delete(record.id);
-    } catch (e) {
-      // Keep it in memory so a retry from this process can store it without a rescan.
-      this.#passwords.set(record.id, password);
-      await this.#setStep(record.id, "openbao", "failed", actionable(e));
-    } finally {
-      this.#d.metrics.stepDuration("openbao", "run", performance.now() - started);
-    }
-  }
-
   /**
    * Starts the run here and queues it durably; a password given is written to OpenBao meanwhile
    * (the Netbox step does not need it, and the run's first phase waits for that write). The
@@ -433,7 +219,10 @@ export class Engine {
    * in OpenBao; a crash before then leaves the record unfinished, queued again at the next start.
    */
   async #queue(record: Registration, password?: string): Promise<void> {
-    const secret = password === undefined ? undefined : this.#storeSecret(record, password);
+    if (password !== undefined) this.#given.set(record.id, password);
+    const secret = password === undefined
+      ? undefined
+      : storeSecret(this.#d, this.#passwords, record, password);
     if (secret) this.#secretWrites.set(record.id, secret);
     try {
       this.#startNow(record.id);
@@ -482,7 +271,7 @@ export class Engine {
     try {
       await this.#rotator.rotate(id, actor);
     } finally {
-      this.#publish(await this.#d.store.mustGet(id));
+      publish(this.#d, await this.#d.store.mustGet(id));
     }
     return await this.#d.store.mustGet(id);
   }
@@ -532,7 +321,10 @@ export class Engine {
           ? store.coordination.importSlot(config.IMPORT_CONCURRENCY, runHere)
           : runHere()
       )
-      .finally(() => this.#running.delete(id));
+      .finally(() => {
+        this.#running.delete(id);
+        this.#given.delete(id);
+      });
     this.#running.set(id, p);
     return p;
   }
@@ -545,26 +337,38 @@ export class Engine {
     await store.update(id, (r) => {
       r.status = "running";
     });
-    this.#publish(await store.mustGet(id));
+    publish(this.#d, await store.mustGet(id));
 
     // Netbox and OpenBao first; Kea and Metal3 start as soon as the BMC IP is known (while the
     // Netbox step still sets the OOB IP), because they need nothing else from Netbox.
     const ipKnown = Promise.withResolvers<void>();
-    const netbox = this.#step(id, "netbox", (r) => this.#netboxStep(r, ipKnown.resolve))
+    const netbox = runStep(this.#d, id, "netbox", (r) => netboxStep(this.#d, r, ipKnown.resolve))
       .finally(ipKnown.resolve);
     // Submit's own write is awaited first: the step is then usually done already and skipped.
     const openbao = (this.#secretWrites.get(id) ?? Promise.resolve()).then(() =>
-      this.#step(id, "openbao", (r) => this.#retryOpenbao(r))
+      runStep(this.#d, id, "openbao", (r) => retryOpenbao(this.#d, this.#passwords, r))
     );
-    // The Metal3 step reads the password back from OpenBao; fetch it while Netbox works.
-    const password = openbao.then(() => this.#password(id));
+    // SPEC §6.2: the password given to this run is used from memory (the BMC check starts beside
+    // the OpenBao write); a run without one (restart, retry without a password) reads OpenBao.
+    const given = this.#given.get(id);
+    const password = given !== undefined
+      ? Promise.resolve(given)
+      : openbao.then(() => readPassword(this.#d, this.#passwords, id));
     password.catch(() => {}); // surfaced by the Metal3 step
+    // No Metal3 Secret (and no rotation) before OpenBao holds the password.
+    const secretSafe = openbao.then(() => mustBeInOpenBao(this.#d, id));
+    secretSafe.catch(() => {}); // surfaced by the Metal3 step
     await ipKnown.promise;
     const later: Promise<void>[] = [];
     if ((await store.mustGet(id)).steps.netbox.status !== "failed") {
       later.push(
-        this.#step(id, "kea", (r) => this.#keaStep(r)),
-        openbao.then(() => this.#step(id, "metal3", (r) => this.#metal3Step(r, password))),
+        runStep(this.#d, id, "kea", (r) => keaStep(this.#d, r)),
+        runStep(
+          this.#d,
+          id,
+          "metal3",
+          (r) => metal3Step(this.#d, this.#rotator, r, password, secretSafe),
+        ),
       );
     }
     await Promise.all([netbox, openbao, ...later]);
@@ -598,488 +402,16 @@ export class Engine {
     if (final.status === "ok") this.#passwords.delete(id);
     this.#d.metrics.registration(final.status);
     log.info("registration finished", { id, device: final.device_name, status: final.status });
-    this.#publish(await store.mustGet(id));
+    publish(this.#d, await store.mustGet(id));
   }
 
-  /**
-   * Re-runs the idempotent step that owns a drifted object (lib/registration/drift.ts), with the
-   * step's own code so a repair writes exactly what registration writes. `recreateDevice` forgets
-   * the Netbox ids first (the device the service created is gone). Throws what the step throws.
-   */
-  async repairStep(
+  /** Re-runs the step that owns a drifted object (lib/registration/repair.ts). */
+  repairStep(
     id: string,
     step: StepName,
     options: { recreateDevice?: boolean } = {},
   ): Promise<string> {
-    const { store, openbao } = this.#d;
-    let r = await store.mustGet(id);
-    if (options.recreateDevice && !r.created.netbox_device_preexisting) {
-      r = await store.update(id, (x) => {
-        for (const k of ["netbox_device_id", "netbox_interface_id", "netbox_mac_id"] as const) {
-          delete x.created[k];
-        }
-      });
-    }
-    try {
-      switch (step) {
-        case "netbox":
-          return await this.#netboxStep(r, () => {});
-        case "kea":
-          return await this.#keaStep(r);
-        case "metal3":
-          return await this.#metal3Step(r, this.#password(id), true);
-        case "openbao": {
-          // The password stays the one OpenBao holds; the username and MAC are the record's.
-          const current = await openbao?.readSecret(secretPath(r.device_name));
-          if (!current?.data.password) {
-            throw new Error(
-              `OpenBao has no password at ${secretPath(r.device_name)}: Retry with the password`,
-            );
-          }
-          await this.#storeSecret(r, current.data.password);
-          const after = await store.mustGet(id);
-          if (after.steps.openbao.status !== "done") throw new Error(after.steps.openbao.message);
-          return after.steps.openbao.message ?? "";
-        }
-      }
-    } catch (e) {
-      if (e instanceof StepEnd) throw new Error(e.message);
-      throw e;
-    }
-  }
-
-  /** Runs one step unless it is already done or skipped; records timing, outcome and events. */
-  async #step(
-    id: string,
-    step: StepName,
-    fn: (r: Registration) => Promise<string | void>,
-  ): Promise<void> {
-    const record = await this.#d.store.mustGet(id);
-    const state = record.steps[step].status;
-    if (state === "done" || state === "skipped") return;
-    await this.#setStep(id, step, "running");
-    const started = performance.now();
-    let status: StepStatus = "done";
-    let message: string | undefined;
-    try {
-      message = (await fn(record)) ?? undefined;
-    } catch (e) {
-      if (e instanceof StepEnd) {
-        status = e.status;
-        message = e.message;
-      } else if (e instanceof BootMacRequired) {
-        status = "blocked";
-        message = e.message;
-      } else {
-        status = "failed";
-        message = actionable(e);
-        this.#d.log.warn("step failed", { id, device: record.device_name, step, error: e });
-      }
-    }
-    this.#d.metrics.stepDuration(step, status, performance.now() - started);
-    await this.#setStep(id, step, status, message);
-  }
-
-  async #setStep(id: string, step: StepName, status: StepStatus, message?: string): Promise<void> {
-    const now = new Date().toISOString();
-    const r = await this.#d.store.update(id, (r) => {
-      const s = r.steps[step];
-      s.status = status;
-      s.message = message;
-      if (status === "running") {
-        s.startedAt = now;
-        s.endedAt = undefined;
-      } else s.endedAt = now;
-      if (status === "skipped" && message) r.warnings.push(message);
-    });
-    this.#d.events.publish({ type: "step", id, device_name: r.device_name, step, status, message });
-  }
-
-  #publish(r: Registration): void {
-    this.#d.events.publish({ type: "registration", registration: publicView(r) });
-  }
-
-  async #retryOpenbao(r: Registration): Promise<string | void> {
-    const password = this.#passwords.get(r.id);
-    if (!this.#d.openbao) throw new StepEnd("skipped", "OpenBao is not configured");
-    if (!password) {
-      throw new Error(
-        "The BMC password is no longer held by the service: retry with the password (rescan the label)",
-      );
-    }
-    await this.#storeSecret(r, password);
-    const after = await this.#d.store.mustGet(r.id);
-    if (after.steps.openbao.status === "failed") throw new Error(after.steps.openbao.message);
-    return after.steps.openbao.message;
-  }
-
-  /** Device, BMC interface, MAC and IP in Netbox; calls `ipKnown` once the BMC IP is recorded. */
-  async #netboxStep(r: Registration, ipKnown: () => void): Promise<string> {
-    const nb = this.#d.netbox;
-    if (!r.resolved || !nb) {
-      throw new StepEnd(
-        "skipped",
-        nb
-          ? "Netbox step skipped: site, location, rack, position, device_type and device_role are all needed"
-          : "Netbox is not configured: the device was not registered in DCIM/IPAM",
-      );
-    }
-    const { store } = this.#d;
-    const ref = r.resolved;
-    let deviceId = r.created.netbox_device_id;
-    let found = r.created.netbox_device_preexisting === true;
-    if (!deviceId) {
-      // Pre-flight already looked: reuse the device only when it carried this BMC MAC.
-      const preexisting = ref.existingDeviceId !== undefined;
-      const device = preexisting ? { id: ref.existingDeviceId! } : await this.#createDevice(r, ref);
-      deviceId = device.id;
-      found = preexisting;
-      await store.update(r.id, (x) => {
-        x.created.netbox_device_id = device.id;
-        x.created.netbox_device_preexisting = preexisting;
-      });
-    }
-    const iface = await nb.ensureBmcInterface(deviceId);
-    await store.update(r.id, (x) => x.created.netbox_interface_id = iface.id);
-    // The MAC and the IP hang off the interface independently: set both at once.
-    const macWrite = nb.setInterfaceMac(iface.id, r.bmc_mac).then((mac) =>
-      store.update(r.id, (x) => x.created.netbox_mac_id = mac.macId)
-    );
-    macWrite.catch(() => {}); // awaited below
-    if (!r.request.bmc_ip && ref.prefixId === undefined) {
-      // As the original system: the device is registered, the IP steps wait for an address.
-      await macWrite;
-      await store.update(r.id, (x) =>
-        x.warnings.push(
-          "No BMC IP: give bmc_ip or bmc_prefix, or set ONBOARDING_BMC_PREFIX, to record the BMC IP, reserve it in Kea and create the BareMetalHost",
-        ));
-      return `Device ${deviceId} with its BMC interface; no BMC IP (no bmc_ip, bmc_prefix or ONBOARDING_BMC_PREFIX)`;
-    }
-    const tenant = { tenantId: ref.tenantId };
-    const ip = r.request.bmc_ip
-      ? await nb.assignIp(r.request.bmc_ip, iface.id, tenant)
-      : await nb.allocateIp(ref.prefixId!, iface.id, {
-        description: `BMC of ${r.device_name}`,
-        ...tenant,
-      });
-    await store.update(r.id, (x) => {
-      x.created.netbox_ip_id = ip.id;
-      x.bmc_ip = bare(ip.address);
-    });
-    ipKnown();
-    await Promise.all([macWrite, nb.setOobIp(deviceId, ip.id)]);
-    // Said for people; the ids are in the created objects.
-    return `${found ? "Found" : "Created"} ${r.device_name} in Netbox, BMC address ${
-      bare(ip.address)
-    }`;
-  }
-
-  /** Creates the device; after a crash between create and record, adopts the one we made. */
-  async #createDevice(r: Registration, ref: ResolvedRefs): Promise<{ id: number }> {
-    const nb = this.#d.netbox!;
-    try {
-      return await nb.createDevice({
-        name: r.device_name,
-        siteId: ref.siteId,
-        locationId: ref.locationId,
-        rackId: ref.rackId,
-        position: r.request.position!,
-        deviceTypeId: ref.deviceTypeId,
-        roleId: ref.roleId,
-        tenantId: ref.tenantId,
-      });
-    } catch (e) {
-      const found = await nb.findDeviceByName(r.device_name, ref.siteId);
-      if (found && found.rack_id === ref.rackId && found.position === r.request.position) {
-        return found;
-      }
-      throw e;
-    }
-  }
-
-  async #keaStep(r: Registration): Promise<string> {
-    const { kea, store } = this.#d;
-    if (!r.bmc_ip) {
-      throw new StepEnd(
-        "skipped",
-        "Kea step skipped: no BMC IP is known (give bmc_ip, or the Netbox fields with bmc_prefix or ONBOARDING_BMC_PREFIX)",
-      );
-    }
-    if (!kea) throw new StepEnd("skipped", "Kea is not configured: no DHCP reservation was made");
-    this.#mustBeBmcIp(r.bmc_ip);
-    const { subnetId, results } = await kea.reserve({
-      mac: r.bmc_mac,
-      ip: r.bmc_ip,
-      hostname: `${r.device_name}-bmc`,
-      userContext: {
-        device: r.device_name,
-        ...(r.created.netbox_device_id ? { netbox_device_id: r.created.netbox_device_id } : {}),
-      },
-    });
-    await store.update(r.id, (x) => {
-      x.created.kea_subnet_id = subnetId;
-      x.created.kea_servers = results;
-    });
-    const failed = results.filter((s) => s.outcome === "failed");
-    if (failed.length) {
-      throw new Error(
-        `Kea reservation failed on ${
-          failed.map((f) => `${f.server} (${f.message})`).join(", ")
-        }: check those servers and retry`,
-      );
-    }
-    const where = results.length === 2
-      ? "both DHCP servers"
-      : results.length === 1
-      ? "the DHCP server"
-      : `${results.length} DHCP servers`;
-    return results.every((s) => s.outcome === "unchanged")
-      ? `${r.bmc_ip} was already reserved on ${where}`
-      : `Reserved ${r.bmc_ip} on ${where}`;
-  }
-
-  /** `repair`: a drift repair, which re-applies the objects and never rotates the password. */
-  async #metal3Step(
-    r: Registration,
-    passwordRead: Promise<string>,
-    repair = false,
-  ): Promise<string> {
-    const { kubernetes, config, store } = this.#d;
-    if (!r.bmc_ip) throw new StepEnd("skipped", "Metal3 step skipped: no BMC IP is known");
-    if (!kubernetes) {
-      throw new StepEnd("skipped", "Kubernetes is not configured: no BareMetalHost was created");
-    }
-    this.#mustBeBmcIp(r.bmc_ip);
-    // What exists under these names is read while the BMC is checked.
-    const existing = this.#readMetal3Objects(r);
-    existing.catch(() => {}); // awaited (and thrown) below
-    let password = await passwordRead;
-    // A re-run (e.g. Retry with the boot MAC) replaces what an earlier run of this step warned.
-    await store.update(r.id, (x) => {
-      x.warnings = x.warnings.filter((w) => !METAL3_WARNINGS.test(w));
-    });
-    let bootMac = r.boot_mac;
-    let systemPath: string | undefined;
-    let ours: { host: boolean; secret: boolean } | undefined;
-    if (this.#d.redfish) {
-      const checkWith = (password: string) =>
-        this.#d.redfish!.checkBmc({
-          host: r.bmc_ip!,
-          username: r.bmc_username,
-          password,
-          bmcMac: r.bmc_mac,
-          system: r.bmc_system,
-        });
-      let check = await checkWith(password);
-      if (check.outcome === "wrong-password") throw new Error(check.message);
-      // The scanned password is replaced before Metal3 gets one (opt-in; lib/rotation.ts).
-      if (
-        check.outcome === "ok" && !repair && this.#rotator.wanted(r) &&
-        r.rotation?.status !== "ok"
-      ) {
-        // A host or Secret of someone else's under this name stops us before the BMC changes.
-        ours = await this.#metal3Ownership(r, existing);
-        password = (await this.#rotator.rotate(r.id, r.actor)).password;
-        // A BMC that wanted a new password shows its system only now.
-        if (check.passwordChangeRequired) check = await checkWith(password);
-      }
-      if (check.outcome === "pick-system") {
-        // Neither the system path nor a boot MAC is chosen for the operator.
-        await store.update(r.id, (x) => {
-          x.bmc = {
-            vendor: "",
-            model: "",
-            serial: "",
-            systemId: "",
-            systemPath: "",
-            systems: check.systems,
-          };
-        });
-        throw new StepEnd("blocked", check.message);
-      }
-      if (check.outcome === "ok") {
-        systemPath = check.systemPath || undefined;
-        bootMac ??= check.bootMac || undefined;
-        await store.update(r.id, (x) => {
-          x.bmc = {
-            vendor: check.vendor,
-            model: check.model,
-            serial: check.serial,
-            systemId: check.systemId,
-            systemPath: check.systemPath,
-            nics: check.nics,
-            bootMac: check.bootMac,
-            bootReason: check.bootReason,
-          };
-          if (!r.boot_mac && check.bootMac) {
-            x.warnings.push(
-              `Boot MAC ${check.bootMac} was discovered over Redfish, not scanned ` +
-                `(${check.bootReason}): check that it is the NIC on the provisioning network, ` +
-                "or Retry with the right one (boot_mac)",
-            );
-          } else if (!r.boot_mac && check.nics.length > 1) {
-            x.warnings.push(
-              `The BMC does not say which of its ${check.nics.length} NICs boots ` +
-                `(${check.bootReason}): pick one on the server's page and Retry with it`,
-            );
-          }
-          if (check.passwordChangeRequired) {
-            x.warnings.push("The BMC asks for a password change before it can be managed");
-          }
-        });
-      } else {
-        await store.update(r.id, (x) => x.warnings.push(`BMC check: ${check.message}`));
-      }
-    }
-    const driver = config.BMC_DRIVER;
-    if (!bootMac) {
-      if (needsBootMac(driver)) throw new BootMacRequired(driver);
-      await store.update(r.id, (x) => x.warnings.push(NO_BOOT_MAC_WARNING));
-    }
-    const ns = config.METAL3_NAMESPACE;
-    const secretName = bmcSecretName(r.device_name);
-    const labels = hostLabels({
-      site: r.resolved?.siteSlug ?? optionalString(r.request.site),
-      location: optionalString(r.request.location),
-      rack: r.resolved?.rackName ?? optionalString(r.request.rack),
-      netboxDeviceId: r.created.netbox_device_id,
-    });
-    ours ??= await this.#metal3Ownership(r, existing);
-    await Promise.all([
-      kubernetes.apply(
-        bmcSecret({
-          name: secretName,
-          namespace: ns,
-          username: r.bmc_username,
-          password,
-          registrationId: r.id,
-        }),
-        { force: ours.secret },
-      ),
-      kubernetes.apply(
-        bareMetalHost({
-          name: r.device_name,
-          namespace: ns,
-          bmcAddress: bmcAddress(driver, r.bmc_ip, systemPath),
-          credentialsName: secretName,
-          bootMac,
-          labels,
-          registrationId: r.id,
-        }),
-        { force: ours.host },
-      ),
-    ]);
-    await store.update(r.id, (x) => {
-      x.created.metal3_secret = secretName;
-      x.created.metal3_bmh = r.device_name;
-    });
-    return `Handed to Metal3 as ${r.device_name}, with its BMC credentials`;
-  }
-
-  /**
-   * The last word before an IP is written to Kea or given the BMC password (the BMC check and
-   * Metal3): it lies in the BMC networks. Pre-flight refuses such items; this catches an allocated
-   * IP and records made before the networks were configured.
-   */
-  #mustBeBmcIp(ip: string): void {
-    const problem = bmcIpProblem(ip, bmcNetworks(this.#d.config));
-    if (problem) throw new ValidationFailed({ bmc_ip: problem }, `bmc_ip: ${problem}`);
-  }
-
-  /**
-   * Reads the BareMetalHost and its Secret before anything is applied. While either is being
-   * deleted (a deletionTimestamp, the operator's finalizer still on it) the step waits, bounded
-   * by METAL3_DELETE_WAIT and shown in the step message; either existing and not ours is a
-   * conflict naming its owner, and nothing is changed. Says which exist (and are ours).
-   */
-  async #metal3Ownership(
-    r: Registration,
-    firstRead: Promise<Metal3Objects>,
-  ): Promise<{ host: boolean; secret: boolean }> {
-    const ns = this.#d.config.METAL3_NAMESPACE;
-    const secretName = bmcSecretName(r.device_name);
-    const waitMs = this.#d.config.METAL3_DELETE_WAIT * 1000;
-    const deadline = Date.now() + waitMs;
-    for (let read = firstRead;; read = this.#readMetal3Objects(r)) {
-      const [host, secret] = await read;
-      const found = [
-        { kind: "BareMetalHost", object: host, recorded: r.created.metal3_bmh === r.device_name },
-        { kind: "Secret", object: secret, recorded: r.created.metal3_secret === secretName },
-      ];
-      const deleting = found.find((f) => f.object?.metadata.deletionTimestamp);
-      if (!deleting) {
-        for (const { kind, object, recorded } of found) {
-          const owner = object && foreignOwner({ ...object, kind }, { id: r.id, recorded });
-          if (owner) {
-            throw new Conflict(
-              `${owner}: nothing was changed. Choose another device name, or have its owner remove it, then Retry`,
-            );
-          }
-        }
-        return { host: host !== null, secret: secret !== null };
-      }
-      const what = `${deleting.kind} ${ns}/${deleting.object!.metadata.name}`;
-      const since = deleting.object!.metadata.deletionTimestamp;
-      if (Date.now() >= deadline) {
-        throw new Error(
-          `${what} is still being deleted (since ${since}; its finalizer is kept until the ` +
-            `operator has deprovisioned it). Check it with kubectl -n ${ns} get ${deleting.kind.toLowerCase()} ` +
-            `${deleting.object!.metadata.name}, and Retry once it is gone`,
-        );
-      }
-      await this.#stepProgress(
-        r.id,
-        "metal3",
-        `Waiting for the previous host to be deleted: ${what} is being deleted since ${since}`,
-      );
-      await sleep(Math.min(2000, Math.max(20, waitMs / 20)));
-    }
-  }
-
-  /** The BareMetalHost and the Secret of a registration's names, as they are now (or null). */
-  #readMetal3Objects(r: Registration): Promise<Metal3Objects> {
-    const { kubernetes, config } = this.#d;
-    const ns = config.METAL3_NAMESPACE;
-    return Promise.all([
-      kubernetes!.getBareMetalHost(ns, r.device_name),
-      kubernetes!.getSecret(ns, bmcSecretName(r.device_name)),
-    ]);
-  }
-
-  /** Updates a running step's message (a visible wait) without changing its status. */
-  async #stepProgress(id: string, step: StepName, message: string): Promise<void> {
-    const r = await this.#d.store.update(id, (x) => {
-      x.steps[step].message = message;
-    });
-    this.#d.events.publish({
-      type: "step",
-      id,
-      device_name: r.device_name,
-      step,
-      status: r.steps[step].status,
-      message,
-    });
-  }
-
-  /** The password for the Metal3 Secret: read back from OpenBao (memory only without OpenBao). */
-  async #password(id: string): Promise<string> {
-    const r = await this.#d.store.mustGet(id);
-    const { openbao } = this.#d;
-    if (openbao) {
-      if (r.steps.openbao.status !== "done") {
-        throw new Error(
-          "The BMC password must be in OpenBao first: Retry once OpenBao is reachable",
-        );
-      }
-      const secret = await openbao.readSecret(secretPath(r.device_name));
-      if (secret?.data.password) return secret.data.password;
-      throw new Error(
-        `OpenBao has no password at ${secretPath(r.device_name)}: retry with the password`,
-      );
-    }
-    const mem = this.#passwords.get(id);
-    if (mem) return mem;
-    throw new Error("The BMC password is no longer held by the service: retry with the password");
+    return repairStep(this.#d, this.#rotator, this.#passwords, id, step, options);
   }
 
   /** Resumes from the failed steps; a new password, boot MAC or BMC system may be supplied. */
@@ -1129,110 +461,10 @@ export class Engine {
     // The watch sees our own deletion meanwhile: it must not report the host as lost.
     this.#decommissioning.add(id);
     try {
-      return await this.#decommission(id, options, actor);
+      return await decommission(this.#d, this.#passwords, id, options, actor);
     } finally {
       this.#decommissioning.delete(id);
     }
-  }
-
-  async #decommission(
-    id: string,
-    options: { force: boolean },
-    actor: string,
-  ): Promise<{ registration: Registration; steps: Record<string, string> }> {
-    const { store, kubernetes, kea, openbao, netbox, config } = this.#d;
-    const r = await store.mustGet(id);
-    const report: Record<string, string> = {};
-    const ns = config.METAL3_NAMESPACE;
-    if (r.status === "decommissioned") {
-      // Again while its host is being deleted: only look whether it is gone now.
-      await this.#releaseIfHostGone(id);
-      return { registration: await store.mustGet(id), steps: report };
-    }
-    let hostDeletion: Registration["host_deletion"];
-    if (kubernetes && r.created.metal3_bmh) {
-      const name = r.created.metal3_bmh;
-      const bmh = await kubernetes.getBareMetalHost(ns, name);
-      const state = bmh ? statusView(bmh).state : "";
-      if (PROVISIONED_STATES.includes(state) && !options.force) {
-        throw new Conflict(
-          `${r.device_name} is ${state} in Metal3: deprovision it first, or decommission with force=true (admins only)`,
-        );
-      }
-      if (bmh && foreignOwner({ ...bmh, kind: "BareMetalHost" }, { id, recorded: true })) {
-        report.baremetalhost = "not this registration's any more: left alone";
-      } else if (bmh) {
-        await kubernetes.deleteBareMetalHost(ns, name);
-        // The operator's finalizer keeps it while it deprovisions: the claims wait for that.
-        const after = await kubernetes.getBareMetalHost(ns, name);
-        if (after && after.metadata.uid === bmh.metadata.uid) {
-          hostDeletion = {
-            name,
-            since: after.metadata.deletionTimestamp ?? new Date().toISOString(),
-          };
-          report.baremetalhost = "deleting (the operator removes it once deprovisioned)";
-        } else report.baremetalhost = "deleted";
-      } else report.baremetalhost = "already gone";
-    }
-    if (kubernetes && r.created.metal3_secret) {
-      const secret = await kubernetes.getSecret(ns, r.created.metal3_secret);
-      if (secret && foreignOwner({ ...secret, kind: "Secret" }, { id, recorded: true })) {
-        report.secret = "not this registration's any more: left alone";
-      } else {
-        await kubernetes.deleteSecret(ns, r.created.metal3_secret);
-        report.secret = "deleted";
-      }
-    }
-    if (kea && r.created.kea_subnet_id !== undefined) {
-      const { results } = await kea.release(r.bmc_mac, r.created.kea_subnet_id);
-      report.kea = results.map((s) => `${s.server}: ${s.outcome}`).join(", ") || "released";
-    }
-    if (openbao && r.created.openbao_path) {
-      await openbao.deleteSecret(secretPath(r.device_name));
-      report.openbao = "deleted";
-    }
-    if (netbox && r.created.netbox_device_id) {
-      if (r.created.netbox_device_preexisting) {
-        await netbox.setDeviceStatus(r.created.netbox_device_id, "decommissioning");
-        report.netbox = "status decommissioning (device existed before this registration)";
-      } else {
-        if (r.created.netbox_ip_id) await netbox.deleteIp(r.created.netbox_ip_id);
-        if (r.created.netbox_mac_id) await netbox.deleteMac(r.created.netbox_mac_id);
-        if (r.created.netbox_interface_id) {
-          await netbox.deleteInterface(r.created.netbox_interface_id);
-        }
-        await netbox.deleteDevice(r.created.netbox_device_id);
-        report.netbox = "device, interface, MAC and IP deleted";
-      }
-    }
-    this.#passwords.delete(id);
-    if (hostDeletion) await store.setHostDeletion(id, true);
-    const updated = await store.update(id, (x) => {
-      x.status = "decommissioned";
-      x.created = {};
-      x.host_deletion = hostDeletion;
-      x.provisioning = hostDeletion
-        ? {
-          ...(x.provisioning ?? { operationalStatus: "", poweredOn: false, errorMessage: "" }),
-          state: "deleting",
-          updatedAt: new Date().toISOString(),
-        }
-        : undefined;
-      if (hostDeletion) x.warnings.push(waitingForDeletion(ns, hostDeletion.name));
-    });
-    if (!hostDeletion) await store.releaseClaims(updated);
-    await store.audit(id, {
-      at: new Date().toISOString(),
-      actor,
-      action: options.force ? "decommission (force)" : "decommission",
-      detail: JSON.stringify(report),
-    });
-    this.#publish(updated);
-    // The host may have gone while we were busy here (its DELETED event was ignored).
-    if (hostDeletion && await this.#releaseIfHostGone(id)) {
-      return { registration: await store.mustGet(id), steps: report };
-    }
-    return { registration: updated, steps: report };
   }
 
   /** Resolves when the registration reaches a final status, or after `timeoutMs`. */
@@ -1259,174 +491,8 @@ export class Engine {
     }
   }
 
-  /**
-   * A decommissioned record waiting for its BareMetalHost: once the host is gone (or the name is
-   * another object's), releases name, MAC and rack slot. Returns true when nothing waits any more.
-   */
-  async #releaseIfHostGone(id: string): Promise<boolean> {
-    const { store, kubernetes, config } = this.#d;
-    const r = await store.get(id);
-    if (!r?.host_deletion) {
-      await store.setHostDeletion(id, false);
-      return true;
-    }
-    const host = kubernetes
-      ? await kubernetes.getBareMetalHost(config.METAL3_NAMESPACE, r.host_deletion.name)
-      : null;
-    if (host?.metadata.deletionTimestamp) return false;
-    const wait = waitingForDeletion(config.METAL3_NAMESPACE, r.host_deletion.name);
-    const updated = await store.update(id, (x) => {
-      x.host_deletion = undefined;
-      x.provisioning = undefined;
-      x.warnings = x.warnings.filter((w) => w !== wait);
-    });
-    await store.releaseClaims(updated);
-    await store.setHostDeletion(id, false);
-    await store.audit(id, {
-      at: new Date().toISOString(),
-      actor: "system",
-      action: "release",
-      detail: `BareMetalHost ${r.host_deletion.name} is gone: name, MAC and rack slot released`,
-    });
-    this.#publish(updated);
-    return true;
+  /** Feeds Metal3 provisioning changes into the records and the live events (provisioning.ts). */
+  watchProvisioning(signal: AbortSignal): Promise<void> {
+    return watchProvisioning(this.#d, this.#decommissioning, signal);
   }
-
-  /**
-   * After a lost claim: a holder that is decommissioned and waiting for its host is released if
-   * the host is gone (true: try again); still deleting is a conflict saying so.
-   */
-  async #releaseDeletedHolders(record: Registration): Promise<boolean> {
-    const { store, config } = this.#d;
-    const holders = new Set(
-      [
-        await store.idByName(record.device_name),
-        await store.idByMac(record.bmc_mac),
-        ...await Promise.all(
-          (record.slot?.units ?? []).map((u) => store.slotHolder(record.slot!.rackId, u)),
-        ),
-      ].filter((h): h is string => !!h && h !== record.id),
-    );
-    let released = false;
-    for (const id of holders) {
-      const holder = await store.get(id);
-      if (!holder?.host_deletion) continue;
-      if (!(await this.#releaseIfHostGone(id))) {
-        throw new Conflict(
-          `${holder.device_name} was decommissioned and ${
-            waitingForDeletion(config.METAL3_NAMESPACE, holder.host_deletion.name)
-          }: register again once it is gone`,
-        );
-      }
-      released = true;
-    }
-    return released;
-  }
-
-  /**
-   * Feeds Metal3 provisioning changes into the records and the live events: a host being deleted
-   * shows as such, a decommissioned record's host that is gone releases its claims, and the host
-   * of an `ok` registration deleted behind our back turns the registration `failed`.
-   */
-  async watchProvisioning(signal: AbortSignal): Promise<void> {
-    const { kubernetes, config, store } = this.#d;
-    if (!kubernetes) return;
-    const ns = config.METAL3_NAMESPACE;
-    // Hosts that went away while no watch ran.
-    for (const id of await store.hostDeletions()) {
-      await this.#releaseIfHostGone(id).catch((e) =>
-        this.#d.log.warn("BareMetalHost deletion check failed", { id, error: e })
-      );
-    }
-    let inOrder = Promise.resolve();
-    await kubernetes.watchBareMetalHosts(ns, {
-      labelSelector: MANAGED_SELECTOR,
-      signal,
-      // The watch does not await onEvent: events are chained so they are recorded in order (a
-      // host's last MODIFIED must not land after its DELETED), and a failure (KV closed at
-      // shutdown) is logged here.
-      onEvent: (e) => {
-        inOrder = inOrder.then(() => this.#onHostEvent(ns, e)).catch((err) => {
-          if (!signal.aborted) this.#d.log.warn("BareMetalHost event not recorded", { error: err });
-        });
-      },
-      onError: (err) => this.#d.log.warn("BareMetalHost watch interrupted", { error: err }),
-    });
-  }
-
-  /** Records a BareMetalHost watch event on the registration that owns the host. */
-  async #onHostEvent(ns: string, e: WatchEvent): Promise<void> {
-    const { store } = this.#d;
-    const { name, annotations, deletionTimestamp } = e.object.metadata;
-    const id = await store.idByName(name);
-    if (!id || this.#decommissioning.has(id)) return;
-    const before = await store.mustGet(id);
-    const owner = annotations?.[ANNOTATION_REGISTRATION_ID];
-    if (owner && owner !== id) return; // another registration's host of that name
-    if (before.status === "decommissioned") {
-      if (e.type === "DELETED" && before.host_deletion) await this.#releaseIfHostGone(id);
-      return;
-    }
-    const view = statusView(e.object);
-    const now = new Date().toISOString();
-    const lost = e.type === "DELETED" && before.status === "ok";
-    const message =
-      `BareMetalHost ${ns}/${name} was deleted outside this service: press Retry to create it again, or decommission the server`;
-    const updated = await store.update(id, (r) => {
-      if (r.status === "decommissioned") return;
-      r.provisioning = {
-        ...view,
-        state: e.type === "DELETED" ? "deleted" : deletionTimestamp ? "deleting" : view.state,
-        updatedAt: now,
-      };
-      if (lost && r.status === "ok") {
-        r.status = "failed";
-        r.steps.metal3 = { ...r.steps.metal3, status: "failed", message, endedAt: now };
-        r.error = `metal3: ${message}`;
-      }
-    });
-    if (lost && updated.status === "failed") {
-      this.#d.log.warn("BareMetalHost deleted outside the service", { id, device: name });
-      this.#d.events.publish({
-        type: "step",
-        id,
-        device_name: name,
-        step: "metal3",
-        status: "failed",
-        message,
-      });
-    }
-    this.#publish(updated);
-  }
-}
-
-/** What a decommissioned registration shows while its BareMetalHost is deleted. */
-function waitingForDeletion(ns: string, name: string): string {
-  return `Waiting for the previous host to be deleted: BareMetalHost ${ns}/${name} keeps the operator's finalizer while it deprovisions; name, MAC and rack slot stay claimed until it is gone`;
-}
-
-/** Turns an error into a message that tells the technician what to do next; never a secret. */
-export function actionable(e: unknown): string {
-  if (e instanceof IntegrationError) {
-    const what = e.status === 0
-      ? `${e.integration} did not answer`
-      : e.status === 401 || e.status === 403
-      ? `${e.integration} refused our credentials (HTTP ${e.status})`
-      : e.status >= 500 || e.status === 429
-      ? `${e.integration} is failing (HTTP ${e.status})`
-      : `${e.integration} rejected the request (HTTP ${e.status})`;
-    const hint = e.status === 0 || e.status >= 500 || e.status === 429
-      ? "press Retry when it is back"
-      : e.status === 401 || e.status === 403
-      ? "ask the platform team to check the service's credentials, then Retry"
-      : "correct the data in the system named and Retry";
-    return `${what} during ${e.operation}: ${e.message.replace(/^[^:]*failed: /, "")} — ${hint}`;
-  }
-  if (
-    e instanceof Conflict || e instanceof MacAlreadyRegistered || e instanceof RackSlotTaken ||
-    e instanceof NotFound
-  ) {
-    return e.message;
-  }
-  return (e as Error)?.message ?? String(e);
 }

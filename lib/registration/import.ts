@@ -8,7 +8,8 @@ import {
   ValidationFailed,
 } from "../domain/errors.ts";
 import type { EventBus } from "../state/events.ts";
-import { actionable, type Engine } from "./engine.ts";
+import type { Engine } from "./engine.ts";
+import { actionable } from "./step.ts";
 import type { StepName } from "../domain/model.ts";
 import type { ReferenceMemo } from "./preflight.ts";
 import {
@@ -81,15 +82,26 @@ function resultOf(index: number, r: Registration, warnings: string[]): ImportRes
   };
 }
 
-/** Runs a pool of `size` workers over `count` indexes. */
-async function pool(
-  count: number,
+/** Runs `work` over every item, `size` at a time, with the item parsed and its device name ("" when
+ * it has none as a string). */
+async function eachItem(
+  items: unknown[],
   size: number,
-  work: (i: number) => Promise<void>,
+  work: (
+    index: number,
+    raw: unknown,
+    parsed: ReturnType<typeof importItemSchema.safeParse>,
+    name: string,
+  ) => Promise<void>,
 ): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(size, count) }, async () => {
-    while (next < count) await work(next++);
+  await Promise.all(Array.from({ length: Math.min(size, items.length) }, async () => {
+    while (next < items.length) {
+      const index = next++;
+      const raw = items[index];
+      const name = (raw as { device_name?: unknown })?.device_name;
+      await work(index, raw, importItemSchema.safeParse(raw), typeof name === "string" ? name : "");
+    }
   }));
 }
 
@@ -99,18 +111,23 @@ export interface ImportDeps {
   config: { IMPORT_CONCURRENCY: number };
 }
 
-/** Imports `items` (unvalidated JSON); every item is independent. */
-export async function runImport(
-  deps: ImportDeps,
-  items: unknown,
-  options: { actor: string; concurrency?: number; onEvent?: (e: ImportEvent) => void },
-): Promise<ImportResult[]> {
+/** An import is a JSON array of at most IMPORT_MAX_ITEMS servers. */
+function assertImportList(items: unknown): asserts items is unknown[] {
   if (!Array.isArray(items)) throw new ValidationFailed({ body: "Send a JSON array of servers" });
   if (items.length > IMPORT_MAX_ITEMS) {
     throw new PayloadTooLarge(
       `At most ${IMPORT_MAX_ITEMS} servers per import (got ${items.length})`,
     );
   }
+}
+
+/** Imports `items` (unvalidated JSON); every item is independent. */
+export async function runImport(
+  deps: ImportDeps,
+  items: unknown,
+  options: { actor: string; concurrency?: number; onEvent?: (e: ImportEvent) => void },
+): Promise<ImportResult[]> {
+  assertImportList(items);
   const results: ImportResult[] = new Array(items.length);
   // By name, because the first step (OpenBao) runs before submit returns the registration id.
   const indexByName = new Map<string, number>();
@@ -136,16 +153,11 @@ export async function runImport(
   const waiting: Promise<void>[] = [];
   const references: ReferenceMemo = new Map();
   try {
-    await pool(
-      items.length,
+    await eachItem(
+      items,
       options.concurrency ?? deps.config.IMPORT_CONCURRENCY,
-      async (index) => {
-        const raw = items[index];
-        const parsed = importItemSchema.safeParse(raw);
+      async (index, raw, parsed, name) => {
         const warnings = unknownFieldsWarning(raw);
-        const name = typeof (raw as { device_name?: unknown })?.device_name === "string"
-          ? String((raw as { device_name: string }).device_name)
-          : "";
         if (!parsed.success) {
           const fields = fieldErrors(parsed.error);
           finish({
@@ -213,22 +225,13 @@ export async function previewImport(
   items: unknown,
   options: { concurrency?: number } = {},
 ): Promise<PreviewResult[]> {
-  if (!Array.isArray(items)) throw new ValidationFailed({ body: "Send a JSON array of servers" });
-  if (items.length > IMPORT_MAX_ITEMS) {
-    throw new PayloadTooLarge(
-      `At most ${IMPORT_MAX_ITEMS} servers per import (got ${items.length})`,
-    );
-  }
+  assertImportList(items);
   const results: PreviewResult[] = new Array(items.length);
   const references: ReferenceMemo = new Map();
-  await pool(
-    items.length,
+  await eachItem(
+    items,
     options.concurrency ?? deps.config.IMPORT_CONCURRENCY,
-    async (index) => {
-      const raw = items[index];
-      const parsed = importItemSchema.safeParse(raw);
-      const name = (raw as { device_name?: unknown })?.device_name;
-      const device_name = typeof name === "string" ? name : "";
+    async (index, _raw, parsed, device_name) => {
       if (!parsed.success) {
         const fields = fieldErrors(parsed.error);
         results[index] = {

@@ -47,17 +47,13 @@ export const serverListQuerySchema = listQuerySchema.extend({
 export type ServerListQuery = z.infer<typeof serverListQuerySchema>;
 
 /** Where a server is and what it is, from Netbox (or, until Netbox has it, from the registration). */
-export interface NetboxView {
+export interface NetboxView
+  extends
+    Pick<InventoryDevice, "site" | "location" | "rack" | "position" | "device_type" | "role"> {
   /** The Netbox device, when known. */
   id: number | null;
   status: string | null;
   url: string | null;
-  site: NetboxRef | null;
-  location: NetboxRef | null;
-  rack: NetboxRef | null;
-  position: number | null;
-  device_type: NetboxRef | null;
-  role: NetboxRef | null;
 }
 
 /** One row: a registration of ours, or a Netbox device (then `id` is its registration, if any). */

@@ -1,39 +1,21 @@
 /** Kea DHCP reservations: the control API (host_cmds, on every server concurrently) or Kea's
  * PostgreSQL host database, chosen by `mode` (auto detects host_cmds with `list-commands`). */
-import { createHttpClient, IntegrationError, redactUrl, type RetryPolicy } from "../http.ts";
-import type { Metrics } from "../../observability/metrics.ts";
+import { IntegrationError } from "../http.ts";
 import { canonicalMac } from "../../domain/mac.ts";
 import {
   type Reservation,
   ReservationConflict,
   reservationFromKea,
-  reservationToKea,
   sameReservation,
 } from "../../domain/kea_json.ts";
 import { createPgsqlBackend, type PgsqlBackend } from "./pgsql.ts";
 import { ipInPrefix, ipInSubnetProblem } from "../../domain/ipv4.ts";
 
+import { createKeaControl, KEA_RESULT, type KeaSettings, timed as timedCall } from "./control.ts";
+
+export { KEA_RESULT, type KeaAnswer, keaServerUrl, type KeaSettings } from "./control.ts";
 export type { OptionData, Reservation } from "../../domain/kea_json.ts";
 export { ReservationConflict } from "../../domain/kea_json.ts";
-
-export interface KeaSettings {
-  mode: "auto" | "api" | "pgsql";
-  /** Control agent hosts (`kea1`, `10.0.0.5`) or full URLs (`http://kea1:8000/`). */
-  servers: string[];
-  /** Port used for servers given as bare hosts. */
-  port: number;
-  subnetId?: number;
-  /** PostgreSQL URL of Kea's host database (pgsql mode). */
-  dbUrl?: string;
-  /** Known subnets, for subnet discovery without a control API. */
-  subnets?: { id: number; subnet: string }[];
-  fetch?: typeof fetch;
-  timeoutMs?: number;
-  retry?: Partial<RetryPolicy>;
-  metrics?: Metrics;
-  /** Clock in ms for the subnet cache; tests pass their own. Default `Date.now`. */
-  now?: () => number;
-}
 
 /** How long the subnets read with `config-get` answer `subnetFor` without asking Kea again. */
 export const KEA_SUBNETS_TTL_MS = 60_000;
@@ -75,29 +57,6 @@ export type ServerHosts =
   | { server: string; hosts: (Reservation & { subnetId: number })[] }
   | { server: string; error: string };
 
-/** One element of a control-agent answer. */
-export interface KeaAnswer {
-  result: number;
-  text?: string;
-  arguments?: Record<string, unknown>;
-}
-
-/** Kea control-channel result codes (src/lib/cc/command_interpreter.h). */
-export const KEA_RESULT = {
-  success: 0,
-  error: 1,
-  unsupported: 2,
-  empty: 3,
-  conflict: 4,
-} as const;
-
-/** The control-agent URL for a configured server. */
-export function keaServerUrl(server: string, port: number): string {
-  if (/^https?:\/\//i.test(server)) return server;
-  const host = server.includes(":") && !server.startsWith("[") ? `[${server}]` : server;
-  return `http://${host}:${port}/`;
-}
-
 function stripHost(r: Reservation & { subnetId: number; hostId?: number }) {
   const { hostId: _drop, ...rest } = r;
   return rest;
@@ -116,18 +75,17 @@ export class HostCmdsMissing extends Error {
 }
 
 export function createKeaClient(settings: KeaSettings): KeaClient {
-  const http = createHttpClient({
-    integration: "kea",
-    fetch: settings.fetch,
-    timeoutMs: settings.timeoutMs,
-    retry: settings.retry,
-    metrics: settings.metrics,
-  });
+  const control = createKeaControl(settings);
+  const timed = <T>(operation: string, fn: () => Promise<T>) =>
+    timedCall(settings.metrics, operation, fn);
   const servers = settings.servers;
   let pg: PgsqlBackend | undefined;
   const pgsql = () => {
     if (!settings.dbUrl) throw new Error("Kea pgsql mode needs KEA_DB_URL (the host database URL)");
-    return pg ??= createPgsqlBackend(settings.dbUrl, { timeoutMs: settings.timeoutMs });
+    return pg ??= createPgsqlBackend(settings.dbUrl, {
+      timeoutMs: settings.timeoutMs,
+      retry: settings.retry,
+    });
   };
   let resolved: Promise<"api" | "pgsql"> | undefined;
   const now = settings.now ?? (() => Date.now());
@@ -136,7 +94,7 @@ export function createKeaClient(settings: KeaSettings): KeaClient {
 
   /** Fetches Kea's subnets afresh; a failed fetch is forgotten so the next call asks again. */
   function refreshSubnets(): Promise<{ id: number; subnet: string }[]> {
-    const entry = { at: now(), list: subnetsFromKea() };
+    const entry = { at: now(), list: control.subnetsFromKea() };
     kea4Subnets = entry;
     entry.list.catch(() => {
       if (kea4Subnets === entry) kea4Subnets = undefined;
@@ -157,135 +115,6 @@ export function createKeaClient(settings: KeaSettings): KeaClient {
     return fromList(cached) ?? fromList(await refreshSubnets().catch(() => undefined)) ?? null;
   }
 
-  async function command(server: string, name: string, args?: Record<string, unknown>) {
-    const url = keaServerUrl(server, settings.port);
-    const body: Record<string, unknown> = { command: name, service: ["dhcp4"] };
-    if (args) body.arguments = args;
-    const res = await http.request<unknown>(name, "POST", url, { body });
-    const answer = (Array.isArray(res.body) ? res.body[0] : res.body) as KeaAnswer | undefined;
-    if (!answer || typeof answer !== "object" || typeof answer.result !== "number") {
-      throw new IntegrationError({
-        integration: "kea",
-        operation: name,
-        method: "POST",
-        url: redactUrl(url),
-        status: res.status,
-        body: res.body,
-        message: `kea ${name} failed: not a Kea control answer (POST ${redactUrl(url)})`,
-      });
-    }
-    return answer;
-  }
-
-  function answerError(server: string, name: string, answer: KeaAnswer): IntegrationError {
-    const url = redactUrl(keaServerUrl(server, settings.port));
-    return new IntegrationError({
-      integration: "kea",
-      operation: name,
-      method: "POST",
-      url,
-      status: 200,
-      body: answer,
-      message: `kea ${name} failed on ${server}: result ${answer.result}: ${answer.text ?? ""}`,
-    });
-  }
-
-  /** reservation-get: the host, or null for "not found" (result 3, or 0 without arguments). */
-  async function reservationGet(server: string, args: Record<string, unknown>, subnetId: number) {
-    const answer = await command(server, "reservation-get", { "subnet-id": subnetId, ...args });
-    if (answer.result === KEA_RESULT.empty) return null;
-    if (answer.result !== KEA_RESULT.success) throw answerError(server, "reservation-get", answer);
-    if (!answer.arguments || !Object.keys(answer.arguments).length) return null;
-    return { ...reservationFromKea(answer.arguments, subnetId), subnetId };
-  }
-
-  const byMac = (mac: string) => ({ "identifier-type": "hw-address", identifier: mac });
-
-  async function reservationDel(server: string, mac: string, subnetId: number) {
-    const answer = await command(server, "reservation-del", {
-      "subnet-id": subnetId,
-      ...byMac(mac),
-    });
-    if (answer.result === KEA_RESULT.success) return "deleted" as const;
-    // Shipped host_cmds says 3; the ARM documents 1 "not found": accept both.
-    if (
-      answer.result === KEA_RESULT.empty ||
-      (answer.result === KEA_RESULT.error && /not (found|deleted)/i.test(answer.text ?? ""))
-    ) return "absent" as const;
-    throw answerError(server, "reservation-del", answer);
-  }
-
-  async function reservationAdd(server: string, r: Reservation, subnetId: number) {
-    const answer = await command(server, "reservation-add", {
-      reservation: reservationToKea(r, subnetId),
-    });
-    if (answer.result === KEA_RESULT.success) return;
-    // After a retried add whose first answer was lost, the host exists already: same data is fine.
-    if (answer.result === KEA_RESULT.error && /exist|duplicate/i.test(answer.text ?? "")) {
-      const now = await reservationGet(server, byMac(r.mac), subnetId);
-      if (now && sameReservation(now, r)) return;
-    }
-    throw answerError(server, "reservation-add", answer);
-  }
-
-  /** Runs `fn` on each server concurrently; throws when every server failed. */
-  async function onEvery<T>(
-    operation: string,
-    fn: (server: string) => Promise<T>,
-  ): Promise<PromiseSettledResult<T>[]> {
-    if (!servers.length) throw new Error("No Kea servers configured (KEA_SERVERS)");
-    const settled = await Promise.allSettled(servers.map(fn));
-    const failures = settled.filter((s) => s.status === "rejected") as PromiseRejectedResult[];
-    for (const f of failures) {
-      if (!(f.reason instanceof IntegrationError)) throw f.reason;
-    }
-    if (failures.length === servers.length) {
-      if (servers.length === 1) throw failures[0].reason;
-      const first = failures[0].reason as IntegrationError;
-      throw new IntegrationError({
-        integration: "kea",
-        operation,
-        method: "POST",
-        url: servers.map((s) => redactUrl(keaServerUrl(s, settings.port))).join(", "),
-        status: first.status,
-        message: `kea ${operation} failed on every server: ${
-          settled.flatMap((x, i) =>
-            x.status === "rejected" ? [`${servers[i]}: ${(x.reason as Error).message}`] : []
-          ).join("; ")
-        }`,
-      });
-    }
-    return settled;
-  }
-
-  /** Tries servers in order until one answers (for reads). */
-  async function onFirst<T>(fn: (server: string) => Promise<T>): Promise<T> {
-    if (!servers.length) throw new Error("No Kea servers configured (KEA_SERVERS)");
-    let last: unknown;
-    for (const s of servers) {
-      try {
-        return await fn(s);
-      } catch (e) {
-        if (!(e instanceof IntegrationError) || e.status === 200) throw e;
-        last = e;
-      }
-    }
-    throw last;
-  }
-
-  async function timed<T>(operation: string, fn: () => Promise<T>): Promise<T> {
-    const started = performance.now();
-    try {
-      const out = await fn();
-      settings.metrics?.observeCall("kea", operation, 200, performance.now() - started);
-      return out;
-    } catch (e) {
-      const status = e instanceof IntegrationError ? e.status : 200;
-      settings.metrics?.observeCall("kea", operation, status, performance.now() - started);
-      throw e;
-    }
-  }
-
   async function detect(): Promise<"api" | "pgsql"> {
     if (settings.mode === "api") {
       if (!servers.length) throw new Error("Kea api mode needs KEA_SERVERS");
@@ -299,30 +128,11 @@ export function createKeaClient(settings: KeaSettings): KeaClient {
       if (settings.dbUrl) return "pgsql";
       throw new Error("Kea is not configured: set KEA_SERVERS (control API) or KEA_DB_URL");
     }
-    const answer = await command(servers[0], "list-commands");
+    const answer = await control.command(servers[0], "list-commands");
     const commands = Array.isArray(answer.arguments) ? answer.arguments as string[] : [];
     if (answer.result === KEA_RESULT.success && commands.includes("reservation-add")) return "api";
     if (settings.dbUrl) return "pgsql";
     throw new HostCmdsMissing(servers[0]);
-  }
-
-  async function subnetsFromKea() {
-    const answer = await onFirst((s) => command(s, "config-get"));
-    if (answer.result !== KEA_RESULT.success) throw answerError(servers[0], "config-get", answer);
-    const dhcp4 = (answer.arguments?.Dhcp4 ?? {}) as Record<string, unknown>;
-    const list: { id: number; subnet: string }[] = [];
-    const add = (subnets: unknown) => {
-      for (const s of Array.isArray(subnets) ? subnets : []) {
-        if (typeof s?.id === "number" && typeof s?.subnet === "string") {
-          list.push({ id: s.id, subnet: s.subnet });
-        }
-      }
-    };
-    add(dhcp4.subnet4);
-    for (const net of (dhcp4["shared-networks"] ?? []) as Record<string, unknown>[]) {
-      add(net.subnet4);
-    }
-    return list;
   }
 
   const client: KeaClient = {
@@ -370,11 +180,11 @@ export function createKeaClient(settings: KeaSettings): KeaClient {
       if (await client.backend() === "pgsql") {
         return (await timed("pgsql find", () => pgsql().findByMac(mac))).map(stripHost);
       }
-      return await onFirst(async (s) => {
-        const answer = await command(s, "reservation-get-by-id", byMac(mac));
+      return await control.onFirst(async (s) => {
+        const answer = await control.command(s, "reservation-get-by-id", control.byMac(mac));
         if (answer.result === KEA_RESULT.empty) return [];
         if (answer.result !== KEA_RESULT.success) {
-          throw answerError(s, "reservation-get-by-id", answer);
+          throw control.answerError(s, "reservation-get-by-id", answer);
         }
         const hosts = (answer.arguments?.hosts ?? []) as Record<string, unknown>[];
         return hosts.filter((h) => typeof h["hw-address"] === "string").map((h) => {
@@ -389,7 +199,9 @@ export function createKeaClient(settings: KeaSettings): KeaClient {
         const host = await timed("pgsql find", () => pgsql().findByIp(ip, subnetId));
         return host ? stripHost(host) : null;
       }
-      return await onFirst((s) => reservationGet(s, { "ip-address": ip }, subnetId));
+      return await control.onFirst((s) =>
+        control.reservationGet(s, { "ip-address": ip }, subnetId)
+      );
     },
 
     async listReservations(subnetId) {
@@ -410,14 +222,14 @@ export function createKeaClient(settings: KeaSettings): KeaClient {
           const hosts: (Reservation & { subnetId: number })[] = [];
           let next: Record<string, unknown> = {};
           for (;;) {
-            const answer = await command(s, "reservation-get-page", {
+            const answer = await control.command(s, "reservation-get-page", {
               "subnet-id": subnetId,
               limit: KEA_PAGE_SIZE,
               ...next,
             });
             if (answer.result === KEA_RESULT.empty) return { server: s, hosts };
             if (answer.result !== KEA_RESULT.success) {
-              throw answerError(s, "reservation-get-page", answer);
+              throw control.answerError(s, "reservation-get-page", answer);
             }
             const page = (answer.arguments?.hosts ?? []) as Record<string, unknown>[];
             for (const h of page) {
@@ -455,10 +267,10 @@ export function createKeaClient(settings: KeaSettings): KeaClient {
         return { subnetId, results: [{ server: db.label, outcome }] };
       }
       // Read everywhere first so that a conflict on any server writes nothing anywhere.
-      const reads = await onEvery("reserve", async (s) => {
+      const reads = await control.onEvery("reserve", async (s) => {
         const [mine, holder] = await Promise.all([
-          reservationGet(s, byMac(r.mac), subnetId),
-          reservationGet(s, { "ip-address": r.ip }, subnetId),
+          control.reservationGet(s, control.byMac(r.mac), subnetId),
+          control.reservationGet(s, { "ip-address": r.ip }, subnetId),
         ]);
         return { mine, holder };
       });
@@ -468,14 +280,14 @@ export function createKeaClient(settings: KeaSettings): KeaClient {
           throw new ReservationConflict(r.ip, subnetId, r.mac, holder.mac, holder.hostname);
         }
       }
-      const writes = await onEvery("reserve", async (s) => {
+      const writes = await control.onEvery("reserve", async (s) => {
         const read = reads[servers.indexOf(s)];
         if (read.status === "rejected") throw read.reason;
         const { mine } = read.value;
         if (mine && sameReservation(mine, r)) return "unchanged" as const;
         // Kea 2.2–2.3 has no reservation-update: replace the host.
-        if (mine) await reservationDel(s, r.mac, subnetId);
-        await reservationAdd(s, r, subnetId);
+        if (mine) await control.reservationDel(s, r.mac, subnetId);
+        await control.reservationAdd(s, r, subnetId);
         return mine ? "updated" as const : "added" as const;
       });
       return { subnetId, results: toResults(writes) };
@@ -488,7 +300,10 @@ export function createKeaClient(settings: KeaSettings): KeaClient {
         const outcome = await timed("pgsql release", () => db.release(mac, subnetId));
         return { results: [{ server: db.label, outcome }] };
       }
-      const settled = await onEvery("release", (s) => reservationDel(s, mac, subnetId));
+      const settled = await control.onEvery(
+        "release",
+        (s) => control.reservationDel(s, mac, subnetId),
+      );
       return { results: toResults(settled) };
     },
 
@@ -498,8 +313,10 @@ export function createKeaClient(settings: KeaSettings): KeaClient {
         return;
       }
       const settled = await Promise.allSettled(servers.map(async (s) => {
-        const answer = await command(s, "list-commands");
-        if (answer.result !== KEA_RESULT.success) throw answerError(s, "list-commands", answer);
+        const answer = await control.command(s, "list-commands");
+        if (answer.result !== KEA_RESULT.success) {
+          throw control.answerError(s, "list-commands", answer);
+        }
       }));
       const failed = settled.map((x, i) => ({ x, s: servers[i] })).filter((f) =>
         f.x.status === "rejected"

@@ -2,7 +2,14 @@
  * directly into `hosts` and `dhcp4_options`, which Kea reads on the next DISCOVER. */
 import postgres from "postgres";
 import { Buffer } from "node:buffer";
-import { IntegrationError, redactText, redactUrl } from "../http.ts";
+import {
+  DEFAULT_RETRY,
+  IntegrationError,
+  redactText,
+  redactUrl,
+  type RetryPolicy,
+  retryTransient,
+} from "../http.ts";
 import {
   bytesToMac,
   macToBytes,
@@ -49,9 +56,10 @@ interface OptionRow {
   space: string | null;
 }
 
-const HOST_COLUMNS = [
-  "host_id",
+/** The `hosts` columns a reservation sets; `host_id` is the database's. */
+const HOST_INSERT_COLUMNS = [
   "dhcp_identifier",
+  "dhcp_identifier_type",
   "dhcp4_subnet_id",
   "ipv4_address",
   "hostname",
@@ -60,7 +68,11 @@ const HOST_COLUMNS = [
   "dhcp4_server_hostname",
   "dhcp4_boot_file_name",
   "user_context",
-] as const;
+];
+const HOST_COLUMNS = [
+  "host_id",
+  ...HOST_INSERT_COLUMNS.filter((c) => c !== "dhcp_identifier_type"),
+];
 
 /** Opens a connection pool; nothing connects until the first query. */
 export function connectKeaDb(
@@ -94,6 +106,26 @@ export function dbError(dbUrl: string, operation: string, cause: unknown): Integ
     message: `kea pgsql ${operation} failed (${url}): ${detail}`,
   });
 }
+
+/** Connection failures (postgres.js codes, SQLSTATE class 08), deadlocks, serialisation
+ * failures and a server shutting down or starting up: worth another try. */
+function isTransientDbError(e: unknown): boolean {
+  const code = String((e as { code?: unknown })?.code ?? "");
+  return code.startsWith("08") || TRANSIENT_DB_CODES.has(code);
+}
+const TRANSIENT_DB_CODES = new Set([
+  "40001",
+  "40P01",
+  "57P01",
+  "57P03",
+  "53300",
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "CONNECT_TIMEOUT",
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+]);
 
 function num(v: string | number | bigint | null): number | null {
   return v === null || v === undefined ? null : Number(v);
@@ -140,7 +172,7 @@ function rowToHost(row: HostRow, options: OptionRow[]): StoredHost {
 /** Reads hosts (with their options) matching a condition fragment. */
 async function selectHosts(tx: Sql | Tx, where: postgres.PendingQuery<postgres.Row[]>) {
   const rows = await tx<HostRow[]>`
-    SELECT ${tx(HOST_COLUMNS as unknown as string[])} FROM hosts
+    SELECT ${tx(HOST_COLUMNS)} FROM hosts
     WHERE dhcp_identifier_type = ${HW_ADDRESS} AND dhcp4_subnet_id IS NOT NULL AND ${where}
     ORDER BY host_id`;
   if (!rows.length) return [];
@@ -199,18 +231,6 @@ export function optionValues(r: Reservation, hostId: number): DbRow[] {
   }));
 }
 
-const HOST_INSERT_COLUMNS = [
-  "dhcp_identifier",
-  "dhcp_identifier_type",
-  "dhcp4_subnet_id",
-  "ipv4_address",
-  "hostname",
-  "dhcp4_client_classes",
-  "dhcp4_next_server",
-  "dhcp4_server_hostname",
-  "dhcp4_boot_file_name",
-  "user_context",
-];
 const OPTION_COLUMNS = ["code", "formatted_value", "space", "persistent", "host_id", "scope_id"];
 
 /** Validates what a reservation would write, before any statement runs. */
@@ -302,14 +322,20 @@ export interface PgsqlBackend {
 }
 
 /** Creates the pgsql backend; every failure is an IntegrationError without the password. */
-export function createPgsqlBackend(dbUrl: string, options: { timeoutMs?: number } = {}) {
+export function createPgsqlBackend(
+  dbUrl: string,
+  options: { timeoutMs?: number; retry?: Partial<RetryPolicy> } = {},
+) {
   let sql: Sql | undefined;
   const db = () => sql ??= connectKeaDb(dbUrl, options);
   const label = `pgsql ${redactUrl(dbUrl)}`;
+  const policy = { ...DEFAULT_RETRY, ...options.retry };
 
+  /** Every statement goes through the HTTP layer's retry policy: a lost connection, a server
+   * restarting or a deadlock is tried again; each operation is one transaction, safe to repeat. */
   async function guarded<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     try {
-      return await fn();
+      return await retryTransient(policy, isTransientDbError, fn);
     } catch (e) {
       if (e instanceof ReservationConflict || e instanceof TypeError) throw e;
       throw dbError(dbUrl, operation, e);
