@@ -2,6 +2,7 @@
  * (read, check-and-set write, write-only-when-changed, soft delete). */
 import {
   createHttpClient,
+  type HttpClient,
   type HttpResponse,
   IntegrationError,
   redactUrl,
@@ -75,6 +76,21 @@ interface Token {
   renewable: boolean;
 }
 
+/** What the KV operations need from the client: the authenticated call and the scrub list. */
+interface KvContext {
+  base: string;
+  mount: string;
+  call: <T>(
+    operation: string,
+    method: string,
+    url: string,
+    opts?: RequestOptions,
+  ) => Promise<HttpResponse<T>>;
+  /** Secret values being written right now, scrubbed from errors too. */
+  inFlight: Map<string, number>;
+  secrets: () => string[];
+}
+
 interface DataResponse {
   data?: {
     data?: Record<string, unknown> | null;
@@ -111,37 +127,13 @@ export function createOpenBaoClient(settings: OpenBaoSettings): OpenBaoClient {
     secrets,
   });
 
-  function tokenFrom(auth: AuthBlock | undefined, operation: string, url: string): Token {
-    if (!auth?.client_token) {
-      throw new IntegrationError({
-        integration: "openbao",
-        operation,
-        method: "POST",
-        url: redactUrl(url),
-        status: 200,
-        message: `openbao ${operation} failed: the answer carried no token (POST ${
-          redactUrl(url)
-        })`,
-      });
-    }
-    const lease = (auth.lease_duration ?? 0) * 1000;
-    const at = now();
-    return {
-      value: auth.client_token,
-      // lease 0 = a token without TTL (e.g. a root token): never renewed, never expires locally.
-      renewAt: lease > 0 ? at + (lease * 2) / 3 : Infinity,
-      expiresAt: lease > 0 ? at + lease : Infinity,
-      renewable: auth.renewable ?? false,
-    };
-  }
-
   async function login(): Promise<Token> {
     const url = `${base}/v1/auth/approle/login`;
     const body: Record<string, string> = { role_id: settings.roleId };
     if (settings.secretId) body.secret_id = settings.secretId;
     try {
       const res = await http.request<{ auth?: AuthBlock }>("login", "POST", url, { body });
-      return tokenFrom(res.body?.auth, "login", url);
+      return tokenFrom(res.body?.auth, "login", url, now());
     } catch (e) {
       if (e instanceof IntegrationError && e.status === 400) {
         throw new IntegrationError({
@@ -168,7 +160,7 @@ export function createOpenBaoClient(settings: OpenBaoSettings): OpenBaoClient {
         body: {},
         headers: { "X-Vault-Token": current.value },
       });
-      const renewed = tokenFrom(res.body?.auth, "renew token", url);
+      const renewed = tokenFrom(res.body?.auth, "renew token", url, now());
       // Renewal is capped by the max TTL: once it no longer buys time, log in afresh next time.
       if (renewed.expiresAt - now() <= EXPIRY_MARGIN_MS) return await login();
       return renewed;
@@ -229,6 +221,77 @@ export function createOpenBaoClient(settings: OpenBaoSettings): OpenBaoClient {
     }
   }
 
+  return {
+    health: () => checkHealth(http, base),
+    ...kvOperations({ base, mount, call, inFlight, secrets }),
+  };
+}
+
+function tokenFrom(
+  auth: AuthBlock | undefined,
+  operation: string,
+  url: string,
+  at: number,
+): Token {
+  if (!auth?.client_token) {
+    throw new IntegrationError({
+      integration: "openbao",
+      operation,
+      method: "POST",
+      url: redactUrl(url),
+      status: 200,
+      message: `openbao ${operation} failed: the answer carried no token (POST ${redactUrl(url)})`,
+    });
+  }
+  const lease = (auth.lease_duration ?? 0) * 1000;
+  return {
+    value: auth.client_token,
+    // lease 0 = a token without TTL (e.g. a root token): never renewed, never expires locally.
+    renewAt: lease > 0 ? at + (lease * 2) / 3 : Infinity,
+    expiresAt: lease > 0 ? at + lease : Infinity,
+    renewable: auth.renewable ?? false,
+  };
+}
+
+/** GET /v1/sys/health: the state, or an IntegrationError naming what to do. */
+async function checkHealth(http: HttpClient, base: string) {
+  const url = `${base}/v1/sys/health`;
+  // 429 (standby), 501 (uninitialised) and 503 (sealed) are answers, not blips to retry.
+  const res = await http.request<Record<string, unknown>>("health", "GET", url, {
+    accept: [429, 472, 473, 501, 503],
+  });
+  const b = res.body;
+  const state = b && typeof b === "object" && typeof b.sealed === "boolean"
+    ? {
+      initialized: b.initialized === true,
+      sealed: b.sealed === true,
+      standby: b.standby === true,
+    }
+    : null;
+  const problem = !state
+    ? `HTTP ${res.status} without a health report`
+    : !state.initialized
+    ? "OpenBao is not initialised: run bao operator init"
+    : state.sealed
+    ? "OpenBao is sealed: unseal it (bao operator unseal) and retry"
+    : null;
+  if (problem || !state) {
+    throw new IntegrationError({
+      integration: "openbao",
+      operation: "health",
+      method: "GET",
+      url: redactUrl(url),
+      status: res.status,
+      body: b,
+      message: `openbao health failed: ${problem} (GET ${redactUrl(url)})`,
+    });
+  }
+  return state;
+}
+
+/** The KV v2 operations, through `call` (authenticated, with one re-login on a 403). */
+function kvOperations(kv: KvContext): Omit<OpenBaoClient, "health"> {
+  const { base, mount, call, inFlight, secrets } = kv;
   function dataUrl(kind: "data" | "metadata" | "delete", path: string): string {
     const clean = path.replace(/^\/+|\/+$/g, "");
     if (!clean || clean.split("/").some((s) => s === "" || s === "." || s === "..")) {
@@ -306,41 +369,6 @@ export function createOpenBaoClient(settings: OpenBaoSettings): OpenBaoClient {
   }
 
   return {
-    async health() {
-      const url = `${base}/v1/sys/health`;
-      // 429 (standby), 501 (uninitialised) and 503 (sealed) are answers, not blips to retry.
-      const res = await http.request<Record<string, unknown>>("health", "GET", url, {
-        accept: [429, 472, 473, 501, 503],
-      });
-      const b = res.body;
-      const state = b && typeof b === "object" && typeof b.sealed === "boolean"
-        ? {
-          initialized: b.initialized === true,
-          sealed: b.sealed === true,
-          standby: b.standby === true,
-        }
-        : null;
-      const problem = !state
-        ? `HTTP ${res.status} without a health report`
-        : !state.initialized
-        ? "OpenBao is not initialised: run bao operator init"
-        : state.sealed
-        ? "OpenBao is sealed: unseal it (bao operator unseal) and retry"
-        : null;
-      if (problem || !state) {
-        throw new IntegrationError({
-          integration: "openbao",
-          operation: "health",
-          method: "GET",
-          url: redactUrl(url),
-          status: res.status,
-          body: b,
-          message: `openbao health failed: ${problem} (GET ${redactUrl(url)})`,
-        });
-      }
-      return state;
-    },
-
     async readSecret(path) {
       const latest = await readLatest(path);
       return latest.data ? { data: latest.data, version: latest.version } : null;
