@@ -19,6 +19,9 @@ export { ReservationConflict } from "../../domain/kea_json.ts";
 
 /** How long the subnets read with `config-get` answer `subnetFor` without asking Kea again. */
 export const KEA_SUBNETS_TTL_MS = 60_000;
+
+type KeaControl = ReturnType<typeof createKeaControl>;
+
 /** Hosts per `reservation-get-page` answer. */
 const KEA_PAGE_SIZE = 500;
 
@@ -62,7 +65,6 @@ function stripHost(r: Reservation & { subnetId: number; hostId?: number }) {
   return rest;
 }
 
-/** Creates the Kea client; nothing is contacted until the first call. */
 /** The control agent cannot write reservations (no host_cmds) and no host database is given. */
 export class HostCmdsMissing extends Error {
   override name = "HostCmdsMissing";
@@ -74,6 +76,7 @@ export class HostCmdsMissing extends Error {
   }
 }
 
+/** Creates the Kea client; nothing is contacted until the first call. */
 export function createKeaClient(settings: KeaSettings): KeaClient {
   const control = createKeaControl(settings);
   const timed = <T>(operation: string, fn: () => Promise<T>) =>
@@ -115,30 +118,10 @@ export function createKeaClient(settings: KeaSettings): KeaClient {
     return fromList(cached) ?? fromList(await refreshSubnets().catch(() => undefined)) ?? null;
   }
 
-  async function detect(): Promise<"api" | "pgsql"> {
-    if (settings.mode === "api") {
-      if (!servers.length) throw new Error("Kea api mode needs KEA_SERVERS");
-      return "api";
-    }
-    if (settings.mode === "pgsql") {
-      pgsql();
-      return "pgsql";
-    }
-    if (!servers.length) {
-      if (settings.dbUrl) return "pgsql";
-      throw new Error("Kea is not configured: set KEA_SERVERS (control API) or KEA_DB_URL");
-    }
-    const answer = await control.command(servers[0], "list-commands");
-    const commands = Array.isArray(answer.arguments) ? answer.arguments as string[] : [];
-    if (answer.result === KEA_RESULT.success && commands.includes("reservation-add")) return "api";
-    if (settings.dbUrl) return "pgsql";
-    throw new HostCmdsMissing(servers[0]);
-  }
-
   const client: KeaClient = {
     backend() {
       if (!resolved) {
-        resolved = detect().catch((e) => {
+        resolved = detect(settings, control, pgsql).catch((e) => {
           resolved = undefined;
           // Control API unreachable: the database still works; detect again next time.
           if (settings.mode === "auto" && settings.dbUrl && e instanceof IntegrationError) {
@@ -180,18 +163,7 @@ export function createKeaClient(settings: KeaSettings): KeaClient {
       if (await client.backend() === "pgsql") {
         return (await timed("pgsql find", () => pgsql().findByMac(mac))).map(stripHost);
       }
-      return await control.onFirst(async (s) => {
-        const answer = await control.command(s, "reservation-get-by-id", control.byMac(mac));
-        if (answer.result === KEA_RESULT.empty) return [];
-        if (answer.result !== KEA_RESULT.success) {
-          throw control.answerError(s, "reservation-get-by-id", answer);
-        }
-        const hosts = (answer.arguments?.hosts ?? []) as Record<string, unknown>[];
-        return hosts.filter((h) => typeof h["hw-address"] === "string").map((h) => {
-          const subnetId = Number(h["subnet-id"] ?? 0);
-          return { ...reservationFromKea(h, subnetId), subnetId };
-        });
-      });
+      return await apiFindByMac(control, mac);
     },
 
     async findByIp(ip, subnetId) {
@@ -206,46 +178,9 @@ export function createKeaClient(settings: KeaSettings): KeaClient {
 
     async listReservations(subnetId) {
       if (await client.backend() === "pgsql") {
-        const db = pgsql();
-        try {
-          const hosts = await timed("pgsql list", () => db.list(subnetId));
-          return [{ server: db.label, hosts: hosts.map(stripHost) }];
-        } catch (e) {
-          if (!(e instanceof IntegrationError)) throw e;
-          return [{ server: db.label, error: e.message }];
-        }
+        return await pgsqlList(pgsql(), subnetId, timed);
       }
-      if (!servers.length) throw new Error("No Kea servers configured (KEA_SERVERS)");
-      return await Promise.all(servers.map(async (s): Promise<ServerHosts> => {
-        try {
-          // Paged: reservation-get-all would hold up the server's packet processing while it runs.
-          const hosts: (Reservation & { subnetId: number })[] = [];
-          let next: Record<string, unknown> = {};
-          for (;;) {
-            const answer = await control.command(s, "reservation-get-page", {
-              "subnet-id": subnetId,
-              limit: KEA_PAGE_SIZE,
-              ...next,
-            });
-            if (answer.result === KEA_RESULT.empty) return { server: s, hosts };
-            if (answer.result !== KEA_RESULT.success) {
-              throw control.answerError(s, "reservation-get-page", answer);
-            }
-            const page = (answer.arguments?.hosts ?? []) as Record<string, unknown>[];
-            for (const h of page) {
-              if (typeof h["hw-address"] === "string") {
-                hosts.push({ ...reservationFromKea(h, subnetId), subnetId });
-              }
-            }
-            const cursor = answer.arguments?.next as Record<string, unknown> | undefined;
-            if (!page.length || !cursor) return { server: s, hosts };
-            next = { from: cursor.from, "source-index": cursor["source-index"] };
-          }
-        } catch (e) {
-          if (!(e instanceof IntegrationError)) throw e;
-          return { server: s, error: e.message };
-        }
-      }));
+      return await apiListReservations(control, servers, subnetId);
     },
 
     async reserve(input) {
@@ -254,43 +189,13 @@ export function createKeaClient(settings: KeaSettings): KeaClient {
       // KEA_SUBNET_ID is taken as given, and Kea's database checks nothing: the IP must be a host
       // address of the subnet it is written to.
       const range = await rangeOf(subnetId);
-      const problem = range && ipInSubnetProblem(r.ip, range);
-      if (problem) {
-        throw new RangeError(
-          `Cannot reserve ${r.ip} in Kea subnet ${subnetId} (${range}): ${problem}; ` +
-            "check bmc_ip and KEA_SUBNET_ID",
-        );
-      }
+      if (range) mustBeInSubnet(r.ip, subnetId, range);
       if (await client.backend() === "pgsql") {
         const db = pgsql();
         const outcome = await timed("pgsql reserve", () => db.reserve(r, subnetId));
         return { subnetId, results: [{ server: db.label, outcome }] };
       }
-      // Read everywhere first so that a conflict on any server writes nothing anywhere.
-      const reads = await control.onEvery("reserve", async (s) => {
-        const [mine, holder] = await Promise.all([
-          control.reservationGet(s, control.byMac(r.mac), subnetId),
-          control.reservationGet(s, { "ip-address": r.ip }, subnetId),
-        ]);
-        return { mine, holder };
-      });
-      for (const read of reads) {
-        const holder = read.status === "fulfilled" ? read.value.holder : null;
-        if (holder && holder.mac !== r.mac) {
-          throw new ReservationConflict(r.ip, subnetId, r.mac, holder.mac, holder.hostname);
-        }
-      }
-      const writes = await control.onEvery("reserve", async (s) => {
-        const read = reads[servers.indexOf(s)];
-        if (read.status === "rejected") throw read.reason;
-        const { mine } = read.value;
-        if (mine && sameReservation(mine, r)) return "unchanged" as const;
-        // Kea 2.2–2.3 has no reservation-update: replace the host.
-        if (mine) await control.reservationDel(s, r.mac, subnetId);
-        await control.reservationAdd(s, r, subnetId);
-        return mine ? "updated" as const : "added" as const;
-      });
-      return { subnetId, results: toResults(writes) };
+      return await apiReserve(control, servers, r, subnetId);
     },
 
     async release(input, subnetId) {
@@ -300,11 +205,7 @@ export function createKeaClient(settings: KeaSettings): KeaClient {
         const outcome = await timed("pgsql release", () => db.release(mac, subnetId));
         return { results: [{ server: db.label, outcome }] };
       }
-      const settled = await control.onEvery(
-        "release",
-        (s) => control.reservationDel(s, mac, subnetId),
-      );
-      return { results: toResults(settled) };
+      return { results: await apiRelease(control, servers, mac, subnetId) };
     },
 
     async health() {
@@ -312,30 +213,7 @@ export function createKeaClient(settings: KeaSettings): KeaClient {
         await timed("pgsql health", () => pgsql().health());
         return;
       }
-      const settled = await Promise.allSettled(servers.map(async (s) => {
-        const answer = await control.command(s, "list-commands");
-        if (answer.result !== KEA_RESULT.success) {
-          throw control.answerError(s, "list-commands", answer);
-        }
-      }));
-      const failed = settled.map((x, i) => ({ x, s: servers[i] })).filter((f) =>
-        f.x.status === "rejected"
-      );
-      if (failed.length) {
-        const first = (failed[0].x as PromiseRejectedResult).reason;
-        if (!(first instanceof IntegrationError)) throw first;
-        throw new IntegrationError({
-          integration: "kea",
-          operation: "list-commands",
-          method: "POST",
-          url: first.url,
-          status: first.status,
-          message: `kea unreachable or unhealthy on ${failed.length}/${servers.length} servers: ${
-            failed.map((f) => `${f.s}: ${((f.x as PromiseRejectedResult).reason as Error).message}`)
-              .join("; ")
-          }`,
-        });
-      }
+      await apiHealth(control, servers);
     },
 
     async close() {
@@ -344,15 +222,201 @@ export function createKeaClient(settings: KeaSettings): KeaClient {
     },
   };
 
-  function toResults(settled: PromiseSettledResult<ServerResult["outcome"]>[]): ServerResult[] {
-    return settled.map((s, i) =>
-      s.status === "fulfilled"
-        ? { server: servers[i], outcome: s.value }
-        : { server: servers[i], outcome: "failed", message: (s.reason as Error).message }
+  return client;
+}
+
+/** host_cmds: the MAC's reservations across subnets, from the first server that answers. */
+function apiFindByMac(
+  control: KeaControl,
+  mac: string,
+): Promise<(Reservation & { subnetId: number })[]> {
+  return control.onFirst(async (s) => {
+    const answer = await control.command(s, "reservation-get-by-id", control.byMac(mac));
+    if (answer.result === KEA_RESULT.empty) return [];
+    if (answer.result !== KEA_RESULT.success) {
+      throw control.answerError(s, "reservation-get-by-id", answer);
+    }
+    const hosts = (answer.arguments?.hosts ?? []) as Record<string, unknown>[];
+    return hosts.filter((h) => typeof h["hw-address"] === "string").map((h) => {
+      const subnetId = Number(h["subnet-id"] ?? 0);
+      return { ...reservationFromKea(h, subnetId), subnetId };
+    });
+  });
+}
+
+/** host_cmds: every reservation of the subnet on each server, read page by page. */
+async function apiListReservations(
+  control: KeaControl,
+  servers: string[],
+  subnetId: number,
+): Promise<ServerHosts[]> {
+  if (!servers.length) throw new Error("No Kea servers configured (KEA_SERVERS)");
+  return await Promise.all(servers.map(async (s): Promise<ServerHosts> => {
+    try {
+      // Paged: reservation-get-all would hold up the server's packet processing while it runs.
+      const hosts: (Reservation & { subnetId: number })[] = [];
+      let next: Record<string, unknown> = {};
+      for (;;) {
+        const answer = await control.command(s, "reservation-get-page", {
+          "subnet-id": subnetId,
+          limit: KEA_PAGE_SIZE,
+          ...next,
+        });
+        if (answer.result === KEA_RESULT.empty) return { server: s, hosts };
+        if (answer.result !== KEA_RESULT.success) {
+          throw control.answerError(s, "reservation-get-page", answer);
+        }
+        const page = (answer.arguments?.hosts ?? []) as Record<string, unknown>[];
+        for (const h of page) {
+          if (typeof h["hw-address"] === "string") {
+            hosts.push({ ...reservationFromKea(h, subnetId), subnetId });
+          }
+        }
+        const cursor = answer.arguments?.next as Record<string, unknown> | undefined;
+        if (!page.length || !cursor) return { server: s, hosts };
+        next = { from: cursor.from, "source-index": cursor["source-index"] };
+      }
+    } catch (e) {
+      if (!(e instanceof IntegrationError)) throw e;
+      return { server: s, error: e.message };
+    }
+  }));
+}
+
+/** host_cmds: the upsert on every server, after reading all of them for a conflict. */
+async function apiReserve(
+  control: KeaControl,
+  servers: string[],
+  r: Reservation,
+  subnetId: number,
+): Promise<{ subnetId: number; results: ServerResult[] }> {
+  // Read everywhere first so that a conflict on any server writes nothing anywhere.
+  const reads = await control.onEvery("reserve", async (s) => {
+    const [mine, holder] = await Promise.all([
+      control.reservationGet(s, control.byMac(r.mac), subnetId),
+      control.reservationGet(s, { "ip-address": r.ip }, subnetId),
+    ]);
+    return { mine, holder };
+  });
+  for (const read of reads) {
+    const holder = read.status === "fulfilled" ? read.value.holder : null;
+    if (holder && holder.mac !== r.mac) {
+      throw new ReservationConflict(r.ip, subnetId, r.mac, holder.mac, holder.hostname);
+    }
+  }
+  const writes = await control.onEvery("reserve", async (s) => {
+    const read = reads[servers.indexOf(s)];
+    if (read.status === "rejected") throw read.reason;
+    const { mine } = read.value;
+    if (mine && sameReservation(mine, r)) return "unchanged" as const;
+    // Kea 2.2–2.3 has no reservation-update: replace the host.
+    if (mine) await control.reservationDel(s, r.mac, subnetId);
+    await control.reservationAdd(s, r, subnetId);
+    return mine ? "updated" as const : "added" as const;
+  });
+  return { subnetId, results: toResults(servers, writes) };
+}
+
+/** host_cmds: list-commands on every server; throws naming each one that failed. */
+async function apiHealth(control: KeaControl, servers: string[]): Promise<void> {
+  const settled = await Promise.allSettled(servers.map(async (s) => {
+    const answer = await control.command(s, "list-commands");
+    if (answer.result !== KEA_RESULT.success) {
+      throw control.answerError(s, "list-commands", answer);
+    }
+  }));
+  const failed = settled.map((x, i) => ({ x, s: servers[i] })).filter((f) =>
+    f.x.status === "rejected"
+  );
+  if (failed.length) {
+    const first = (failed[0].x as PromiseRejectedResult).reason;
+    if (!(first instanceof IntegrationError)) throw first;
+    throw new IntegrationError({
+      integration: "kea",
+      operation: "list-commands",
+      method: "POST",
+      url: first.url,
+      status: first.status,
+      message: `kea unreachable or unhealthy on ${failed.length}/${servers.length} servers: ${
+        failed.map((f) => `${f.s}: ${((f.x as PromiseRejectedResult).reason as Error).message}`)
+          .join("; ")
+      }`,
+    });
+  }
+}
+
+/** host_cmds: reservation-del on every server; absent counts as done. */
+async function apiRelease(
+  control: KeaControl,
+  servers: string[],
+  mac: string,
+  subnetId: number,
+): Promise<ServerResult[]> {
+  const settled = await control.onEvery("release", (s) => control.reservationDel(s, mac, subnetId));
+  return toResults(servers, settled);
+}
+
+function toResults(
+  servers: string[],
+  settled: PromiseSettledResult<ServerResult["outcome"]>[],
+): ServerResult[] {
+  return settled.map((s, i) =>
+    s.status === "fulfilled"
+      ? { server: servers[i], outcome: s.value }
+      : { server: servers[i], outcome: "failed", message: (s.reason as Error).message }
+  );
+}
+
+/** Which backend serves: the mode as configured, or in auto mode host_cmds when the first
+ * server lists reservation-add, else the host database. */
+async function detect(
+  settings: KeaSettings,
+  control: KeaControl,
+  pgsql: () => PgsqlBackend,
+): Promise<"api" | "pgsql"> {
+  const servers = settings.servers;
+  if (settings.mode === "api") {
+    if (!servers.length) throw new Error("Kea api mode needs KEA_SERVERS");
+    return "api";
+  }
+  if (settings.mode === "pgsql") {
+    pgsql();
+    return "pgsql";
+  }
+  if (!servers.length) {
+    if (settings.dbUrl) return "pgsql";
+    throw new Error("Kea is not configured: set KEA_SERVERS (control API) or KEA_DB_URL");
+  }
+  const answer = await control.command(servers[0], "list-commands");
+  const commands = Array.isArray(answer.arguments) ? answer.arguments as string[] : [];
+  if (answer.result === KEA_RESULT.success && commands.includes("reservation-add")) return "api";
+  if (settings.dbUrl) return "pgsql";
+  throw new HostCmdsMissing(servers[0]);
+}
+
+/** The host database's reservations of the subnet, or why they could not be read. */
+async function pgsqlList(
+  db: PgsqlBackend,
+  subnetId: number,
+  timed: <T>(operation: string, fn: () => Promise<T>) => Promise<T>,
+): Promise<ServerHosts[]> {
+  try {
+    const hosts = await timed("pgsql list", () => db.list(subnetId));
+    return [{ server: db.label, hosts: hosts.map(stripHost) }];
+  } catch (e) {
+    if (!(e instanceof IntegrationError)) throw e;
+    return [{ server: db.label, error: e.message }];
+  }
+}
+
+function mustBeInSubnet(ip: string, subnetId: number, range: string): void {
+  const problem = ipInSubnetProblem(ip, range);
+  if (problem) {
+    throw new RangeError(
+      `Cannot reserve ${ip} in Kea subnet ${subnetId} (${range}): ${problem}; ` +
+        "check bmc_ip and KEA_SUBNET_ID",
     );
   }
-
-  return client;
 }
 
 function mustMac(input: string): string {
