@@ -1,19 +1,17 @@
 /**
  * OIDC for the app. The relying party (discovery, authorization-code + PKCE login, ID token
  * validation, logout URL) is `openid-client`; bearer access tokens are validated with `jose`
- * against the provider's JWKS (cached, refetched on an unknown key); sessions live in Deno KV.
+ * against the provider's JWKS in `oidc/bearer.ts`; sessions live in Deno KV.
  */
-import {
-  base64url,
-  createLocalJWKSet,
-  decodeProtectedHeader,
-  errors as joseErrors,
-  type JSONWebKeySet,
-  type JWSHeaderParameters,
-  type JWTPayload,
-  jwtVerify,
-} from "jose";
+import { base64url, decodeProtectedHeader, type JWTPayload } from "jose";
 import * as oidc from "openid-client";
+import {
+  BearerVerifier,
+  claimsOf,
+  CLOCK_TOLERANCE_S,
+  JWKS_COOLDOWN_MS,
+  notAnAccessToken,
+} from "./oidc/bearer.ts";
 import type { Config } from "../domain/config.ts";
 import { ConfigError } from "../domain/config.ts";
 import { createHttpClient, type HttpClient, IntegrationError } from "./http.ts";
@@ -23,13 +21,8 @@ import type { User } from "../domain/model.ts";
 import { AccessDenied, AuthenticationFailed, LoginFailed } from "../domain/errors.ts";
 import { LOGIN_TTL_MS, safeReturnTo, SESSION_TTL_MS } from "../domain/login.ts";
 
-/** Signature algorithms we accept; never `none` and never HMAC (a public key is not a secret). */
-export const ALLOWED_ALGORITHMS = ["RS256", "ES256", "PS256"];
+export { ALLOWED_ALGORITHMS } from "./oidc/bearer.ts";
 const DISCOVERY_TTL_MS = 60 * 60 * 1000;
-const JWKS_TTL_MS = 10 * 60 * 1000;
-/** An unknown `kid` refetches the JWKS at most this often, so junk tokens cannot flood the IdP. */
-const JWKS_COOLDOWN_MS = 30 * 1000;
-const CLOCK_TOLERANCE_S = 30;
 
 /** The provider's discovery document. */
 export type OidcDiscovery = oidc.ServerMetadata;
@@ -103,49 +96,6 @@ async function sha256(text: string): Promise<Uint8Array> {
 /** The PKCE S256 challenge of a verifier. */
 export const pkceChallenge = oidc.calculatePKCECodeChallenge;
 
-/** A claim by exact name, else by dotted path (`realm_access.roles`). */
-function claimAt(payload: JWTPayload, path: string): unknown {
-  if (path in payload) return payload[path];
-  let v: unknown = payload;
-  for (const part of path.split(".")) {
-    if (v === null || typeof v !== "object") return undefined;
-    v = (v as Record<string, unknown>)[part];
-  }
-  return v;
-}
-
-/** Why a token was refused, in words that never include the token. */
-function reasonOf(e: unknown): string {
-  if (e instanceof joseErrors.JWTExpired) return "the token has expired";
-  if (e instanceof joseErrors.JWTClaimValidationFailed) {
-    return `claim "${e.claim}" is not acceptable (${e.reason})`;
-  }
-  if (e instanceof joseErrors.JOSEAlgNotAllowed) return "the signing algorithm is not allowed";
-  if (e instanceof joseErrors.JWKSNoMatchingKey) return "no known key matches the token";
-  if (e instanceof joseErrors.JWSSignatureVerificationFailed) return "the signature is invalid";
-  if (e instanceof joseErrors.JOSEError) return "the token is malformed";
-  return "the token cannot be verified";
-}
-
-/**
- * Why a verified token is not an access token, where the issuer marks the kind: the `typ` header
- * (RFC 9068 `at+jwt`; ID tokens say `JWT` or nothing), Cognito's `token_use` and Keycloak's `typ`
- * claim. An unmarked token passes; the audience check is then what keeps ID tokens out.
- */
-function notAnAccessToken(typ: string | undefined, payload: JWTPayload): string | undefined {
-  const header = typ?.toLowerCase().replace(/^application\//, "");
-  if (header !== undefined && header !== "jwt" && header !== "at+jwt") {
-    return `a "${typ}" token is not an access token`;
-  }
-  if (payload.token_use !== undefined && payload.token_use !== "access") {
-    return "an ID token is not an access token (token_use)";
-  }
-  if (payload.typ !== undefined && payload.typ !== "Bearer") {
-    return "an ID token is not an access token (typ)";
-  }
-  return undefined;
-}
-
 /** Where logins and sessions live: the state store's key-value part (`StateKv` of
  * lib/state/store.ts: Deno KV, or PostgreSQL for several replicas). */
 export interface SessionKv {
@@ -216,24 +166,27 @@ export class Auth {
   readonly #kv: SessionKv;
   readonly #http: HttpClient;
   readonly #now: () => number;
-  readonly #cooldownMs: number;
+  readonly #bearer: BearerVerifier;
   readonly #log?: Logger;
   #client?: { config: oidc.Configuration; at: number };
-  #jwks?: { set: ReturnType<typeof createLocalJWKSet>; at: number };
-  #jwksLoading?: Promise<void>;
 
   constructor(settings: AuthSettings, options: AuthOptions) {
     this.settings = settings;
     this.#kv = options.kv;
     this.#log = options.log;
     this.#now = options.now ?? Date.now;
-    this.#cooldownMs = options.jwksCooldownMs ?? JWKS_COOLDOWN_MS;
     this.#http = createHttpClient({
       integration: "oidc",
       fetch: options.fetch,
       metrics: options.metrics,
       timeoutMs: 5000,
       secrets: () => settings.clientSecret ? [settings.clientSecret] : [],
+    });
+    this.#bearer = new BearerVerifier({
+      http: this.#http,
+      now: this.#now,
+      cooldownMs: options.jwksCooldownMs ?? JWKS_COOLDOWN_MS,
+      discovery: () => this.discovery(),
     });
   }
 
@@ -320,67 +273,6 @@ export class Auth {
     return (await this.#configuration()).serverMetadata();
   }
 
-  async #loadJwks(): Promise<void> {
-    this.#jwksLoading ??= (async () => {
-      try {
-        const { jwks_uri } = await this.discovery();
-        if (!jwks_uri) throw new ConfigError("The OIDC discovery document has no jwks_uri");
-        const { body } = await this.#http.request<JSONWebKeySet>("jwks", "GET", jwks_uri);
-        if (!body || !Array.isArray(body.keys)) {
-          throw new ConfigError("The OIDC JWKS document has no keys array");
-        }
-        this.#jwks = { set: createLocalJWKSet(body), at: this.#now() };
-      } finally {
-        this.#jwksLoading = undefined;
-      }
-    })();
-    await this.#jwksLoading;
-  }
-
-  /** Key lookup for jwtVerify: cached set, refetched when stale or when the `kid` is unknown. */
-  #getKey = async (header: JWSHeaderParameters): Promise<CryptoKey> => {
-    if (!this.#jwks || this.#now() - this.#jwks.at > JWKS_TTL_MS) await this.#loadJwks();
-    try {
-      return await this.#jwks!.set(header);
-    } catch (e) {
-      if (!(e instanceof joseErrors.JWKSNoMatchingKey)) throw e;
-      if (this.#now() - this.#jwks!.at < this.#cooldownMs) throw e;
-      // The provider may have rotated its keys since we last looked.
-      await this.#loadJwks();
-      return await this.#jwks!.set(header);
-    }
-  };
-
-  /**
-   * Verifies a bearer token. openid-client is a relying party and validates only what it receives
-   * at login; a resource server's access-token check (RFC 9068 would refuse unmarked tokens that
-   * most providers issue) stays here, on `jose`.
-   */
-  async #verify(token: string, audience: string): Promise<JWTPayload> {
-    const { issuer } = await this.discovery();
-    try {
-      const { payload } = await jwtVerify(token, this.#getKey, {
-        issuer,
-        audience,
-        algorithms: ALLOWED_ALGORITHMS,
-        clockTolerance: CLOCK_TOLERANCE_S,
-        currentDate: new Date(this.#now()),
-        requiredClaims: ["sub", "exp", "iat"],
-      });
-      // With several audiences the authorised party must be us (OIDC Core 3.1.3.7).
-      if (Array.isArray(payload.aud) && payload.aud.length > 1 && payload.azp !== audience) {
-        throw new AuthenticationFailed('The token\'s "azp" claim does not name this client');
-      }
-      return payload;
-    } catch (e) {
-      if (e instanceof AuthenticationFailed) throw e;
-      if (e instanceof joseErrors.JOSEError) {
-        throw new AuthenticationFailed(`The token was refused: ${reasonOf(e)}`);
-      }
-      throw e;
-    }
-  }
-
   /** The user of verified claims; AccessDenied when the required group is missing. */
   userOf(claims: { sub: string; name?: string; groups: string[] }): User {
     const { requiredGroup, adminGroup } = this.settings;
@@ -395,24 +287,12 @@ export class Auth {
     };
   }
 
-  #claimsOf(payload: JWTPayload): { sub: string; name?: string; groups: string[] } {
-    const raw = claimAt(payload, this.settings.groupsClaim);
-    const groups = Array.isArray(raw)
-      ? raw.filter((g): g is string => typeof g === "string")
-      : typeof raw === "string"
-      ? [raw]
-      : [];
-    const name = [payload.name, payload.preferred_username, payload.email]
-      .find((v): v is string => typeof v === "string" && v !== "");
-    return { sub: payload.sub!, name, groups };
-  }
-
   /** Validates an `Authorization: Bearer` access token (audience = OIDC_AUDIENCE or client id). */
   async verifyBearer(token: string): Promise<User> {
-    const payload = await this.#verify(token, this.settings.audience);
+    const payload = await this.#bearer.verify(token, this.settings.audience);
     const why = notAnAccessToken(decodeProtectedHeader(token).typ, payload);
     if (why) throw new AuthenticationFailed(`The token was refused: ${why}`);
-    return this.userOf(this.#claimsOf(payload));
+    return this.userOf(claimsOf(payload, this.settings.groupsClaim));
   }
 
   /** Starts a login: stores state, nonce and PKCE verifier; returns the provider URL. */
@@ -486,7 +366,7 @@ export class Auth {
       throw e;
     }
     if (!claims) throw new LoginFailed("The identity provider sent no ID token");
-    const sessionClaims = this.#claimsOf(claims);
+    const sessionClaims = claimsOf(claims, this.settings.groupsClaim);
     const user = this.userOf(sessionClaims);
     const sessionId = randomToken();
     const now = this.#now();
