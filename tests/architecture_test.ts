@@ -165,7 +165,9 @@ Deno.test("the import graph keeps the layers", async (t) => {
 
 /**
  * Functions longer than `max` lines in deno-fmt'ed source: a declaration (`function f(`,
- * `const f = (`) and the first line after it at the same indent that closes it.
+ * `const f = (`) up to the first later line at its indent or less. A `}` or `)` there closes it
+ * (unless it is `): T {`, the end of a wrapped parameter list); anything else there means the
+ * function ended on the line before (a one-line arrow, or one closed deeper, like `  );`).
  */
 export function longFunctions(text: string, max: number): string[] {
   const lines = text.split("\n");
@@ -175,10 +177,17 @@ export function longFunctions(text: string, max: number): string[] {
       /^(\s*)(?:export )?(?:(?:async )?function\*? (\w+)|const (\w+) = (?:async )?\()/,
     );
     if (!m) return;
-    const end = lines.findIndex((l, j) =>
-      j > i && (l.startsWith(`${m[1]}}`) || l.startsWith(`${m[1]})`))
-    );
-    if (end >= 0 && end - i + 1 > max) found.push(`${m[2] ?? m[3]} (${end - i + 1} lines)`);
+    let end = lines.length - 1;
+    for (let j = i + 1; j < lines.length; j++) {
+      const l = lines[j];
+      if (l.trim() === "" || l.length - l.trimStart().length > m[1].length) continue;
+      if (/^[})]/.test(l.trimStart()) && !/^\).*\{$/.test(l.trimStart())) end = j;
+      else if (/^\)/.test(l.trimStart())) continue;
+      else end = j - 1;
+      break;
+    }
+    while (end > i && lines[end].trim() === "") end--;
+    if (end - i + 1 > max) found.push(`${m[2] ?? m[3]} (${end - i + 1} lines)`);
   });
   return found;
 }
@@ -199,6 +208,28 @@ Deno.test("the function length check finds a long closure", () => {
   const text = `export function outer() {\n  function inner() {\n${body}\n  }\n}\n`;
   assertEquals(longFunctions(text, 4), ["outer (7 lines)", "inner (5 lines)"]);
   assertEquals(longFunctions(text, 7), []);
+});
+
+Deno.test("the function length check ends an arrow where its statement ends", () => {
+  const body = Array.from({ length: 3 }, (_, i) => `    x${i},`).join("\n");
+  const text = [
+    "const short = (name: string) => `bmc/${name}`;",
+    "",
+    "const wrapped = (fallback: string) =>",
+    "  z.preprocess(",
+    body,
+    "  );",
+    "",
+    "export function long(",
+    "  a: string,",
+    "): string {",
+    body,
+    "  return a;",
+    "}",
+    "",
+  ].join("\n");
+  assertEquals(longFunctions(text, 1), ["wrapped (6 lines)", "long (8 lines)"]);
+  assertEquals(longFunctions(text, 8), []);
 });
 
 Deno.test("the layer check catches an import upwards, a simulator and a cycle", () => {
