@@ -4,6 +4,15 @@ import { isMap, isScalar, isSeq, parseDocument } from "yaml";
 import { canonicalMac, MAC_MESSAGES, macProblem } from "./mac.ts";
 import { fieldErrors, type ImportItem, importItemSchema } from "./schemas.ts";
 import { parseKeaJson } from "./kea_json.ts";
+import { matchHostname, type MatchOptions } from "./hostname_match.ts";
+
+export {
+  DEFAULT_PREFIXES,
+  DEFAULT_SUFFIXES,
+  hostnameCandidates,
+  matchHostname,
+  type MatchOptions,
+} from "./hostname_match.ts";
 
 /** The part of a Kea reservation the merge needs (see `lib/domain/kea_json.ts`). */
 export interface BmcReservation {
@@ -26,23 +35,6 @@ export interface DeviceEntry {
 export const OVERRIDE_FIELDS: readonly string[] = Object.keys(importItemSchema.shape).filter((k) =>
   k !== "device_name" && k !== "bmc_password"
 );
-
-/** Name affixes tried when no `--prefix` / `--suffix` is given; an exact name always wins. */
-export const DEFAULT_PREFIXES: readonly string[] = ["bmc-", "ipmi-"];
-export const DEFAULT_SUFFIXES: readonly string[] = ["-bmc", "-ipmi"];
-
-export interface MatchOptions {
-  /** Domain suffixes removed from reservation hostnames, e.g. `.bmc.platform.sunet.se`. When
-   * empty, the hostname's first label is used (`dcoa-rb06u31.example.org` → `dcoa-rb06u31`). */
-  domains?: readonly string[];
-  /** Name prefixes the BMC hostname may carry (`bmc-dcoa-rb06u31`); default `DEFAULT_PREFIXES`. */
-  prefixes?: readonly string[];
-  /** Name suffixes the BMC hostname may carry (`dcoa-rb06u31-bmc`); default `DEFAULT_SUFFIXES`. */
-  suffixes?: readonly string[];
-  /** The emitted device name when a short YAML name (`ra07u01`) matched a longer Kea name
-   * (`dcoa-ra07u01`): Kea's (default) or the YAML list's. */
-  names?: "kea" | "yaml";
-}
 
 export type ProblemKind =
   | "invalid_yaml"
@@ -80,50 +72,6 @@ export interface MergeResult {
 /** True when the merge has at least one error. */
 export function hasErrors(result: MergeResult): boolean {
   return result.problems.some((p) => p.severity === "error");
-}
-
-/** Lower-cased domain suffixes with a leading dot, longest first. */
-function normalizeDomains(domains: readonly string[]): string[] {
-  return [...new Set(domains.map((d) => d.trim().toLowerCase().replace(/\.+$/, "")))]
-    .filter((d) => d && d !== ".")
-    .map((d) => d.startsWith(".") ? d : `.${d}`)
-    .sort((a, b) => b.length - a.length);
-}
-
-/** Device names a reservation hostname may stand for, most specific first. */
-export function hostnameCandidates(hostname: string, options: MatchOptions = {}): string[] {
-  const full = hostname.trim().toLowerCase().replace(/\.$/, "");
-  if (!full) return [];
-  const domains = normalizeDomains(options.domains ?? []);
-  const bases = [full];
-  if (domains.length) {
-    const domain = domains.find((d) => full.endsWith(d) && full.length > d.length);
-    if (domain) bases.push(full.slice(0, -domain.length));
-  } else if (full.includes(".")) {
-    bases.push(full.slice(0, full.indexOf(".")));
-  }
-  const prefixes = (options.prefixes ?? DEFAULT_PREFIXES).map((p) => p.toLowerCase()).filter(
-    Boolean,
-  );
-  const suffixes = (options.suffixes ?? DEFAULT_SUFFIXES).map((s) => s.toLowerCase()).filter(
-    Boolean,
-  );
-  const out: string[] = [];
-  const add = (name: string) => {
-    if (name && !out.includes(name)) out.push(name);
-  };
-  for (const base of bases) add(base);
-  // Affixes belong to the host part, so they are removed from the shortest base only.
-  const host = bases[bases.length - 1];
-  const unprefixed = prefixes.filter((p) => host.startsWith(p) && host.length > p.length)
-    .map((p) => host.slice(p.length));
-  for (const stem of unprefixed) add(stem);
-  for (const stem of [host, ...unprefixed]) {
-    for (const s of suffixes) {
-      if (stem.endsWith(s) && stem.length > s.length) add(stem.slice(0, -s.length));
-    }
-  }
-  return out;
 }
 
 /** Scalar text exactly as written, so `bmc_password: 0123` stays `"0123"` and not the number 123. */
@@ -240,27 +188,7 @@ export function mergeDevices(
     }
   }
 
-  const claimed = new Map<string, Claim[]>();
-  const unmatchedReservations: BmcReservation[] = [];
-  for (const r of reservations) {
-    const match = r.hostname ? matchHostname(r.hostname, byName, options) : null;
-    if (!match) {
-      unmatchedReservations.push(r);
-      continue;
-    }
-    const name = match.device;
-    const list = claimed.get(name) ?? [];
-    // The same host listed twice (e.g. globally and in its subnet) is one reservation.
-    if (list.some((o) => sameReservation(o.reservation, r))) {
-      warn({
-        kind: "duplicate_reservation",
-        device_name: name,
-        hostname: r.hostname,
-        message: `${name}: reservation ${describe(r)} is listed more than once (same MAC and IP)`,
-      });
-    } else list.push({ reservation: r, keaName: match.kea });
-    claimed.set(name, list);
-  }
+  const { claimed, unmatchedReservations } = claimReservations(reservations, byName, options, warn);
 
   const candidates: { device: DeviceEntry; item: Record<string, unknown> }[] = [];
   for (const device of devices) {
@@ -345,6 +273,63 @@ export function mergeDevices(
     candidates.push({ device, item });
   }
 
+  const rejected = rejectShared(candidates, error);
+
+  const items: ImportItem[] = [];
+  for (const { item } of candidates) {
+    const name = item.device_name as string;
+    if (rejected.has(name)) continue;
+    const parsed = importItemSchema.safeParse(item);
+    if (!parsed.success) {
+      const fields = fieldErrors(parsed.error);
+      error({
+        kind: "invalid_item",
+        device_name: name,
+        message: `${name}: ${Object.entries(fields).map(([k, v]) => `${k}: ${v}`).join("; ")}`,
+      });
+      continue;
+    }
+    items.push(parsed.data);
+  }
+  return { items, problems, unmatchedReservations };
+}
+
+/** Each reservation's device by hostname; a host listed twice (same MAC and IP) counts once. */
+function claimReservations(
+  reservations: readonly BmcReservation[],
+  byName: Map<string, DeviceEntry[]>,
+  options: MatchOptions,
+  warn: Report,
+): { claimed: Map<string, Claim[]>; unmatchedReservations: BmcReservation[] } {
+  const claimed = new Map<string, Claim[]>();
+  const unmatchedReservations: BmcReservation[] = [];
+  for (const r of reservations) {
+    const match = r.hostname ? matchHostname(r.hostname, byName, options) : null;
+    if (!match) {
+      unmatchedReservations.push(r);
+      continue;
+    }
+    const name = match.device;
+    const list = claimed.get(name) ?? [];
+    // The same host listed twice (e.g. globally and in its subnet) is one reservation.
+    if (list.some((o) => sameReservation(o.reservation, r))) {
+      warn({
+        kind: "duplicate_reservation",
+        device_name: name,
+        hostname: r.hostname,
+        message: `${name}: reservation ${describe(r)} is listed more than once (same MAC and IP)`,
+      });
+    } else list.push({ reservation: r, keaName: match.kea });
+    claimed.set(name, list);
+  }
+  return { claimed, unmatchedReservations };
+}
+
+/** Devices that would share a BMC MAC or IP: each is reported and left out. */
+function rejectShared(
+  candidates: { item: Record<string, unknown> }[],
+  error: Report,
+): Set<string> {
   // Two devices on one BMC MAC or IP would fight over one DHCP lease.
   const rejected = new Set<string>();
   for (const [field, kind] of [["bmc_mac", "duplicate_mac"], ["bmc_ip", "duplicate_ip"]] as const) {
@@ -366,54 +351,16 @@ export function mergeDevices(
       });
     }
   }
-
-  const items: ImportItem[] = [];
-  for (const { item } of candidates) {
-    const name = item.device_name as string;
-    if (rejected.has(name)) continue;
-    const parsed = importItemSchema.safeParse(item);
-    if (!parsed.success) {
-      const fields = fieldErrors(parsed.error);
-      error({
-        kind: "invalid_item",
-        device_name: name,
-        message: `${name}: ${Object.entries(fields).map(([k, v]) => `${k}: ${v}`).join("; ")}`,
-      });
-      continue;
-    }
-    items.push(parsed.data);
-  }
-  return { items, problems, unmatchedReservations };
+  return rejected;
 }
+
+/** Reports one problem of the merge. */
+type Report = (p: Omit<MergeProblem, "severity">) => void;
 
 /** A reservation a device claimed, with the device name Kea's hostname stands for. */
 interface Claim {
   reservation: BmcReservation;
   keaName: string;
-}
-
-/**
- * The YAML name a reservation hostname matches, and the name Kea gives that device: an exact
- * candidate first, else a short YAML name that the Kea name extends with a prefix such as the
- * site (`ra07u01` in `dcoa-ra07u01`, the longest such YAML name first).
- */
-export function matchHostname(
-  hostname: string,
-  names: { has(name: string): boolean },
-  options: MatchOptions = {},
-): { device: string; kea: string } | null {
-  const candidates = hostnameCandidates(hostname, options);
-  const exact = candidates.find((c) => names.has(c));
-  if (exact) return { device: exact, kea: exact };
-  // Most stripped first, so the Kea name keeps neither the domain nor a BMC affix.
-  for (const c of candidates.toReversed()) {
-    if (c.includes(".")) continue;
-    for (let i = c.indexOf("-"); i > 0; i = c.indexOf("-", i + 1)) {
-      const short = c.slice(i + 1);
-      if (names.has(short)) return { device: short, kea: c };
-    }
-  }
-  return null;
 }
 
 function sameReservation(a: BmcReservation, b: BmcReservation): boolean {
