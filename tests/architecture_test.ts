@@ -192,9 +192,35 @@ export function longFunctions(text: string, max: number): string[] {
   return found;
 }
 
-Deno.test("the simulators are split: no file over 500 lines, no function over 150", async () => {
+/**
+ * Production code still over the limits, being split on other branches right now (issue 19):
+ * drift.ts, routes/api.ts and routes/auth.ts on h/split1, lib/state/store.ts on h/replicas.
+ * Whoever lands one of those removes its file here; any other file over a limit fails.
+ */
+const SPLIT_PENDING = [
+  "lib/registration/drift.ts",
+  "lib/state/store.ts",
+  "routes/api.ts",
+  "routes/auth.ts",
+];
+
+Deno.test("production code is split: no file over 500 lines, no function over 150", async () => {
+  const files = ["app.ts", "app_types.ts", "demo.ts", "main.ts"];
+  for (
+    const dir of [
+      "lib/",
+      "routes/",
+      "islands/",
+      "components/",
+      "client/",
+      "scripts/",
+      "bench/",
+      "sim/",
+    ]
+  ) files.push(...await sources(dir));
   const found: string[] = [];
-  for (const file of await sources("sim/")) {
+  for (const file of files) {
+    if (SPLIT_PENDING.includes(file)) continue;
     const text = await Deno.readTextFile(new URL(file, ROOT));
     const lines = text.split("\n").length;
     if (lines > 500) found.push(`${file}: ${lines} lines`);
