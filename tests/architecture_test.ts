@@ -193,15 +193,13 @@ export function longFunctions(text: string, max: number): string[] {
 }
 
 /**
- * Production code still over the limits, being split on other branches right now (issue 19):
- * drift.ts, routes/api.ts and routes/auth.ts on h/split1, lib/state/store.ts on h/replicas.
- * Whoever lands one of those removes its file here; any other file over a limit fails.
+ * Production code still over the limits (issue 19): the state store of the replicas work, both
+ * over 500 lines, to be split next. Whoever splits one removes it here; any other file over a
+ * limit fails.
  */
 const SPLIT_PENDING = [
-  "lib/registration/drift.ts",
+  "lib/state/pg_store.ts",
   "lib/state/store.ts",
-  "routes/api.ts",
-  "routes/auth.ts",
 ];
 
 Deno.test("production code is split: no file over 500 lines, no function over 150", async () => {
