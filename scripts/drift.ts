@@ -1,7 +1,15 @@
 /** `deno task drift [--repair] [--server NAME] [--strict] [--force]`: checks (and repairs) drift
  * between the service's records and Netbox, OpenBao, Kea and Metal3 through `/api/v1/drift`. */
 import { parseArgs } from "node:util";
-import { redactText } from "../lib/integrations/http.ts";
+import {
+  callService,
+  processIo,
+  type ServiceIo,
+  serviceOptions,
+  serviceTarget,
+  startServiceScript,
+  UsageError,
+} from "../lib/domain/cli.ts";
 
 const USAGE = `Usage: deno task drift [options]
 
@@ -30,14 +38,7 @@ Examples:
 Exit codes: 0 no drift (after --repair: everything repairable was repaired), 1 drift,
 2 could not check (service unreachable, a system unreadable, bad usage).`;
 
-export interface DriftIo {
-  fetch: typeof fetch;
-  stdout(text: string): void;
-  stderr(text: string): void;
-  env(name: string): string | undefined;
-}
-
-class UsageError extends Error {}
+export type DriftIo = ServiceIo;
 
 interface Finding {
   id: string;
@@ -59,29 +60,16 @@ interface Report {
 
 /** Runs the command and returns its exit code. */
 export async function runDrift(args: string[], io: DriftIo): Promise<number> {
-  let token = "";
-  const out = (t: string) => io.stdout(redactText(t, [token]));
-  const err = (t: string) => io.stderr(redactText(t, [token]));
-  let opts;
-  try {
-    opts = parseOptions(args, io);
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    err(`${e.message}\n\n${USAGE}\n`);
-    return 2;
-  }
-  if (opts.help) {
-    out(USAGE + "\n");
-    return 0;
-  }
-  token = opts.token ?? "";
-  const headers: Record<string, string> = { "content-type": "application/json" };
-  if (token) headers.authorization = `Bearer ${token}`;
+  const started = startServiceScript(io, USAGE, () => parseOptions(args, io));
+  if ("code" in started) return started.code;
+  const { opts, out, err } = started;
   const call = async (path: string, init: RequestInit = {}) => {
-    const res = await io.fetch(`${opts.url}/api/v1${path}`, { ...init, headers });
-    const body = await res.json().catch(() => null);
-    if (res.status !== 200) {
-      throw new Error(`${path}: ${body?.error?.message ?? `HTTP ${res.status}`}`);
+    const { status, body } = await callService(io, opts, path, {
+      ...init,
+      headers: { "content-type": "application/json" },
+    });
+    if (status !== 200) {
+      throw new Error(`${path}: ${body?.error?.message ?? `HTTP ${status}`}`);
     }
     return body;
   };
@@ -150,9 +138,7 @@ function parseOptions(args: string[], io: DriftIo) {
         server: { type: "string" },
         strict: { type: "boolean", default: false },
         json: { type: "boolean", default: false },
-        url: { type: "string" },
-        token: { type: "string" },
-        help: { type: "boolean", short: "h", default: false },
+        ...serviceOptions,
       },
     }).values;
   } catch (e) {
@@ -160,10 +146,6 @@ function parseOptions(args: string[], io: DriftIo) {
   }
   if (values.help) return { help: true as const, url: "" };
   if (values.force && !values.repair) throw new UsageError("--force goes with --repair");
-  const url = (values.url ?? io.env("ONBOARDING_SERVER") ?? "").replace(/\/+$/, "");
-  if (!/^https?:\/\//.test(url)) {
-    throw new UsageError("No service URL: pass --url URL or set ONBOARDING_SERVER");
-  }
   return {
     help: false as const,
     repair: values.repair,
@@ -171,17 +153,10 @@ function parseOptions(args: string[], io: DriftIo) {
     server: values.server,
     strict: values.strict,
     json: values.json,
-    url,
-    token: values.token ?? (io.env("ONBOARDING_TOKEN") || undefined),
+    ...serviceTarget(values, io),
   };
 }
 
 if (import.meta.main) {
-  const code = await runDrift(Deno.args, {
-    fetch,
-    stdout: (t) => Deno.stdout.writeSync(new TextEncoder().encode(t)),
-    stderr: (t) => Deno.stderr.writeSync(new TextEncoder().encode(t)),
-    env: (name) => Deno.env.get(name),
-  });
-  Deno.exit(code);
+  Deno.exit(await runDrift(Deno.args, processIo));
 }

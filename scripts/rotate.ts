@@ -1,7 +1,15 @@
 /** `deno task rotate --server NAME | --all [--older-than 90d]`: rotates BMC passwords through
  * `POST /api/v1/servers/{id}/rotate-credentials`, a few servers at a time, with progress. */
 import { parseArgs } from "node:util";
-import { redactText } from "../lib/integrations/http.ts";
+import {
+  callService,
+  processIo,
+  type ServiceIo,
+  serviceOptions,
+  serviceTarget,
+  startServiceScript,
+  UsageError,
+} from "../lib/domain/cli.ts";
 
 const USAGE = `Usage: deno task rotate (--server NAME | --all) [options]
 
@@ -25,11 +33,7 @@ Examples:
 
 Exit codes: 0 all rotated, 1 some rotation failed, 2 bad usage.`;
 
-export interface RotateIo {
-  fetch: typeof fetch;
-  stdout(text: string): void;
-  stderr(text: string): void;
-  env(name: string): string | undefined;
+export interface RotateIo extends ServiceIo {
   now?: () => number;
 }
 
@@ -41,36 +45,14 @@ interface Server {
   rotation?: { status: string; at: string; message: string };
 }
 
-class UsageError extends Error {}
-
 const MAX_CONCURRENCY = 32;
 
 /** Runs the command and returns its exit code. */
 export async function runRotate(args: string[], io: RotateIo): Promise<number> {
-  let token = "";
-  const out = (t: string) => io.stdout(redactText(t, [token]));
-  const err = (t: string) => io.stderr(redactText(t, [token]));
-  let opts;
-  try {
-    opts = parseOptions(args, io);
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    err(`${e.message}\n\n${USAGE}\n`);
-    return 2;
-  }
-  if (opts.help) {
-    out(USAGE + "\n");
-    return 0;
-  }
-  token = opts.token ?? "";
-  const api = async (path: string, init: RequestInit = {}) => {
-    const res = await io.fetch(`${opts.url}/api/v1${path}`, {
-      ...init,
-      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    });
-    const body = await res.json().catch(() => null);
-    return { status: res.status, body };
-  };
+  const started = startServiceScript(io, USAGE, () => parseOptions(args, io));
+  if ("code" in started) return started.code;
+  const { opts, out, err } = started;
+  const api: Api = (path, init) => callService(io, opts, path, init);
 
   let targets: Server[];
   try {
@@ -161,9 +143,7 @@ function parseOptions(args: string[], io: RotateIo) {
         all: { type: "boolean", default: false },
         "older-than": { type: "string" },
         concurrency: { type: "string" },
-        url: { type: "string" },
-        token: { type: "string" },
-        help: { type: "boolean", short: "h", default: false },
+        ...serviceOptions,
       },
     }).values;
   } catch (e) {
@@ -186,26 +166,15 @@ function parseOptions(args: string[], io: RotateIo) {
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > MAX_CONCURRENCY) {
     throw new UsageError(`--concurrency must be a whole number from 1 to ${MAX_CONCURRENCY}`);
   }
-  const url = (values.url ?? io.env("ONBOARDING_SERVER") ?? "").replace(/\/+$/, "");
-  if (!/^https?:\/\//.test(url)) {
-    throw new UsageError("No service URL: pass --url URL or set ONBOARDING_SERVER");
-  }
   return {
     help: false as const,
     server: values.server,
     olderThanMs,
     concurrency,
-    url,
-    token: values.token ?? (io.env("ONBOARDING_TOKEN") || undefined),
+    ...serviceTarget(values, io),
   };
 }
 
 if (import.meta.main) {
-  const code = await runRotate(Deno.args, {
-    fetch,
-    stdout: (t) => Deno.stdout.writeSync(new TextEncoder().encode(t)),
-    stderr: (t) => Deno.stderr.writeSync(new TextEncoder().encode(t)),
-    env: (name) => Deno.env.get(name),
-  });
-  Deno.exit(code);
+  Deno.exit(await runRotate(Deno.args, processIo));
 }
