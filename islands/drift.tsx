@@ -4,37 +4,7 @@
  */
 import { useEffect, useState } from "preact/hooks";
 import { api, errorMessage, subscribeEvents } from "../client/api.ts";
-
-interface Finding {
-  id: string;
-  system: string;
-  kind: string;
-  server: string;
-  registration_id?: string;
-  where?: string;
-  expected: string;
-  found: string;
-  repair: string;
-  step?: string;
-  needs_force?: boolean;
-  unknown?: boolean;
-}
-
-interface Report {
-  checked_at: string;
-  servers: number;
-  findings: Finding[];
-  errors: { system: string; message: string }[];
-  counts: Record<string, number>;
-}
-
-interface RepairResult {
-  id: string;
-  server: string;
-  kind: string;
-  outcome: string;
-  message: string;
-}
+import type { DriftReport as Report, Finding, RepairResult } from "../lib/domain/drift.ts";
 
 const SYSTEMS = [
   ["netbox", "Netbox"],

@@ -10,6 +10,7 @@ import {
   startServiceScript,
   UsageError,
 } from "../lib/domain/cli.ts";
+import type { DriftReport as Report, RepairResult } from "../lib/domain/drift.ts";
 
 const USAGE = `Usage: deno task drift [options]
 
@@ -40,24 +41,6 @@ Exit codes: 0 no drift (after --repair: everything repairable was repaired), 1 d
 
 export type DriftIo = ServiceIo;
 
-interface Finding {
-  id: string;
-  system: string;
-  kind: string;
-  server: string;
-  expected: string;
-  found: string;
-  repair: string;
-  step?: string;
-  needs_force?: boolean;
-  unknown?: boolean;
-}
-interface Report {
-  servers: number;
-  findings: Finding[];
-  errors: { system: string; message: string }[];
-}
-
 /** Runs the command and returns its exit code. */
 export async function runDrift(args: string[], io: DriftIo): Promise<number> {
   const started = startServiceScript(io, USAGE, () => parseOptions(args, io));
@@ -83,14 +66,7 @@ export async function runDrift(args: string[], io: DriftIo): Promise<number> {
           force: opts.force,
         }),
       });
-      for (
-        const r of body.results as {
-          server: string;
-          kind: string;
-          outcome: string;
-          message: string;
-        }[]
-      ) {
+      for (const r of body.results as RepairResult[]) {
         err(`${r.outcome}\t${r.server}\t${r.kind}\t${r.message}\n`);
       }
       report = body.report;
