@@ -307,18 +307,17 @@ export async function startKeaWithConfig(
   const dir = await Deno.makeTempDir({ prefix: "kea-" });
   const children: Deno.ChildProcess[] = [];
   let stopped = false;
+  const kill = (c: Deno.ChildProcess, signal: Deno.Signal) => {
+    try {
+      c.kill(signal);
+    } catch { /* already gone */ }
+  };
   const stop = async () => {
     if (stopped) return;
     stopped = true;
     for (const c of children.reverse()) {
-      try {
-        c.kill("SIGTERM");
-      } catch { /* already gone */ }
-      const timer = setTimeout(() => {
-        try {
-          c.kill("SIGKILL");
-        } catch { /* gone */ }
-      }, 3000);
+      kill(c, "SIGTERM");
+      const timer = setTimeout(() => kill(c, "SIGKILL"), 3000);
       await c.status;
       clearTimeout(timer);
     }
@@ -327,11 +326,7 @@ export async function startKeaWithConfig(
   const stopSync = () => {
     if (stopped) return;
     stopped = true;
-    for (const c of children.reverse()) {
-      try {
-        c.kill("SIGTERM");
-      } catch { /* already gone */ }
-    }
+    for (const c of children.reverse()) kill(c, "SIGTERM");
     try {
       Deno.removeSync(dir, { recursive: true });
     } catch { /* best effort on the way out */ }

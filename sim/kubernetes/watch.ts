@@ -8,9 +8,21 @@ import {
   matches,
   parseSelector,
   render,
+  type Stored,
   type Watcher,
 } from "./state.ts";
 import { badRequest, type ResourceType, SECRETS, StatusError } from "./status.ts";
+
+/** What a list or watch selects: the type, the namespace (null = all) and the label and field
+ * selectors of its URL. */
+function selection(t: ResourceType, ns: string | null, url: URL) {
+  const labels = parseSelector(url.searchParams.get("labelSelector"));
+  const fields = url.searchParams.get("fieldSelector");
+  const selects = (s: Stored) =>
+    s.type === t && (!ns || s.object.metadata.namespace === ns) &&
+    matches(labels, s.object.metadata.labels) && fieldMatches(fields, s.object);
+  return { labels, fields, selects };
+}
 
 export function listResponse(
   cluster: Cluster,
@@ -18,8 +30,7 @@ export function listResponse(
   ns: string | null,
   url: URL,
 ): Response {
-  const labels = parseSelector(url.searchParams.get("labelSelector"));
-  const fields = url.searchParams.get("fieldSelector");
+  const { selects } = selection(t, ns, url);
   const limit = Number(url.searchParams.get("limit") ?? 0);
   let after = "";
   let listRv = cluster.rv;
@@ -42,8 +53,7 @@ export function listResponse(
     }
   }
   const all = [...cluster.objects.values()]
-    .filter((s) => s.type === t && (!ns || s.object.metadata.namespace === ns))
-    .filter((s) => matches(labels, s.object.metadata.labels) && fieldMatches(fields, s.object))
+    .filter(selects)
     .sort((a, b) =>
       `${a.object.metadata.namespace}/${a.object.metadata.name}`.localeCompare(
         `${b.object.metadata.namespace}/${b.object.metadata.name}`,
@@ -77,8 +87,7 @@ export function watchResponse(
   ns: string | null,
   url: URL,
 ): Response {
-  const labels = parseSelector(url.searchParams.get("labelSelector"));
-  const fields = url.searchParams.get("fieldSelector");
+  const { labels, fields, selects } = selection(t, ns, url);
   const fromParam = url.searchParams.get("resourceVersion") ?? "";
   const timeoutSeconds = Number(url.searchParams.get("timeoutSeconds") ?? 1800);
   const bookmarks = url.searchParams.get("allowWatchBookmarks") === "true";
@@ -126,10 +135,7 @@ export function watchResponse(
       if (from === null) {
         // No resourceVersion: synthetic ADDED for the current state, then changes.
         for (const s of cluster.objects.values()) {
-          if (s.type !== t || (ns && s.object.metadata.namespace !== ns)) continue;
-          if (matches(labels, s.object.metadata.labels) && fieldMatches(fields, s.object)) {
-            send({ type: "ADDED", object: render(s) });
-          }
+          if (selects(s)) send({ type: "ADDED", object: render(s) });
         }
       } else {
         for (const r of cluster.history) if (r.rv > from) deliver(watcher, r);
