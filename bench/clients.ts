@@ -1,6 +1,7 @@
 /**
- * The service's clients of all four integrations and the BMCs, on a given fetch. No simulator is
- * imported here: the service process of the bench (`bench/service.ts`) loads only product code.
+ * The service's clients of all four integrations and the BMCs, on a given fetch. No simulator code
+ * is imported here (the one import from sim/ is a type, erased before run): the service process of
+ * the bench (`bench/service.ts`) loads only product code.
  */
 import type { RetryPolicy } from "../lib/integrations/http.ts";
 import type { Integrations } from "../lib/integrations/mod.ts";
@@ -10,17 +11,10 @@ import type { Metrics } from "../lib/observability/metrics.ts";
 import { createNetboxClient } from "../lib/integrations/netbox.ts";
 import { createOpenBaoClient } from "../lib/integrations/openbao.ts";
 import { createRedfishClient } from "../lib/integrations/redfish.ts";
+import type { ServedWorld } from "../sim/serve.ts";
 
 /** Where the simulated systems answer and the credentials a service needs for them. */
-export interface WorldAddress {
-  netbox: string;
-  netboxToken: string;
-  openbao: string;
-  openbaoRoleId: string;
-  openbaoSecretId: string;
-  kea: string[];
-  kubernetes: string;
-}
+export type WorldAddress = Omit<ServedWorld, "bmcProxy">;
 
 export interface ClientOptions {
   metrics?: Metrics;
