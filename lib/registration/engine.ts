@@ -21,7 +21,7 @@ import { keaStep } from "./steps/kea.ts";
 import { watchProvisioning } from "./provisioning.ts";
 import { metal3Step } from "./steps/metal3.ts";
 import { netboxStep } from "./steps/netbox.ts";
-import { mustBeInOpenBao, readPassword, retryOpenbao, storeSecret } from "./steps/openbao.ts";
+import * as vault from "./steps/openbao.ts";
 import { type EngineDeps, publish, runStep } from "./step.ts";
 import {
   BUSY,
@@ -222,7 +222,7 @@ export class Engine {
     if (password !== undefined) this.#given.set(record.id, password);
     const secret = password === undefined
       ? undefined
-      : storeSecret(this.#d, this.#passwords, record, password);
+      : vault.storeSecret(this.#d, this.#passwords, record, password);
     if (secret) this.#secretWrites.set(record.id, secret);
     try {
       this.#startNow(record.id);
@@ -344,19 +344,20 @@ export class Engine {
     const ipKnown = Promise.withResolvers<void>();
     const netbox = runStep(this.#d, id, "netbox", (r) => netboxStep(this.#d, r, ipKnown.resolve))
       .finally(ipKnown.resolve);
-    // Submit's own write is awaited first: the step is then usually done already and skipped.
-    const openbao = (this.#secretWrites.get(id) ?? Promise.resolve()).then(() =>
-      runStep(this.#d, id, "openbao", (r) => retryOpenbao(this.#d, this.#passwords, r))
+    // Submit's own write is awaited first: the step is then usually done already and skipped. A
+    // write submit started on another replica (this one took the run first) is waited for too.
+    const openbao = (this.#secretWrites.get(id) ?? vault.writtenElsewhere(this.#d, id)).then(() =>
+      runStep(this.#d, id, "openbao", (r) => vault.retryOpenbao(this.#d, this.#passwords, r))
     );
     // SPEC §6.2: the password given to this run is used from memory (the BMC check starts beside
     // the OpenBao write); a run without one (restart, retry without a password) reads OpenBao.
     const given = this.#given.get(id);
     const password = given !== undefined
       ? Promise.resolve(given)
-      : openbao.then(() => readPassword(this.#d, this.#passwords, id));
+      : openbao.then(() => vault.readPassword(this.#d, this.#passwords, id));
     password.catch(() => {}); // surfaced by the Metal3 step
     // No Metal3 Secret (and no rotation) before OpenBao holds the password.
-    const secretSafe = openbao.then(() => mustBeInOpenBao(this.#d, id));
+    const secretSafe = openbao.then(() => vault.mustBeInOpenBao(this.#d, id));
     secretSafe.catch(() => {}); // surfaced by the Metal3 step
     await ipKnown.promise;
     const later: Promise<void>[] = [];

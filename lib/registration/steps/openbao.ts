@@ -112,3 +112,15 @@ export async function readPassword(
   if (mem) return mem;
   throw new Error("The BMC password is no longer held by the service: retry with the password");
 }
+
+/**
+ * Waits (bounded) while the OpenBao step is `running` without this process writing it: submit on
+ * another replica is storing the password, and the run must not fail it for lack of the password.
+ * A writer that died leaves it `running`; after the bound the run goes on and says so.
+ */
+export async function writtenElsewhere(d: EngineDeps, id: string, boundMs = 15_000): Promise<void> {
+  const end = Date.now() + boundMs;
+  while (Date.now() < end && (await d.store.mustGet(id)).steps.openbao.status === "running") {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
