@@ -7,8 +7,8 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import postgres from "postgres";
 import { LOCK } from "../lib/state/pg_schema.ts";
-import { serveFake } from "../sim/faults.ts";
 import { createSimulatedWorld } from "../sim/world.ts";
+import { freePort, serveWorld, spawnService, waitUntilUp } from "./service_process.ts";
 import { newDatabase, postgresAvailable } from "./state_backends.ts";
 
 const run = postgresAvailable("the replica tests");
@@ -16,12 +16,6 @@ const run = postgresAvailable("the replica tests");
 // deno-lint-ignore no-explicit-any -- response JSON
 type Json = any;
 
-const freePort = () => {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-};
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const hex = (n: number) => n.toString(16).padStart(2, "0");
 
@@ -65,65 +59,25 @@ Deno.test({
   async fn(t) {
     const world = createSimulatedWorld();
     // Each call a little slow, so a kill or restart lands in the middle of an import.
-    const slow = (h: (r: Request) => Promise<Response> | Response) => async (r: Request) => {
-      await sleep(10);
-      return await h(r);
-    };
-    const netbox = serveFake(slow(world.netbox.handler));
-    const openbao = serveFake(slow(world.openbao.handler));
-    const kea = [serveFake(slow(world.kea[0].handler)), serveFake(slow(world.kea[1].handler))];
-    const kube = serveFake(slow(world.kubernetes.handler));
-    const dir = await Deno.makeTempDir({ prefix: "onboarding-replicas-" });
-    await Deno.writeTextFile(
-      `${dir}/kubeconfig`,
-      JSON.stringify({
-        apiVersion: "v1",
-        kind: "Config",
-        "current-context": "test",
-        clusters: [{ name: "test", cluster: { server: kube.url } }],
-        users: [{ name: "test", user: { token: "test-token" } }],
-        contexts: [{ name: "test", context: { cluster: "test", user: "test" } }],
-      }),
-    );
+    const served = await serveWorld(world, { delayMs: 10, prefix: "onboarding-replicas-" });
     const database = await newDatabase();
     const env = {
-      ONBOARDING_HOSTNAME: "127.0.0.1",
+      ...served.env,
       ONBOARDING_DATABASE_URL: database,
       ONBOARDING_STATE_LEASE: "3",
-      ONBOARDING_NETBOX_URL: netbox.url,
-      ONBOARDING_NETBOX_TOKEN: world.netbox.token,
-      ONBOARDING_OPENBAO_URL: openbao.url,
-      ONBOARDING_OPENBAO_ROLE_ID: world.openbao.roleId,
-      ONBOARDING_OPENBAO_SECRET_ID: world.openbao.secretId,
-      ONBOARDING_KEA_SERVERS: JSON.stringify(kea.map((k) => k.url)),
-      ONBOARDING_KEA_MODE: "api",
-      ONBOARDING_BMC_CHECK: "false",
       ONBOARDING_BMC_NETWORKS: "10.16.28.0/24",
       ONBOARDING_IMPORT_CONCURRENCY: "6",
       ONBOARDING_SHUTDOWN_TIMEOUT: "10",
       ONBOARDING_LOG_LEVEL: "warn",
-      KUBECONFIG: `${dir}/kubeconfig`,
     };
     const ports = [freePort(), freePort(), freePort()];
     const url = (i: number) => `http://127.0.0.1:${ports[i]}`;
     const spawn = (i: number) =>
-      new Deno.Command(Deno.execPath(), {
-        args: ["run", "--allow-all", "main.ts"],
-        env: { ...env, ONBOARDING_PORT: String(ports[i]) },
+      spawnService({ ...env, ONBOARDING_PORT: String(ports[i]) }, {
         stdout: "null",
         stderr: "inherit",
-      }).spawn();
-    const waitReady = async (i: number) => {
-      for (let n = 0; n < 300; n++) {
-        try {
-          const r = await fetch(`${url(i)}/readyz`);
-          await r.body?.cancel();
-          if (r.ok) return;
-        } catch { /* not yet */ }
-        await sleep(100);
-      }
-      throw new Error(`replica ${i} did not become ready`);
-    };
+      });
+    const waitReady = (i: number) => waitUntilUp(`${url(i)}/readyz`, () => `replica ${i}`);
     const post = (i: number, path: string, body: unknown) =>
       fetch(`${url(i)}/api/v1${path}`, {
         method: "POST",
@@ -321,14 +275,7 @@ Deno.test({
         } catch { /* gone */ }
         await c.status;
       }
-      world.close();
-      await Promise.all([
-        netbox.close(),
-        openbao.close(),
-        kube.close(),
-        ...kea.map((k) => k.close()),
-      ]);
-      await Deno.remove(dir, { recursive: true });
+      await served[Symbol.asyncDispose]();
     }
   },
 });

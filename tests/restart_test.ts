@@ -3,8 +3,8 @@
  * on the same KV file; every server ends `ok` and nothing is duplicated.
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { serveFake } from "../sim/faults.ts";
 import { createSimulatedWorld } from "../sim/world.ts";
+import { freePort, serveWorld, spawnService, waitUntilUp } from "./service_process.ts";
 
 const COUNT = 50;
 
@@ -19,72 +19,21 @@ function items() {
   }));
 }
 
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
 Deno.test("a server killed mid-import resumes after restart: all ok, nothing duplicated", async () => {
   const world = createSimulatedWorld();
-  // Slow every call down so the kill lands in the middle of the import.
-  const slow = (h: (r: Request) => Promise<Response> | Response) => async (r: Request) => {
-    await new Promise((res) => setTimeout(res, 15));
-    return await h(r);
-  };
-  const netbox = serveFake(slow(world.netbox.handler));
-  const openbao = serveFake(slow(world.openbao.handler));
-  const kea = [serveFake(slow(world.kea[0].handler)), serveFake(slow(world.kea[1].handler))];
-  const kube = serveFake(slow(world.kubernetes.handler));
-  const dir = await Deno.makeTempDir({ prefix: "onboarding-restart-" });
-  await Deno.writeTextFile(
-    `${dir}/kubeconfig`,
-    JSON.stringify({
-      apiVersion: "v1",
-      kind: "Config",
-      "current-context": "test",
-      clusters: [{ name: "test", cluster: { server: kube.url } }],
-      users: [{ name: "test", user: { token: "test-token" } }],
-      contexts: [{ name: "test", context: { cluster: "test", user: "test" } }],
-    }),
-  );
+  // Every call slowed down so the kill lands in the middle of the import.
+  await using served = await serveWorld(world, { delayMs: 15, prefix: "onboarding-restart-" });
   const port = freePort();
   const env = {
+    ...served.env,
     ONBOARDING_PORT: String(port),
-    ONBOARDING_HOSTNAME: "127.0.0.1",
-    ONBOARDING_KV_PATH: `${dir}/onboarding.kv`,
-    ONBOARDING_NETBOX_URL: netbox.url,
-    ONBOARDING_NETBOX_TOKEN: world.netbox.token,
-    ONBOARDING_OPENBAO_URL: openbao.url,
-    ONBOARDING_OPENBAO_ROLE_ID: world.openbao.roleId,
-    ONBOARDING_OPENBAO_SECRET_ID: world.openbao.secretId,
-    ONBOARDING_KEA_SERVERS: JSON.stringify(kea.map((k) => k.url)),
-    ONBOARDING_KEA_MODE: "api",
-    ONBOARDING_BMC_CHECK: "false",
+    ONBOARDING_KV_PATH: `${served.dir}/onboarding.kv`,
     ONBOARDING_BMC_NETWORKS: "10.16.28.0/24",
     ONBOARDING_IMPORT_CONCURRENCY: "4",
     ONBOARDING_LOG_LEVEL: "warn",
-    KUBECONFIG: `${dir}/kubeconfig`,
   };
-  const spawn = () =>
-    new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", "main.ts"],
-      env,
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-  const waitReady = async () => {
-    for (let i = 0; i < 200; i++) {
-      try {
-        const r = await fetch(`http://127.0.0.1:${port}/healthz`);
-        await r.body?.cancel();
-        if (r.ok) return;
-      } catch { /* not yet */ }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error("server did not start");
-  };
+  const spawn = () => spawnService(env);
+  const waitReady = () => waitUntilUp(`http://127.0.0.1:${port}/healthz`);
   const importAll = () =>
     fetch(`http://127.0.0.1:${port}/api/v1/servers/import`, {
       method: "POST",
@@ -150,13 +99,5 @@ Deno.test("a server killed mid-import resumes after restart: all ok, nothing dup
     await child.status;
     await child.stdout.cancel().catch(() => {});
     await child.stderr.cancel().catch(() => {});
-    world.close();
-    await Promise.all([
-      netbox.close(),
-      openbao.close(),
-      kube.close(),
-      ...kea.map((k) => k.close()),
-    ]);
-    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -3,9 +3,9 @@
  * finish (within ONBOARDING_SHUTDOWN_TIMEOUT), closes WebSockets with a close frame and exits 0.
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { serveFake } from "../sim/faults.ts";
 import { createSimulatedWorld } from "../sim/world.ts";
 import type { Registration } from "../lib/state/store.ts";
+import { freePort, serveWorld, spawnService, waitUntilUp } from "./service_process.ts";
 
 const SERVER = {
   bmc_mac: "3c:ec:ef:40:00:01",
@@ -18,13 +18,6 @@ const SERVER = {
   device_role: "server",
 };
 
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
 /** The service as a subprocess against served simulators; the Metal3 apply takes `applyMs`. */
 async function startService(options: { applyMs: number; shutdownTimeout: number }) {
   const world = createSimulatedWorld();
@@ -32,65 +25,24 @@ async function startService(options: { applyMs: number; shutdownTimeout: number 
     match: "PATCH /apis/metal3.io/v1alpha1/namespaces/metal3/baremetalhosts/",
     delayMs: options.applyMs,
   });
-  const servers = [
-    serveFake(world.netbox.handler),
-    serveFake(world.openbao.handler),
-    serveFake(world.kea[0].handler),
-    serveFake(world.kea[1].handler),
-    serveFake(world.kubernetes.handler),
-  ];
-  const [netbox, openbao, kea1, kea2, kube] = servers;
-  const dir = await Deno.makeTempDir({ prefix: "onboarding-shutdown-" });
-  await Deno.writeTextFile(
-    `${dir}/kubeconfig`,
-    JSON.stringify({
-      apiVersion: "v1",
-      kind: "Config",
-      "current-context": "test",
-      clusters: [{ name: "test", cluster: { server: kube.url } }],
-      users: [{ name: "test", user: { token: "test-token" } }],
-      contexts: [{ name: "test", context: { cluster: "test", user: "test" } }],
-    }),
-  );
+  const served = await serveWorld(world, { prefix: "onboarding-shutdown-" });
   const port = freePort();
-  const kvPath = `${dir}/onboarding.kv`;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", "main.ts"],
-    env: {
-      ONBOARDING_PORT: String(port),
-      ONBOARDING_HOSTNAME: "127.0.0.1",
-      ONBOARDING_KV_PATH: kvPath,
-      ONBOARDING_NETBOX_URL: netbox.url,
-      ONBOARDING_NETBOX_TOKEN: world.netbox.token,
-      ONBOARDING_OPENBAO_URL: openbao.url,
-      ONBOARDING_OPENBAO_ROLE_ID: world.openbao.roleId,
-      ONBOARDING_OPENBAO_SECRET_ID: world.openbao.secretId,
-      ONBOARDING_KEA_SERVERS: JSON.stringify([kea1.url, kea2.url]),
-      ONBOARDING_KEA_MODE: "api",
-      ONBOARDING_BMC_CHECK: "false",
-      ONBOARDING_BMC_PREFIX: "10.16.28.0/24",
-      ONBOARDING_BMC_DRIVER: "redfish-virtualmedia",
-      ONBOARDING_SHUTDOWN_TIMEOUT: String(options.shutdownTimeout),
-      ONBOARDING_LOG_LEVEL: "info",
-      KUBECONFIG: `${dir}/kubeconfig`,
-    },
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const kvPath = `${served.dir}/onboarding.kv`;
+  const child = spawnService({
+    ...served.env,
+    ONBOARDING_PORT: String(port),
+    ONBOARDING_KV_PATH: kvPath,
+    ONBOARDING_BMC_PREFIX: "10.16.28.0/24",
+    ONBOARDING_BMC_DRIVER: "redfish-virtualmedia",
+    ONBOARDING_SHUTDOWN_TIMEOUT: String(options.shutdownTimeout),
+    ONBOARDING_LOG_LEVEL: "info",
+  });
   const output = Promise.all([
     new Response(child.stdout).text(),
     new Response(child.stderr).text(),
   ]).then(([o, e]) => o + e);
   const base = `http://127.0.0.1:${port}`;
-  for (let i = 0;; i++) {
-    try {
-      const r = await fetch(`${base}/healthz`);
-      await r.body?.cancel();
-      if (r.ok) break;
-    } catch { /* not yet */ }
-    if (i > 300) throw new Error(`server did not start: ${await output}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitUntilUp(`${base}/healthz`, () => output);
   return {
     world,
     child,
@@ -111,9 +63,7 @@ async function startService(options: { applyMs: number; shutdownTimeout: number 
       } catch { /* exited */ }
       await child.status;
       await output;
-      await Promise.all(servers.map((s) => s[Symbol.asyncDispose]()));
-      world.close();
-      await Deno.remove(dir, { recursive: true });
+      await served[Symbol.asyncDispose]();
     },
   };
 }
