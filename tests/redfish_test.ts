@@ -645,3 +645,46 @@ Deno.test("checkBmc() logs in with a session when the BMC refuses Basic authenti
     assert.ok(!fake.state.requests.some((r) => r.startsWith("POST")));
   });
 });
+
+Deno.test("checkBmc() names the system as soon as the BMC has accepted the credentials (onSystem)", async (t) => {
+  /** Each `onSystem` call with the requests the BMC had seen by then. */
+  async function named(options: Partial<FakeRedfishOptions>, system?: string) {
+    const { fake, client } = setup(options);
+    const calls: { path: string; seen: string[] }[] = [];
+    const check = await client.checkBmc({
+      ...creds,
+      system,
+      onSystem: (path) => calls.push({ path, seen: [...fake.state.requests] }),
+    });
+    return { check, calls };
+  }
+
+  await t.step("once, after the Systems collection and before the system is read", async () => {
+    for (const options of [{}, { auth: "session-only" as const }]) {
+      const { check, calls } = await named(options);
+      assert.equal(check.outcome, "ok");
+      assert.deepEqual(calls.map((c) => c.path), ["/redfish/v1/Systems/1"]);
+      assert.ok(calls[0].seen.includes("GET /redfish/v1/Systems"), calls[0].seen.join());
+      assert.ok(!calls[0].seen.some((r) => r.startsWith("GET /redfish/v1/Systems/1")));
+    }
+  });
+
+  await t.step("the picked system of several", async () => {
+    const { calls } = await named({ systemIds: ["Node0", "Node1"] }, "Node1");
+    assert.deepEqual(calls.map((c) => c.path), ["/redfish/v1/Systems/Node1"]);
+  });
+
+  await t.step("never when the check ends before the system is known", async () => {
+    for (
+      const [options, outcome] of [
+        [{ password: "the-real-one" }, "wrong-password"],
+        [{ systemIds: ["Node0", "Node1"] }, "pick-system"],
+        [{ passwordChangeRequired: true }, "ok"],
+      ] satisfies [Partial<FakeRedfishOptions>, string][]
+    ) {
+      const { check, calls } = await named(options);
+      assert.equal(check.outcome, outcome);
+      assert.deepEqual(calls, []);
+    }
+  });
+});

@@ -35,7 +35,7 @@ export async function readSystem(
   rootBody: Json,
   systems: Got,
   systemsPath: string,
-  input: { bmcMac?: string; system?: string },
+  input: Pick<BmcCheckInput, "bmcMac" | "system" | "onSystem">,
 ): Promise<BmcCheck> {
   if (systems.kind === "failed") {
     if (systems.status === 403 && mentions(systems.body, "PasswordChangeRequired")) {
@@ -73,6 +73,7 @@ export async function readSystem(
   } else if (members.length > 1) {
     return await pickSystem(ctx, members, `manages ${members.length} systems`);
   }
+  input.onSystem?.(systemPath);
 
   // Round 2: the system, its NIC and boot option collections at the standard paths and the
   // account check side by side; the system's own links decide whether the guesses are used.
@@ -153,7 +154,7 @@ export async function pickSystem(ctx: Ctx, members: string[], what: string): Pro
 /** Checks one BMC: Redfish at all, the password, the system behind it and its boot NIC. */
 export async function checkBmc(
   settings: RedfishSettings,
-  { host, username, password, bmcMac, system }: BmcCheckInput,
+  { host, username, password, bmcMac, system, onSystem }: BmcCheckInput,
 ): Promise<BmcCheck> {
   const origin = originOf(settings.scheme ?? "https", host, settings.port);
   const basic = "Basic " + base64(`${username}:${password}`);
@@ -225,7 +226,7 @@ export async function checkBmc(
     systems = await get(ctx, systemsPath);
   }
   try {
-    return await readSystem(ctx, rootBody, systems, systemsPath, { bmcMac, system });
+    return await readSystem(ctx, rootBody, systems, systemsPath, { bmcMac, system, onSystem });
   } finally {
     if (session) await closeSession(ctx, session);
   }

@@ -45,6 +45,11 @@ export interface BmcCheckInput {
   bmcMac?: string;
   /** Which system of a multi-system BMC: its `Id` or path. */
   system?: string;
+  /** Called once, as soon as the BMC has accepted the credentials (its Systems collection
+   * answered) and the system is known, with its path; the system body, NICs, boot options and
+   * account are read after. Not called when the check ends before that (refused, unreachable,
+   * several systems and none picked, a password change required before the system shows). */
+  onSystem?: (systemPath: string) => void;
 }
 
 export interface BmcLogin {

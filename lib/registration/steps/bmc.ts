@@ -23,6 +23,10 @@ export interface BmcFindings {
  * fails the step, a BMC with several systems and none chosen blocks it; a BMC that does not
  * answer Redfish only adds a warning. `ownership` is asked, and `secretSafe` awaited, before a
  * rotation changes the BMC; a drift `repair` never rotates.
+ *
+ * `onSystem` is called (once) with the system path as soon as the BMC has accepted the password,
+ * when nothing the rest of the check finds can change what Metal3 gets: the boot MAC was scanned
+ * and no rotation replaces the password. The rest of the check then only records and warns.
  */
 export async function checkBmc(
   d: EngineDeps,
@@ -32,10 +36,20 @@ export async function checkBmc(
   ownership: () => Promise<Ours>,
   secretSafe: Promise<void>,
   repair: boolean,
+  onSystem: (systemPath: string) => void,
 ): Promise<BmcFindings> {
   const { store, redfish } = d;
   const found: BmcFindings = { password, bootMac: r.boot_mac };
   if (!redfish) return found;
+  // The scanned password is replaced before Metal3 gets one (opt-in; lib/rotation.ts).
+  const rotates = !repair && rotator.wanted(r) && r.rotation?.status !== "ok";
+  let handedOver = false;
+  const early = r.boot_mac && !rotates
+    ? (path: string) => {
+      handedOver = true;
+      onSystem(path);
+    }
+    : undefined;
   const checkWith = (password: string) =>
     redfish.checkBmc({
       host: r.bmc_ip!,
@@ -43,11 +57,13 @@ export async function checkBmc(
       password,
       bmcMac: r.bmc_mac,
       system: r.bmc_system,
+      onSystem: early,
     });
   let check = await checkWith(password);
-  if (check.outcome === "wrong-password") throw new Error(check.message);
-  // The scanned password is replaced before Metal3 gets one (opt-in; lib/rotation.ts).
-  if (check.outcome === "ok" && !repair && rotator.wanted(r) && r.rotation?.status !== "ok") {
+  // Once handed over, the BMC had accepted the password: a later refusal (a lapsed session, a
+  // privilege) is a warning below, not a wrong password.
+  if (check.outcome === "wrong-password" && !handedOver) throw new Error(check.message);
+  if (check.outcome === "ok" && rotates) {
     // A host or Secret of someone else's under this name stops us before the BMC changes.
     found.ours = await ownership();
     await secretSafe; // the rotation starts from the password OpenBao holds
@@ -70,7 +86,8 @@ export async function checkBmc(
     throw new StepEnd("blocked", check.message);
   }
   if (check.outcome !== "ok") {
-    await store.update(r.id, (x) => x.warnings.push(`BMC check: ${check.message}`));
+    const after = handedOver ? "it accepted the password, then: " : "";
+    await store.update(r.id, (x) => x.warnings.push(`BMC check: ${after}${check.message}`));
     return found;
   }
   found.systemPath = check.systemPath || undefined;

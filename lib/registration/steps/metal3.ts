@@ -36,8 +36,10 @@ const optionalString = (v: string | number | undefined) => v === undefined ? und
 
 /**
  * Checks the BMC, then applies the Secret and the BareMetalHost once `secretSafe` resolves (OpenBao
- * holds the password). `repair`: a drift repair, which re-applies the objects and never rotates
- * the password.
+ * holds the password). With a scanned boot MAC and no rotation they are applied as soon as the BMC
+ * has accepted the password and named its system, while the rest of the check goes on (it can
+ * then only add findings and warnings); the step ends when both have. `repair`: a drift repair,
+ * which re-applies the objects and never rotates the password.
  */
 export async function metal3Step(
   d: EngineDeps,
@@ -62,7 +64,18 @@ export async function metal3Step(
     x.warnings = x.warnings.filter((w) => !METAL3_WARNINGS.test(w));
   });
   const ownership = () => metal3Ownership(d, r, existing);
-  const { password, bootMac, systemPath, ours: checked } = await checkBmc(
+  const handOver = async (objects: HostObjects, known?: Ours) => {
+    const ours = known ?? await ownership();
+    await secretSafe;
+    await applyMetal3Objects(d, r, objects, ours);
+    return `Handed to Metal3 as ${r.device_name}, with its BMC credentials`;
+  };
+  let early: Promise<string> | undefined;
+  const onSystem = (systemPath: string) => {
+    early = handOver({ password: scanned, bootMac: r.boot_mac, systemPath });
+    early.catch(() => {}); // awaited below, once the check is over
+  };
+  const { password, bootMac, systemPath, ours } = await checkBmc(
     d,
     rotator,
     r,
@@ -70,12 +83,35 @@ export async function metal3Step(
     ownership,
     secretSafe,
     repair,
-  );
+    onSystem,
+  ).catch(async (e) => {
+    await early?.catch(() => {});
+    throw e;
+  });
+  if (early) return await early;
   const driver = config.BMC_DRIVER;
   if (!bootMac) {
     if (needsBootMac(driver)) throw new BootMacRequired(driver);
     await store.update(r.id, (x) => x.warnings.push(NO_BOOT_MAC_WARNING));
   }
+  return await handOver({ password, bootMac, systemPath }, ours);
+}
+
+/** What the Secret and the BareMetalHost carry beyond the registration itself. */
+interface HostObjects {
+  password: string;
+  bootMac?: string;
+  systemPath?: string;
+}
+
+/** Applies the Secret and the BareMetalHost (over our own objects only) and records them. */
+async function applyMetal3Objects(
+  d: EngineDeps,
+  r: Registration,
+  { password, bootMac, systemPath }: HostObjects,
+  ours: Ours,
+): Promise<void> {
+  const { kubernetes, config, store } = d;
   const ns = config.METAL3_NAMESPACE;
   const secretName = bmcSecretName(r.device_name);
   const labels = hostLabels({
@@ -84,10 +120,8 @@ export async function metal3Step(
     rack: r.resolved?.rackName ?? optionalString(r.request.rack),
     netboxDeviceId: r.created.netbox_device_id,
   });
-  const ours = checked ?? await ownership();
-  await secretSafe;
   await Promise.all([
-    kubernetes.apply(
+    kubernetes!.apply(
       bmcSecret({
         name: secretName,
         namespace: ns,
@@ -97,11 +131,11 @@ export async function metal3Step(
       }),
       { force: ours.secret },
     ),
-    kubernetes.apply(
+    kubernetes!.apply(
       bareMetalHost({
         name: r.device_name,
         namespace: ns,
-        bmcAddress: bmcAddress(driver, r.bmc_ip, systemPath),
+        bmcAddress: bmcAddress(config.BMC_DRIVER, r.bmc_ip!, systemPath),
         credentialsName: secretName,
         bootMac,
         labels,
@@ -114,7 +148,6 @@ export async function metal3Step(
     x.created.metal3_secret = secretName;
     x.created.metal3_bmh = r.device_name;
   });
-  return `Handed to Metal3 as ${r.device_name}, with its BMC credentials`;
 }
 
 /**
