@@ -60,8 +60,13 @@ export class CallRecorder {
     for (let i = 0; i < sorted.length; i++) {
       let d = 1;
       let p = -1;
+      // Of equally deep predecessors, the one the call most likely waited for: a call to the same
+      // system (the next request of a sequence), else the one that ended last.
+      const likelier = (j: number) =>
+        sorted[j].host === sorted[i].host || sorted[p].host !== sorted[i].host;
       for (let j = 0; j < i; j++) {
-        if (sorted[j].end <= sorted[i].start && depth[j] + 1 > d) {
+        if (sorted[j].end > sorted[i].start) continue;
+        if (depth[j] + 1 > d || (depth[j] + 1 === d && p >= 0 && likelier(j))) {
           d = depth[j] + 1;
           p = j;
         }
