@@ -138,6 +138,14 @@ Deno.test("a refusal after the BMC accepted the password is a warning once the h
     JSON.stringify(r.warnings),
   );
   assertEquals(app.world.kubernetes.state.bareMetalHost(NS, NAME)?.spec.bootMACAddress, NICS[1]);
+  // README: Retry with the same boot MAC checks the BMC again.
+  device.faults.clear();
+  const retry = await app.call("POST", `/api/v1/servers/${r.id}/retry`, { boot_mac: NICS[1] });
+  assertEquals(retry.status, 202, retry.text);
+  const again = await app.deps.engine.waitFor(r.id, 10_000);
+  assertEquals(again.status, "ok", again.error);
+  assertEquals(again.warnings.filter((w) => w.startsWith("BMC check")), []);
+  assertEquals(again.bmc?.nics?.map((n) => n.mac), NICS);
 
   // Without a scanned boot MAC nothing was handed over: the same answer fails the step.
   const other = {
