@@ -18,26 +18,31 @@ export const PHONE = {
 /**
  * Runs in the page before its own scripts: when the scan island is hydrated, types one character
  * into its first input in a new task (as a keystroke would queue) and notes when the island's DOM
- * answers (Preact re-rendered the hint). Times are from the navigation start.
+ * answers (Preact re-rendered the hint). Times are from the navigation start. The times go out
+ * through a DevTools binding: nothing of the bench (no Playwright script, no polling) runs on the
+ * page's throttled main thread while it loads, only this probe.
  */
 const PROBE = `(() => {
-  const t = (globalThis.__phone = {});
+  const t = {};
   const seen = new MutationObserver(() => {
     const island = document.querySelector('[data-island="ScanFlow"][data-hydrated="true"]');
-    if (!island || t.hydrated) return;
+    if (!island) return;
     seen.disconnect();
     t.hydrated = performance.now();
     setTimeout(() => {
       const input = island.querySelector("input");
-      new MutationObserver((_, o) => { t.answered ??= performance.now(); o.disconnect(); })
-        .observe(island, { subtree: true, childList: true, attributes: true, characterData: true });
+      new MutationObserver((_, o) => {
+        o.disconnect();
+        t.answered = performance.now();
+        globalThis.__phoneAnswered(JSON.stringify(t));
+      }).observe(island, { subtree: true, childList: true, attributes: true, characterData: true });
       t.keyAt = performance.now();
       input.focus();
       input.value = "3";
       input.dispatchEvent(new InputEvent("input", { bubbles: true, data: "3", inputType: "insertText" }));
     });
   });
-  seen.observe(document, { subtree: true, childList: true, attributes: true });
+  seen.observe(document, { subtree: true, attributes: true, attributeFilter: ["data-hydrated"] });
 })();`;
 
 interface Probe {
@@ -111,31 +116,42 @@ async function loadScanPage(page: Page, url: string, cpuSlowdown: number): Promi
     requests++;
     if (e.response.fromServiceWorker) fromServiceWorker++;
   });
-  await page.addInitScript(PROBE);
+  // A binding, not `page.waitForFunction`: that would compile Playwright's injected script in
+  // the page and poll it while the page loads, on the same throttled main thread.
+  await session.send("Runtime.enable");
+  await session.send("Page.enable");
+  await session.send("Runtime.addBinding", { name: "__phoneAnswered" });
+  const answered = new Promise<Probe>((resolve) =>
+    session.on("Runtime.bindingCalled", (e) => {
+      if (e.name === "__phoneAnswered") resolve(JSON.parse(e.payload));
+    })
+  );
+  await session.send("Page.addScriptToEvaluateOnNewDocument", { source: PROBE });
   await page.goto(`${url}/`, { waitUntil: "commit" });
-  await page.waitForFunction(() => (globalThis as { __phone?: Probe }).__phone?.answered, null, {
-    polling: 50,
-    timeout: 60_000,
-  });
+  const probe = await withTimeout(answered, 60_000, "the Scan page's first input did not answer");
   const pageBytes = bytes;
   const t = await page.evaluate(() => {
     const nav = performance.getEntriesByType("navigation")[0] as PerformanceNavigationTiming;
-    return {
-      ...(globalThis as unknown as { __phone: Probe }).__phone,
-      html: nav.responseEnd,
-      dcl: nav.domContentLoadedEventStart,
-    };
+    return { html: nav.responseEnd, dcl: nav.domContentLoadedEventStart };
   });
   await session.detach();
   return {
-    interactiveMs: t.answered,
-    hydratedMs: t.hydrated,
+    interactiveMs: probe.answered,
+    hydratedMs: probe.hydrated,
     htmlMs: t.html,
     domContentLoadedMs: t.dcl,
     pageBytes,
     requests,
     fromServiceWorker,
   };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} within ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** Waits until the service worker is active and has precached the shell. */
