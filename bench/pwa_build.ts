@@ -66,16 +66,15 @@ export async function pageWeights(manifest: AssetManifest) {
     for (const n of names) total += await gzipSize(await Deno.readFile(`${BUILD}/${n}`));
     return total;
   };
-  const bootChunks = await closure(file(manifest.boot));
+  const eager = (islands: string[]) =>
+    new Set(islands.flatMap((island) => (manifest.islands[island] ?? []).map(file)));
   const css = await gz([file(manifest.css)]);
   const pages: Record<string, { js: number; css: number; chunks: number }> = {};
   for (const [page, islands] of Object.entries(PAGE_ISLANDS)) {
-    const chunks = new Set(bootChunks);
-    for (const island of islands) {
-      for (const url of manifest.islands[island] ?? []) chunks.add(file(url));
-    }
+    const chunks = eager(islands);
     pages[page] = { js: await gz(chunks), css, chunks: chunks.size };
   }
+  const scanEager = eager(["ScanFlow"]);
   // Loaded when the camera opens: the scanner chunk, the ponyfill and the ZXing reader.
   const scanner = manifest.files.map(file).find((f) => f.startsWith("scanner-"));
   const decoderChunks = scanner ? await closure(scanner) : [];
@@ -84,15 +83,12 @@ export async function pageWeights(manifest: AssetManifest) {
     decoderChunks.push(...(await closure(ponyfill)).filter((c) => !decoderChunks.includes(c)));
   }
   const onCamera = {
-    js: await gz(decoderChunks.filter((c) => !bootChunks.includes(c))),
+    js: await gz(decoderChunks.filter((c) => !scanEager.has(c))),
     wasm: await gz([file(manifest.wasm)]),
   };
   // The import page's lazy chunks: validation (zod) from the first focus in the panel, then the
   // YAML parser and the Kea merge on the YAML + Kea path, each without what is already loaded.
-  const importEager = new Set([
-    ...bootChunks,
-    ...(manifest.islands.ImportPanel ?? []).map(file),
-  ]);
+  const importEager = eager(["ImportPanel"]);
   const lazyClosure = async (prefix: string, loaded: Set<string>) => {
     const start = manifest.files.map(file).find((f) => f.startsWith(prefix));
     return start ? (await closure(start)).filter((c) => !loaded.has(c)) : [];

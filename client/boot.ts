@@ -1,25 +1,25 @@
-/** Browser entry: hydrates every island marker on the page and registers the service worker. */
+/**
+ * Browser side of the islands: each island's bundle (`scripts/build.ts` writes one entry per
+ * island) calls `boot` with its component, which hydrates the page's markers of that island at
+ * once and registers the service worker. One bundle per island: the page runs one module and the
+ * few chunks it imports, not a loader that fetches the island afterwards.
+ */
 import { type ComponentType, h, hydrate } from "preact";
-import { ISLANDS } from "../islands/manifest.ts";
 
-/** Hydrates the islands under `root`; an island whose module fails is reported, not fatal. */
-export async function hydrateIslands(root: ParentNode = document): Promise<void> {
-  const markers = [...root.querySelectorAll<HTMLElement>("[data-island]")];
-  await Promise.all(markers.map(async (marker) => {
-    const name = marker.dataset.island as keyof typeof ISLANDS;
-    const load = ISLANDS[name];
+/** Hydrates the page's markers of island `name`; a failing marker is reported, not fatal. */
+function hydrateIsland(name: string, component: ComponentType<Record<string, unknown>>): void {
+  for (const marker of document.querySelectorAll<HTMLElement>(`[data-island="${name}"]`)) {
     const target = marker.querySelector<HTMLElement>(":scope > [data-island-root]");
-    if (!load || !target) return;
+    if (!target) continue;
     try {
       const propsEl = marker.querySelector(":scope > script[data-island-props]");
       const props = propsEl?.textContent ? JSON.parse(propsEl.textContent) : {};
-      const mod = await load();
-      hydrate(h(mod.default as ComponentType<Record<string, unknown>>, props), target);
+      hydrate(h(component, props), target);
       marker.dataset.hydrated = "true";
     } catch (e) {
       console.error(`island ${name} failed to hydrate`, e);
     }
-  }));
+  }
 }
 
 /**
@@ -43,10 +43,13 @@ function cacheDecoderWhenUsed(): void {
   }
 }
 
-await hydrateIslands();
-if ("serviceWorker" in navigator && location.protocol !== "file:") {
-  navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch((e) =>
-    console.warn("service worker registration failed", e)
-  );
-  cacheDecoderWhenUsed();
+/** The entry of an island's bundle: hydrate it, then register the service worker. */
+export function boot(name: string, component: ComponentType<Record<string, unknown>>): void {
+  hydrateIsland(name, component);
+  if ("serviceWorker" in navigator && location.protocol !== "file:") {
+    navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch((e) =>
+      console.warn("service worker registration failed", e)
+    );
+    cacheDecoderWhenUsed();
+  }
 }

@@ -10,13 +10,12 @@ import { type IslandName, ISLANDS } from "../islands/manifest.ts";
 export interface AssetManifest {
   /** Content hash of all assets together: the service worker's cache version. */
   version: string;
-  /** URL of the client boot module that hydrates island markers. */
-  boot: string;
   /** URL of the stylesheet. */
   css: string;
   /** URL of the self-hosted ZXing reader WebAssembly. */
   wasm: string;
-  /** Per island: its chunk and every chunk it statically imports (for modulepreload). */
+  /** Per island: its bundle's entry (which hydrates it), then every chunk the entry statically
+   * imports (for modulepreload). */
   islands: Record<string, string[]>;
   /** Every built file's URL (precached by the service worker). */
   files: string[];

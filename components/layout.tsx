@@ -9,8 +9,8 @@ export interface LayoutProps {
   active?: NavKey;
   /** Stylesheet URL (hashed when built; the unbuilt fallback otherwise). */
   css: string;
-  /** Boot module URL, present only when the page contains islands. */
-  boot?: string;
+  /** The entry modules of the page's islands (none when it has no islands). */
+  scripts?: string[];
   /** Chunks to preload for the islands on the page. */
   preload?: string[];
   /** Banners such as "Demo mode" or "Authentication is disabled". */
@@ -64,7 +64,7 @@ export function Layout(props: LayoutProps) {
             </a>
           ))}
         </nav>
-        {props.boot && <script type="module" src={props.boot} />}
+        {props.scripts?.map((src) => <script key={src} type="module" src={src} />)}
       </body>
     </html>
   );

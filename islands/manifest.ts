@@ -1,5 +1,6 @@
 /**
- * The island manifest shared by the server (SSR) and the bundler (one lazy chunk per island).
+ * The island manifest shared by the server (SSR) and the bundler (one bundle per island, whose
+ * entry hydrates it).
  * Convention: island `ScanFlow` lives in `islands/scan_flow.tsx` as its default export.
  */
 import type { ComponentType } from "preact";
@@ -7,7 +8,7 @@ import type { ComponentType } from "preact";
 // deno-lint-ignore no-explicit-any
 type IslandModule = { default: ComponentType<any> };
 
-/** Island name → lazy import; the client loads only the islands a page contains. */
+/** Island name → its module (the server renders every island; the build bundles each apart). */
 export const ISLANDS = {
   ScanFlow: () => import("./scan_flow.tsx"),
   ServerList: () => import("./server_list.tsx"),

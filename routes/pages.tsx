@@ -114,7 +114,7 @@ export function pageRoutes(deps: AppDeps, options: PageOptions = {}): Hono {
   return app;
 }
 
-/** Renders a page in the shell; the boot script is added only when the page has islands. */
+/** Renders a page in the shell; scripts are added only for the islands the page has. */
 export function renderPage(
   assets: AssetManifest | null,
   page: {
@@ -125,14 +125,15 @@ export function renderPage(
   },
 ): string {
   const inner = renderWithIslands(page.body);
-  const withJs = assets && inner.islands.length > 0;
-  const preload = withJs ? [...new Set(inner.islands.flatMap((n) => assets.islands[n] ?? []))] : [];
+  const bundles = assets ? inner.islands.map((n) => assets.islands[n] ?? []) : [];
+  const scripts = [...new Set(bundles.map((b) => b[0]).filter(Boolean))];
+  const preload = [...new Set(bundles.flatMap((b) => b.slice(1)))];
   const shell = renderWithIslands(
     <Layout
       title={page.title}
       active={page.active}
       css={assets?.css ?? "/static/app.css"}
-      boot={withJs ? assets.boot : undefined}
+      scripts={scripts}
       preload={preload}
       banners={page.banners}
     >

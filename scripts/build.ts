@@ -1,9 +1,10 @@
 /**
- * `deno task build`: bundles the browser code with `deno bundle --platform browser` (one lazy chunk
- * per island, shared chunks split out) into `static/build/` with content-hashed names, copies the
- * stylesheet and the ZXing `.wasm`, writes `manifest.json` for the server and prints the gzip size
- * of the JavaScript each page ships.
+ * `deno task build`: bundles the browser code with `deno bundle --platform browser` into
+ * `static/build/` with content-hashed names (one bundle per island: its entry hydrates it, its own
+ * lazy imports split out), copies the stylesheet and the ZXing `.wasm`, writes `manifest.json` for
+ * the server and prints the gzip size of the JavaScript each page ships.
  */
+import { pathToFileURL } from "node:url";
 import { islandFileBase, ISLANDS, PAGE_ISLANDS } from "../islands/manifest.ts";
 import type { AssetManifest } from "../components/islands.tsx";
 import { staticImports } from "../lib/domain/static_imports.ts";
@@ -25,6 +26,10 @@ async function contentHash(data: Uint8Array): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>);
   return [...new Uint8Array(digest)].slice(0, 5).map((b) => b.toString(16).padStart(2, "0"))
     .join("").toUpperCase();
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.byteLength === b.byteLength && a.every((x, i) => x === b[i]);
 }
 
 async function gzipSize(data: Uint8Array): Promise<number> {
@@ -77,25 +82,52 @@ async function main() {
       "--lock=deno.lock",
       ...args,
     ]);
-  await bundle("--code-splitting", "--outdir", tmp, "client/boot.ts");
+  // One bundle per island rather than one loader with a lazy chunk per island: a page then runs its
+  // entry and the one or two chunks it imports, hydrating at once (on a phone every module fetched
+  // and compiled costs main-thread time before the first input is possible). Each bundle splits
+  // out only its own lazy imports; a chunk two bundles share has the same content and name.
+  const entries = `${tmp}/entries`;
+  await Deno.mkdir(entries, { recursive: true });
+  const root = pathToFileURL(`${Deno.cwd()}/`);
+  await Promise.all(
+    Object.keys(ISLANDS).map(async (name) => {
+      const base = islandFileBase(name);
+      const entry = `${entries}/${base}.ts`;
+      await Deno.writeTextFile(
+        entry,
+        `import { boot } from "${new URL("client/boot.ts", root)}";\n` +
+          `import island from "${new URL(`islands/${base}.tsx`, root)}";\n` +
+          `boot(${JSON.stringify(name)}, island);\n`,
+      );
+      await bundle("--code-splitting", "--outdir", `${tmp}/${base}`, entry);
+    }),
+  );
   await bundle("--output", `${OUT}/sw.js`, "client/sw.ts");
 
   const files: string[] = [];
   const code = new Map<string, Uint8Array>();
-  let boot = "";
-  for await (const entry of Deno.readDir(tmp)) {
-    if (!entry.isFile || !entry.name.endsWith(".js")) continue;
-    const data = await Deno.readFile(`${tmp}/${entry.name}`);
-    // The entry is the only file without a content hash in its name: add one.
-    const name = entry.name === "boot.js" ? `boot-${await contentHash(data)}.js` : entry.name;
-    if (entry.name === "boot.js") boot = name;
-    await Deno.writeFile(`${OUT}/${name}`, data);
-    code.set(name, data);
-    files.push(PUBLIC + name);
+  const entryOf: Record<string, string> = {};
+  for (const name of Object.keys(ISLANDS)) {
+    const base = islandFileBase(name);
+    for await (const file of Deno.readDir(`${tmp}/${base}`)) {
+      if (!file.isFile || !file.name.endsWith(".js")) continue;
+      const data = await Deno.readFile(`${tmp}/${base}/${file.name}`);
+      // The entry is the only file without a content hash in its name: add one.
+      const out = file.name === `${base}.js` ? `boot-${await contentHash(data)}.js` : file.name;
+      if (file.name === `${base}.js`) entryOf[name] = out;
+      const same = code.get(out);
+      if (same) {
+        if (!sameBytes(same, data)) throw new Error(`two bundles made different ${out}`);
+        continue;
+      }
+      await Deno.writeFile(`${OUT}/${out}`, data);
+      code.set(out, data);
+      files.push(PUBLIC + out);
+    }
+    if (!entryOf[name]) throw new Error(`deno bundle produced no entry for island ${name}`);
   }
   await Deno.remove(tmp, { recursive: true });
   await Deno.remove(browserConfig);
-  if (!boot) throw new Error("deno bundle produced no boot.js");
 
   const css = await Deno.readFile("static/app.css");
   const cssName = `app-${await contentHash(css)}.css`;
@@ -118,12 +150,10 @@ async function main() {
     return [...seen];
   };
 
+  // Per island: its entry first, then every chunk the entry imports statically (modulepreload).
   const islands: Record<string, string[]> = {};
   for (const name of Object.keys(ISLANDS)) {
-    const base = islandFileBase(name);
-    const chunk = [...code.keys()].find((f) => f.startsWith(`${base}-`));
-    if (!chunk) throw new Error(`No bundle chunk for island ${name} (expected ${base}-*.js)`);
-    islands[name] = closure(chunk).map((f) => PUBLIC + f);
+    islands[name] = closure(entryOf[name]).map((f) => PUBLIC + f);
   }
 
   const all = new Uint8Array(
@@ -136,7 +166,6 @@ async function main() {
   }
   const manifest: AssetManifest = {
     version: await contentHash(all),
-    boot: PUBLIC + boot,
     css: PUBLIC + cssName,
     wasm: PUBLIC + wasmName,
     islands,
@@ -148,10 +177,7 @@ async function main() {
   console.log("JavaScript per page (gzip, before any lazy import):");
   let overBudget = false;
   for (const [page, names] of Object.entries(PAGE_ISLANDS)) {
-    const chunks = new Set([
-      ...closure(boot),
-      ...names.flatMap((n) => closure(islands[n][0].slice(PUBLIC.length))),
-    ]);
+    const chunks = new Set(names.flatMap((n) => islands[n]).map((u) => u.slice(PUBLIC.length)));
     let size = 0;
     for (const c of chunks) size += await gzipSize(code.get(c)!);
     const kb = (size / 1024).toFixed(1);
