@@ -97,10 +97,30 @@ export function rememberLocation(loc: Loc, position: number, height: number): vo
   localStorage.setItem(LAST_UNIT_KEY, JSON.stringify({ rack: loc.rack, position, height }));
 }
 
-/** A reference list, read when `url` is set. */
+/**
+ * `useEffect` whose work waits until the browser is idle. What the flow starts on mount (reference
+ * reads, the outbox, the remembered location) then runs after a first keystroke has been answered
+ * rather than in its task: Preact runs pending effects before the re-render a keystroke causes.
+ */
+export function useIdleEffect(effect: () => void | (() => void), deps: unknown[]): void {
+  useEffect(() => {
+    let cleanup: void | (() => void);
+    const run = () => cleanup = effect();
+    // Safari has no requestIdleCallback: the next task, still apart from the keystroke's.
+    const cancel = "requestIdleCallback" in globalThis
+      ? cancelIdleCallback.bind(null, requestIdleCallback(run, { timeout: 1000 }))
+      : clearTimeout.bind(null, setTimeout(run, 0));
+    return () => {
+      cancel();
+      cleanup?.();
+    };
+  }, deps);
+}
+
+/** A reference list, read when `url` is set (once the browser is idle). */
 export function useList(url: string | null): Ref[] {
   const [items, setItems] = useState<Ref[]>([]);
-  useEffect(() => {
+  useIdleEffect(() => {
     if (!url) return setItems([]);
     let live = true;
     api<Ref[]>("GET", url).then((a) => live && a.ok && setItems(a.body)).catch(() => {});

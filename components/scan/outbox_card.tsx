@@ -2,7 +2,7 @@
  * The offline queue: registrations waiting to be sent, replayed on start, when the network returns
  * and when the app is shown; what a replay registered is said, with a link.
  */
-import { useEffect, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import {
   listOutbox,
   onOutboxChange,
@@ -10,6 +10,7 @@ import {
   removeOutboxItem,
   replayOutbox,
 } from "../../client/outbox.ts";
+import { useIdleEffect } from "./model.ts";
 
 export interface Sent {
   id: string;
@@ -26,7 +27,7 @@ export function useOutbox(onSent: (sent: Sent[]) => void) {
       if (done.length) onSent(done.map((b) => ({ id: b.id, device_name: b.device_name })));
       return refresh();
     }).catch(() => {});
-  useEffect(() => {
+  useIdleEffect(() => {
     const replay = () => navigator.onLine && send();
     refresh();
     replay();

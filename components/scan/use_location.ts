@@ -6,14 +6,22 @@ import { useEffect, useState } from "preact/hooks";
 import { deviceName } from "../../lib/domain/names.ts";
 import { api } from "../../client/api.ts";
 import { type Elevation, slotConflicts, suggestPosition } from "../rack_elevation.tsx";
-import { EMPTY, lastLocation, lastUnit, type Loc, type Step, useList } from "./model.ts";
+import {
+  EMPTY,
+  lastLocation,
+  lastUnit,
+  type Loc,
+  type Step,
+  useIdleEffect,
+  useList,
+} from "./model.ts";
 
 export type LocationPick = ReturnType<typeof useLocationPick>;
 
 export function useLocationPick(step: Step, template?: string) {
   const [loc, setLoc] = useState<Loc>(EMPTY);
   const [elevation, setElevation] = useState<Elevation | null>(null);
-  useEffect(() => setLoc(lastLocation()), []);
+  useIdleEffect(() => setLoc(lastLocation()), []);
 
   const setField = (k: keyof Loc, v: string) =>
     setLoc((l) => {

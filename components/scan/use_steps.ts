@@ -15,7 +15,11 @@ export function useSteps(
   const current = useRef({ ...entered, step, onLeaveGo });
   current.current = { ...entered, step, onLeaveGo };
   useEffect(() => {
-    history.replaceState({ step: "mac" }, "");
+    // A reloaded page starts at the MAC whatever step its history entry held; a fresh entry has no
+    // step (read as the MAC) and is left alone: replaceState is a same-document navigation, dearer
+    // than it looks on a slow phone, in the task of the first keystroke (pending effects run then).
+    const held = (history.state as { step?: Step } | null)?.step;
+    if (held && held !== "mac") history.replaceState({ step: "mac" }, "");
     const onPop = (e: PopStateEvent) => {
       const now = current.current;
       if (now.step === "go") return now.onLeaveGo();
