@@ -36,7 +36,8 @@ export function Layout(props: LayoutProps) {
         <meta name="color-scheme" content="dark" />
         <title>{props.title} · Onboarding</title>
         <link rel="manifest" href="/manifest.webmanifest" />
-        <link rel="icon" href="/static/icon.svg" type="image/svg+xml" />
+        {/* A raster icon: an SVG one is drawn as a document on the page's main thread as it loads. */}
+        <link rel="icon" href="/static/icon-192.png" type="image/png" sizes="192x192" />
         <link rel="apple-touch-icon" href="/static/icon-192.png" />
         <link rel="stylesheet" href={props.css} />
         {props.preload?.map((href) => <link key={href} rel="modulepreload" href={href} />)}

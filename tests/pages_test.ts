@@ -57,6 +57,22 @@ Deno.test("pageRoutes() renders islands with their props and boot script", async
       );
       assert(/<script\s+type="module" src="\/static\/build\/boot-[0-9A-F]+\.js">/.test(html), html);
     });
+    await t.step("the scan page runs one module and preloads at most one chunk", async () => {
+      // On a phone every module is a request through the service worker and a compile on the main
+      // thread before the first keystroke: one bundle per island, not a loader and its chunks.
+      const html = await (await app.request("/")).text();
+      assertEquals(html.match(/<script\s+type="module"/g)?.length, 1, html);
+      assert((html.match(/rel="modulepreload"/g)?.length ?? 0) <= 1, html);
+    });
+    await t.step("the page icon is a raster image", async () => {
+      // An SVG icon is drawn as a document of its own on the page's main thread as it loads.
+      const html = await (await app.request("/")).text();
+      const icon = /<link rel="icon" href="([^"]+)"/.exec(html)?.[1];
+      assert(icon?.endsWith(".png"), icon);
+      const res = await app.request(icon!);
+      assertEquals(res.headers.get("content-type"), "image/png");
+      await res.body?.cancel();
+    });
     await t.step("hashed assets are cached for a year, others briefly", async () => {
       const html = await (await app.request("/")).text();
       const boot = /src="(\/static\/build\/boot-[^"]+)"/.exec(html)![1];
