@@ -6,6 +6,12 @@
 import type { Browser, CDPSession, Page } from "playwright-core";
 import { loadConfig } from "../lib/domain/config.ts";
 import { median, startBenchApp } from "./harness.ts";
+import {
+  type MainThreadCpu,
+  mainThreadCpu,
+  TRACE_CATEGORIES,
+  type TraceEvent,
+} from "./trace_cpu.ts";
 
 /** What the issue calls a mid-range phone (Lighthouse's "slow 4G" with a 4× slower CPU). */
 export const PHONE = {
@@ -34,6 +40,7 @@ const PROBE = `(() => {
       new MutationObserver((_, o) => {
         o.disconnect();
         t.answered = performance.now();
+        performance.mark("answered");
         globalThis.__phoneAnswered(JSON.stringify(t));
       }).observe(island, { subtree: true, childList: true, attributes: true, characterData: true });
       t.keyAt = performance.now();
@@ -170,11 +177,13 @@ async function serviceWorkerReady(page: Page): Promise<void> {
 }
 
 /** Loads `/` cold (fresh profile) and then warm (the service worker installed), `runs` times;
- * `cpuSlowdown` 1 shows what the network and the caches alone cost on this machine. */
+ * `cpuSlowdown` 1 shows what the network and the caches alone cost on this machine. With `trace`,
+ * each warm load is traced for its main thread's CPU time until the keystroke is answered. */
 export async function phoneScanPage(
   browser: Browser,
   runs: number,
   cpuSlowdown = PHONE.cpuSlowdown,
+  { trace = false } = {},
 ) {
   await using b = await startBenchApp(loadConfig({ ONBOARDING_BMC_PREFIX: "10.16.28.0/24" }), {
     latencyMs: 0,
@@ -198,6 +207,7 @@ export async function phoneScanPage(
   const workers = await emulateServiceWorkers(browser);
   const cold: PhoneLoad[] = [];
   const warm: PhoneLoad[] = [];
+  const warmCpu: MainThreadCpu[] = [];
   let firstVisitBytes = 0;
   try {
     for (let run = 0; run < runs; run++) {
@@ -223,7 +233,12 @@ export async function phoneScanPage(
         await sw.send("ServiceWorker.enable");
         await sw.send("ServiceWorker.stopAllWorkers");
         await sw.detach();
+        if (trace) await browser.startTracing(again, { categories: TRACE_CATEGORIES });
         warm.push(await loadScanPage(again, url, cpuSlowdown));
+        if (trace) {
+          const events = JSON.parse(new TextDecoder().decode(await browser.stopTracing()));
+          warmCpu.push(mainThreadCpu(events.traceEvents as TraceEvent[], `${url}/`, "answered"));
+        }
         await again.close();
       } finally {
         await context.close();
@@ -243,5 +258,12 @@ export async function phoneScanPage(
     fromServiceWorker: loads[0].fromServiceWorker,
     runs: loads.map((l) => Math.round(l.interactiveMs)),
   });
-  return { phone: PHONE, cold: summary(cold), warm: summary(warm), firstVisitBytes };
+  const cpu = warmCpu.length
+    ? {
+      totalMs: median(warmCpu.map((c) => c.totalMs)),
+      scriptMs: median(warmCpu.map((c) => c.scriptMs)),
+      runs: warmCpu.map((c) => Math.round(c.totalMs)),
+    }
+    : undefined;
+  return { phone: PHONE, cold: summary(cold), warm: summary(warm), warmCpu: cpu, firstVisitBytes };
 }
