@@ -237,7 +237,13 @@ export async function phoneScanPage(
         warm.push(await loadScanPage(again, url, cpuSlowdown));
         if (trace) {
           const events = JSON.parse(new TextDecoder().decode(await browser.stopTracing()));
-          warmCpu.push(mainThreadCpu(events.traceEvents as TraceEvent[], `${url}/`, "answered"));
+          try {
+            warmCpu.push(mainThreadCpu(events.traceEvents as TraceEvent[], `${url}/`, "answered"));
+          } catch (e) {
+            // Now and then a trace comes back without the page renderer's events: that run is
+            // left out of the median rather than failing the section.
+            console.error(`  (phone trace, run ${run + 1}: ${(e as Error).message})`);
+          }
         }
         await again.close();
       } finally {

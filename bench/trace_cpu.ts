@@ -66,7 +66,14 @@ export function mainThreadCpu(trace: TraceEvent[], url: string, mark: string): M
     e.name === "navigationStart" && e.args?.data?.documentLoaderURL === url
   );
   const end = trace.find((e) => e.name === mark && e.cat.includes("blink.user_timing"));
-  if (!nav || !end) throw new Error(`the trace has no navigation to ${url} or no mark ${mark}`);
+  if (!nav || !end) {
+    const navigations = trace.filter((e) => e.name === "navigationStart").length;
+    throw new Error(
+      `the trace (${trace.length} events, ${navigations} navigations) has ${
+        nav ? "" : `no navigation to ${url}`
+      }${!nav && !end ? " and " : ""}${end ? "" : `no mark ${mark}`}`,
+    );
+  }
   const thread = trace
     .filter((e) => e.pid === nav.pid && e.tid === nav.tid && e.ph === "X")
     .sort((a, b) => a.ts - b.ts || (b.dur ?? 0) - (a.dur ?? 0));
