@@ -115,9 +115,13 @@ async function availableIps(
   if (req.method !== "POST") {
     throw new HttpFailure(405, { detail: `Method "${req.method}" not allowed.` });
   }
-  return await withAllocationLock(db, async () => {
-    const body = await readBody(req);
-    const requests = (Array.isArray(body) ? body : [body]).map(asObject);
+  // Parsed and shape-checked before the lock, as Netbox's view does; then one lock and one
+  // transaction for the whole list: all created, or none (409 without room for every one, 400
+  // naming each invalid object by its position).
+  const body = await readBody(req);
+  const many = Array.isArray(body);
+  const requests = many ? eachOrErrors(body, asObject) : [asObject(body)];
+  return await withAllocationLock(db, () => {
     const free = freeAddresses(db, prefix);
     const picked: string[] = [];
     for (let i = 0; i < requests.length; i++) {
@@ -129,21 +133,39 @@ async function availableIps(
       }
       picked.push(next.value);
     }
-    // Validate everything before saving anything (the view runs in one transaction).
-    const drafts = requests.map((r, i) => {
+    // Validate everything before saving anything.
+    const draft = (r: Record<string, unknown>, i: number) => {
       const { prefix_length: _ignored, ...rest } = r;
       const ip = ipFromBody(db, { ...rest, address: picked[i] }, null);
       validateIp(db, ip, null, null);
       return ip;
-    });
+    };
+    const drafts = many ? eachOrErrors(requests, draft) : [draft(requests[0], 0)];
     for (const ip of drafts) {
       ip.id = nextId(db, db.ipAddresses);
       db.ipAddresses.set(ip.id, ip);
     }
     const s = serializers(db, origin);
     const out = drafts.map((ip) => s.ip(ip));
-    return json(db, Array.isArray(body) ? out : out[0], 201);
+    return Promise.resolve(json(db, many ? out : out[0], 201));
   });
+}
+
+/** `fn` of each item of a list body, or a 400 listing each item's errors by position (`{}` if none). */
+function eachOrErrors<T, R>(items: T[], fn: (item: T, i: number) => R): R[] {
+  const out: R[] = [];
+  const errors: Record<string, string[]>[] = [];
+  items.forEach((item, i) => {
+    try {
+      out.push(fn(item, i));
+      errors.push({});
+    } catch (e) {
+      if (!(e instanceof Invalid)) throw e;
+      errors.push(e.fields);
+    }
+  });
+  if (out.length < items.length) throw new HttpFailure(400, errors);
+  return out;
 }
 
 async function route(

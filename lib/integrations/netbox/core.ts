@@ -113,20 +113,21 @@ export function createNetboxApi(settings: NetboxSettings) {
 
   /**
    * POST that must not be repeated blindly: after a lost or 5xx answer, `recheck` looks for what
-   * the request may have created before trying again.
+   * the request may have created before trying again. `post` sends it another way than alone.
    */
   async function createChecked<T>(
     operation: string,
     path: string,
     body: unknown,
     recheck: () => Promise<T | null>,
+    post: () => Promise<T> = () => send<T>(operation, "POST", path, body, false),
   ): Promise<{ created: boolean; value: T }> {
     return await retryTransient(policy, isTransientFailure, async (attempt) => {
       if (attempt > 1) {
         const existing = await recheck();
         if (existing !== null) return { created: false, value: existing };
       }
-      return { created: true, value: await send<T>(operation, "POST", path, body, false) };
+      return { created: true, value: await post() };
     });
   }
   return {

@@ -1,15 +1,84 @@
 /** Netbox IP addresses (ipam): allocate from a prefix, assign a given one, delete. */
-import { Conflict } from "../../domain/errors.ts";
+import { Conflict, IntegrationError } from "../../domain/errors.ts";
 import { ipInPrefix } from "../../domain/ipv4.ts";
 import type { NetboxCore } from "./core.ts";
 import type { NetboxClient, NetboxIp } from "./types.ts";
 import { type ApiIp, type ApiPrefix, INTERFACE_HINT_MS, toIp } from "./wire.ts";
 
+/** At most this many addresses in one allocation request. */
+export const ALLOCATION_BATCH = 50;
+
+/** One allocation waiting for its request: the object to create and where its answer goes. */
+interface Waiting {
+  body: Record<string, unknown>;
+  resolve: (ip: ApiIp) => void;
+  reject: (error: unknown) => void;
+}
+
 /** IP addresses: allocate from a prefix, assign a given one, delete. */
 export function ipamOps(
   core: NetboxCore,
 ): Pick<NetboxClient, "allocateIp" | "assignIp" | "deleteIp" | "ipsIn"> {
-  const { get, send, remove, list, createChecked, freshInterfaces, interfaceIps } = core;
+  const { api, get, send, remove, list, createChecked, freshInterfaces, interfaceIps } = core;
+
+  /**
+   * Allocations per prefix while a request for it is in flight: Netbox allocates under one lock
+   * (for every prefix), so allocations one by one cap a whole import at one per lock hold.
+   * Netbox's available-ips POST takes a list and allocates it under one lock, in one
+   * transaction: allocations that arrive while one is in flight wait for it and then go together.
+   */
+  const waiting = new Map<number, Waiting[]>();
+
+  /** One attempt at allocating `body` from the prefix, alone or with others that wait. */
+  function allocateOnce(prefixId: number, body: Record<string, unknown>): Promise<ApiIp> {
+    return new Promise((resolve, reject) => {
+      const queue = waiting.get(prefixId);
+      if (queue) return void queue.push({ body, resolve, reject });
+      waiting.set(prefixId, [{ body, resolve, reject }]);
+      sendNext(prefixId);
+    });
+  }
+
+  function sendNext(prefixId: number): void {
+    const queue = waiting.get(prefixId)!;
+    if (!queue.length) return void waiting.delete(prefixId);
+    postAllocations(prefixId, queue.splice(0, ALLOCATION_BATCH)).finally(() => sendNext(prefixId));
+  }
+
+  /** Sends one request for `batch`; done when its answer is in (each member settled or sent on). */
+  async function postAllocations(prefixId: number, batch: Waiting[]): Promise<void> {
+    const path = `ipam/prefixes/${prefixId}/available-ips`;
+    const alone = (w: Waiting) =>
+      send<ApiIp>("allocate IP", "POST", path, w.body, false).then(w.resolve, w.reject);
+    if (batch.length === 1) return await alone(batch[0]);
+    let created: ApiIp[];
+    try {
+      created = await send<ApiIp[]>("allocate IP", "POST", path, batch.map((w) => w.body), false);
+    } catch (e) {
+      // One transaction: a full prefix (409) or one member's invalid object (400) refuses the
+      // whole list. Alone, each gets its own answer. Anything else is every member's answer (a
+      // lost one included: each caller then looks at its own interface before trying again).
+      const refused = e instanceof IntegrationError && (e.status === 409 || e.status === 400);
+      for (const w of batch) refused ? alone(w) : w.reject(e);
+      return;
+    }
+    // Netbox answers a list with the created objects in the order asked.
+    if (!Array.isArray(created) || created.length !== batch.length) {
+      const e = new IntegrationError({
+        integration: "netbox",
+        operation: "allocate IP",
+        method: "POST",
+        url: api(path),
+        status: 201,
+        message:
+          `netbox allocate IP: asked for ${batch.length} addresses, the answer is not a list of ${batch.length}`,
+      });
+      for (const w of batch) w.reject(e);
+      return;
+    }
+    batch.forEach((w, i) => w.resolve(created[i]));
+  }
+
   return {
     async ipsIn(prefix) {
       return (await list<ApiIp>("list IPs", "ipam/ip-addresses", { parent: prefix })).map(toIp);
@@ -43,6 +112,7 @@ export function ipamOps(
         `ipam/prefixes/${prefixId}/available-ips`,
         body,
         inPrefix,
+        () => allocateOnce(prefixId, body),
       );
       return "assigned_object_type" in value ? toIp(value) : value;
     },
