@@ -20,6 +20,7 @@ export interface WorldStats {
   allocationWaitMs: number;
   allocationHoldMs: number;
   allocations: number;
+  allocatedIps: number;
   duplicateIps: number;
   keaReservations: number[];
 }
@@ -56,10 +57,13 @@ export async function importRun(
   const warmup = await worldStats(world.info.url);
   const body = JSON.stringify(items);
   const cpu = cpuSeconds(pid);
+  const worldCpu = cpuSeconds(world.child.pid);
+  const load = Deno.loadavg()[0];
   const started = performance.now();
   const out = await post(service.info.url, body);
   const ms = performance.now() - started;
   const cpuAfter = cpuSeconds(pid);
+  const worldCpuAfter = cpuSeconds(world.child.pid);
   const peakRssBytes = memory(pid, "VmHWM");
   const heap = await fetch(`${service.info.url}/_bench/memory`).then((r) => r.json()) as {
     heapTotal: number;
@@ -71,6 +75,7 @@ export async function importRun(
   stats.allocationWaitMs -= warmup.allocationWaitMs;
   stats.allocationHoldMs -= warmup.allocationHoldMs;
   stats.allocations -= warmup.allocations;
+  stats.allocatedIps -= warmup.allocatedIps;
   console.error(`    ${count} servers at concurrency ${concurrency}: ${(ms / 1000).toFixed(1)} s`);
   return {
     count,
@@ -82,6 +87,9 @@ export async function importRun(
     firstError: out.find((r) => r.status !== "ok")?.error,
     cpuMsPerServer: (cpuAfter.user + cpuAfter.system - cpu.user - cpu.system) * 1000 / count,
     systemCpuMsPerServer: (cpuAfter.system - cpu.system) * 1000 / count,
+    worldCpuMsPerServer:
+      (worldCpuAfter.user + worldCpuAfter.system - worldCpu.user - worldCpu.system) * 1000 / count,
+    load,
     idleRssBytes,
     peakRssBytes,
     peakHeap: heap,
@@ -103,7 +111,7 @@ async function post(service: string, items: unknown) {
   return await res.json() as { status: string; error?: string }[];
 }
 
-const SWEEP = [4, 8, 12, 16, 24];
+const SWEEP = [4, 8, 12, 16, 24, 32];
 
 export async function benchImport() {
   const section = "Import (busy site: every call 50–150 ms, IP allocation one at a time)";
@@ -117,7 +125,9 @@ export async function benchImport() {
     measure: `baseline: concurrency 1 (${base.count} servers)`,
     value: `${base.perSecond.toFixed(2)} servers/s, ${base.ok} ok, ${
       (base.calls / base.count).toFixed(0)
-    } calls per server`,
+    } calls per server; CPU per server: service ${base.cpuMsPerServer.toFixed(1)} ms, world ${
+      base.worldCpuMsPerServer.toFixed(1)
+    } ms; load average ${base.load.toFixed(1)} at the start`,
   });
   for (const r of runs) {
     const efficiency = r.perSecond / (r.concurrency * base.perSecond);
@@ -127,15 +137,19 @@ export async function benchImport() {
       measure: `concurrency ${r.concurrency}${isDefault ? " (default)" : ""}, ${r.count} servers`,
       value: `${r.perSecond.toFixed(2)} servers/s = ${
         (efficiency * 100).toFixed(0)
-      } % of ${r.concurrency} × baseline; ${r.ok} ok, ${r.duplicateIps} duplicate IPs; IP allocation lock waited ${
-        (r.allocationWaitMs / r.count).toFixed(0)
-      } ms per server, held it ${
+      } % of ${r.concurrency} × baseline; ${r.ok} ok, ${r.duplicateIps} duplicate IPs; ${r.allocatedIps} IPs in ${r.allocations} allocation requests (${
+        (r.allocatedIps / r.allocations).toFixed(1)
+      } per request), the lock waited ${
+        (r.allocationWaitMs / r.allocations).toFixed(0)
+      } ms and was held ${
         (r.allocationHoldMs / r.allocations).toFixed(0)
-      } ms per allocation (at most ${
-        (1000 * r.allocations / r.allocationHoldMs).toFixed(1)
-      } allocations/s); service ${r.cpuMsPerServer.toFixed(1)} ms CPU per server, peak RSS ${
-        fmtMb(r.peakRssBytes)
-      }`,
+      } ms per request (at most ${
+        (1000 * r.allocatedIps / r.allocationHoldMs).toFixed(1)
+      } IPs/s at that size); CPU per server: service ${r.cpuMsPerServer.toFixed(1)} ms, world ${
+        r.worldCpuMsPerServer.toFixed(1)
+      } ms; service peak RSS ${fmtMb(r.peakRssBytes)}; load average ${
+        r.load.toFixed(1)
+      } at the start`,
       baseline: `${base.perSecond.toFixed(2)} servers/s`,
       ...(isDefault
         ? {
