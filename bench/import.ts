@@ -1,7 +1,7 @@
 /**
  * Bench section: bulk import scaling against a busy site. The simulated world runs in its own
- * process (`bench/world.ts`: every call 50–150 ms, Netbox's IP allocation one at a time) and the
- * service in another (`bench/service.ts`), so each figure is the service's own.
+ * process (`bench/world.ts`: every call 50–150 ms, Netbox's IP allocation one request at a time)
+ * and the service in another (`bench/service.ts`), so each figure is the service's own.
  */
 import { loadConfig } from "../lib/domain/config.ts";
 import { BENCH_CONFIG, rackItems } from "./harness.ts";
@@ -114,7 +114,7 @@ async function post(service: string, items: unknown) {
 const SWEEP = [4, 8, 12, 16, 24, 32];
 
 export async function benchImport() {
-  const section = "Import (busy site: every call 50–150 ms, IP allocation one at a time)";
+  const section = "Import (busy site: every call 50–150 ms, IP allocation one request at a time)";
   const base = await importRun(20, 1, BUSY);
   // Ten servers per slot: the start and the last, partly filled round weigh little.
   const runs = [];

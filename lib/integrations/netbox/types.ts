@@ -148,7 +148,9 @@ export interface NetboxClient {
   /**
    * Next free IP of the prefix, assigned to the interface in the same call; returns the interface's
    * existing IP inside the prefix instead when it has one. A lost response is never blindly
-   * repeated (that could allocate twice): the interface's IPs are checked first.
+   * repeated (that could allocate twice): the interface's IPs are checked first. Allocations from
+   * one prefix that arrive while one is in flight go together in one request (one hold of
+   * Netbox's allocation lock), each with its own answer.
    */
   allocateIp(
     prefixId: number,
