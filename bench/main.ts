@@ -9,7 +9,7 @@ import { benchImport } from "./import.ts";
 import { benchList } from "./list.ts";
 import { benchMemory } from "./memory.ts";
 import { benchMigrate } from "./migrate.ts";
-import { benchPwa } from "./pwa.ts";
+import { benchLabels, benchPwa } from "./pwa.ts";
 import { benchRegistration } from "./registration.ts";
 import { benchReplicas } from "./replicas.ts";
 import { fmtS, machine, markdownTable, results, row, rows, textTable } from "./report.ts";
@@ -21,6 +21,7 @@ const SECTIONS: Record<string, () => Promise<void>> = {
   migrate: benchMigrate,
   list: benchList,
   pwa: benchPwa,
+  labels: benchLabels,
   memory: benchMemory,
   replicas: benchReplicas,
 };
