@@ -144,45 +144,16 @@ export function frameRegion(width: number, height: number, pass: FramePass): Fra
   };
 }
 
-/** Rows a bar filter averages (along upright bars: noise falls, the bars stay). */
-const BAR_ROWS = 5;
-
 /**
  * Grey levels of `image` stretched so that its darkest and brightest pixels reach black and white:
  * ZXing treats a block whose levels differ by less than 24 as blank, which a dim, blurred,
- * 30 %-contrast label can be. With `bars`, each pixel is first averaged with the two above and
- * the two below it (sensor noise falls; upright bars stay), then pushed away from the mean of its
- * left and right neighbours by half the difference (an unsharp mask across the bars: out of focus,
- * a one-module bar of a label 0.4 of the frame wide, 2 px, spreads into grey ZXing misses).
+ * 30 %-contrast label can be.
  */
-export function stretchContrast(image: ImageData, bars = false): ImageData {
-  const { data, width, height } = image;
-  const grey = new Float32Array(width * height);
-  for (let p = 0, i = 0; p < grey.length; p++, i += 4) {
-    grey[p] = (data[i] + 2 * data[i + 1] + data[i + 2]) / 4;
-  }
-  let level = grey;
-  if (bars) {
-    const half = BAR_ROWS >> 1;
-    const smooth = new Float32Array(grey.length);
-    for (let x = 0; x < width; x++) {
-      let sum = 0, n = 0;
-      for (let y = 0; y < Math.min(half, height); y++, n++) sum += grey[y * width + x];
-      for (let y = 0; y < height; y++) {
-        if (y + half < height) sum += grey[(y + half) * width + x], n++;
-        if (y - half - 1 >= 0) sum -= grey[(y - half - 1) * width + x], n--;
-        smooth[y * width + x] = sum / n;
-      }
-    }
-    level = new Float32Array(grey.length);
-    for (let p = 0; p < grey.length; p++) {
-      const x = p % width;
-      const l = smooth[x > 0 ? p - 1 : p], r = smooth[x < width - 1 ? p + 1 : p];
-      level[p] = 1.5 * smooth[p] - (l + r) / 4;
-    }
-  }
+export function stretchContrast(image: ImageData): ImageData {
+  const { data } = image;
+  const grey = greyLevels(image);
   const histogram = new Uint32Array(256);
-  for (const v of level) histogram[v < 0 ? 0 : v > 255 ? 255 : v | 0]++;
+  for (const v of grey) histogram[v < 0 ? 0 : v > 255 ? 255 : v | 0]++;
   // The darkest 0.1 % (a small code's modules can be under 1 % of the region) and the brightest
   // 1 % (a glare spot) are left out of the range.
   let lo = 0, hi = 255;
@@ -191,10 +162,93 @@ export function stretchContrast(image: ImageData, bars = false): ImageData {
   if (hi - lo < 16) return image; // nothing but one level: no code to bring out
   const gain = 255 / (hi - lo);
   for (let p = 0, i = 0; p < grey.length; p++, i += 4) {
-    data[i] = data[i + 1] = data[i + 2] = (level[p] - lo) * gain;
+    data[i] = data[i + 1] = data[i + 2] = (grey[p] - lo) * gain;
   }
   return image;
 }
+
+function greyLevels({ data, width, height }: ImageData): Float32Array {
+  const grey = new Float32Array(width * height);
+  for (let p = 0, i = 0; p < grey.length; p++, i += 4) {
+    grey[p] = (data[i] + 2 * data[i + 1] + data[i + 2]) / 4;
+  }
+  return grey;
+}
+
+/** Box sums over `grey` (`width` wide): each pixel's sum of the `2·hx+1`×`2·hy+1` around it,
+ * clipped at the edges, and how many pixels that was. */
+function boxMean(grey: Float32Array, width: number, hx: number, hy: number): Float32Array {
+  const height = grey.length / width;
+  const cols = new Float32Array(grey.length);
+  for (let x = 0; x < width; x++) {
+    let sum = 0, n = 0;
+    for (let y = 0; y < Math.min(hy, height); y++, n++) sum += grey[y * width + x];
+    for (let y = 0; y < height; y++) {
+      if (y + hy < height) sum += grey[(y + hy) * width + x], n++;
+      if (y - hy - 1 >= 0) sum -= grey[(y - hy - 1) * width + x], n--;
+      cols[y * width + x] = sum / n;
+    }
+  }
+  if (!hx) return cols;
+  const out = new Float32Array(grey.length);
+  for (let y = 0; y < height; y++) {
+    const row = y * width;
+    let sum = 0, n = 0;
+    for (let x = 0; x < Math.min(hx, width); x++, n++) sum += cols[row + x];
+    for (let x = 0; x < width; x++) {
+      if (x + hx < width) sum += cols[row + x + hx], n++;
+      if (x - hx - 1 >= 0) sum -= cols[row + x - hx - 1], n--;
+      out[row + x] = sum / n;
+    }
+  }
+  return out;
+}
+
+/** Rows the bar filter averages along upright bars (noise falls by 3, the bars stay). */
+const BAR_ROWS = 9;
+/** Half the width of the neighbourhood whose mean is a pixel's threshold: wider than a wide bar
+ * or space, narrower than a glare spot's slope. */
+const BAR_WINDOW = 30;
+/** Below this spread (levels, after the filter) a neighbourhood holds no code: it is left white,
+ * not turned into black-and-white noise. */
+const BAR_MIN_SPREAD = 8;
+
+/**
+ * A 1-D code's bars binarized for ZXing, out of a dim, noisy, blurred or glared region: rows
+ * averaged along the (upright) bars, an unsharp mask across them (`sharpen`: how far each pixel
+ * is pushed from its left and right neighbours), then each pixel black when below the mean of its
+ * neighbourhood, white otherwise. ZXing's own row threshold is one level per row, which a dark
+ * panel beside a 30 %-contrast label or a glare spot throws off, and its own sharpening is too
+ * weak for a blurred one-module bar (out of focus, a 2 px bar of a label 0.4 of the frame wide
+ * keeps under half its depth).
+ */
+export function levelBars(image: ImageData, sharpen: number): ImageData {
+  const { data, width } = image;
+  const smooth = boxMean(greyLevels(image), width, 0, BAR_ROWS >> 1);
+  const level = new Float32Array(smooth.length);
+  for (let p = 0; p < smooth.length; p++) {
+    const x = p % width;
+    const l = smooth[x > 0 ? p - 1 : p], r = smooth[x < width - 1 ? p + 1 : p];
+    level[p] = (1 + 2 * sharpen) * smooth[p] - sharpen * (l + r);
+  }
+  const mean = boxMean(level, width, BAR_WINDOW, BAR_ROWS >> 1);
+  const square = new Float32Array(level.length);
+  for (let p = 0; p < level.length; p++) square[p] = (level[p] - mean[p]) ** 2;
+  const variance = boxMean(square, width, BAR_WINDOW, BAR_ROWS >> 1);
+  const minVariance = BAR_MIN_SPREAD ** 2;
+  for (let p = 0, i = 0; p < level.length; p++, i += 4) {
+    data[i] = data[i + 1] = data[i + 2] = level[p] < mean[p] && variance[p] >= minVariance
+      ? 0
+      : 255;
+  }
+  return image;
+}
+
+/** Unsharp amount of the 1:1 bar passes (a blurred module of about 2 px needs twice its depth) and
+ * of the zoom passes (drawn 2× with smoothing: pushing a pixel from its interpolated neighbours
+ * breaks up the bars of a small Code 128). */
+const BARS_SHARPEN = 1;
+const ZOOM_SHARPEN = 0.25;
 
 type Canvas2D = {
   canvas: OffscreenCanvas | HTMLCanvasElement;
@@ -266,7 +320,13 @@ export function createFrameReader(detector: Detector): FrameReader {
     c.ctx.drawImage(source, -(r.sx + r.sw / 2), -(r.sy + r.sh / 2));
     c.ctx.setTransform(1, 0, 0, 1, 0, 0);
     const pixels = c.ctx.getImageData(0, 0, r.dw, r.dh);
-    return await detector.detect(stretchContrast(pixels, pass.startsWith("bars")));
+    return await detector.detect(
+      pass.startsWith("bars")
+        ? levelBars(pixels, BARS_SHARPEN)
+        : pass.startsWith("zoom")
+        ? levelBars(pixels, ZOOM_SHARPEN)
+        : stretchContrast(pixels),
+    );
   };
   return {
     read,
