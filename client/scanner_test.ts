@@ -3,6 +3,7 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import {
   frameRegion,
+  levelBars,
   MAX_CENTRE_PIXELS,
   MAX_FRAME_SIDE,
   MAX_ZOOM_PIXELS,
@@ -160,19 +161,38 @@ Deno.test("stretchContrast() spreads a dim label over the full range", async (t)
     );
     assertEquals(at(out, 2, 5), 255);
   });
+});
 
-  await t.step("the bar filter deepens a thin blurred bar and averages noise along it", () => {
-    // A one-pixel bar at x = 10 blurred to 20 levels below the 150 of its surroundings, and one
-    // noisy pixel at (30, 5) 40 levels below, as contrast-stretched with and without the filter.
-    const scene = (x: number, y: number) =>
-      x === 10 ? 130 : x === 9 || x === 11 ? 140 : x === 30 && y === 5 ? 110 : x < 2 ? 0 : 150;
-    const plain = stretchContrast(picture(40, 11, scene));
-    const bars = stretchContrast(picture(40, 11, scene), true);
-    const depth = (img: ImageData, x: number) => at(img, 20, 5) - at(img, x, 5);
-    assert(depth(bars, 10) > depth(plain, 10), `bar ${depth(bars, 10)} vs ${depth(plain, 10)}`);
-    assert(
-      depth(bars, 30) < depth(plain, 30) / 2,
-      `noise ${depth(bars, 30)} vs ${depth(plain, 30)}`,
-    );
+Deno.test("levelBars() binarizes a dim 1-D code against its neighbourhood, not one level", async (t) => {
+  // A label 200 px wide at 30 % contrast (bars 105, spaces 150, 4 px each) on a dark panel (40),
+  // 30 rows: ZXing's one threshold per row lies between the panel and the label's white.
+  const label = (x: number) =>
+    x < 40 || x >= 240 ? 40 : x < 60 || x >= 220 ? 150 : x % 8 < 4 ? 105 : 150;
+
+  await t.step("bars black, spaces and the quiet zone white, a third of the rows", () => {
+    const out = levelBars(picture(280, 30, label), 1);
+    assertEquals([out.width, out.height], [280, 10]);
+    const row = Array.from({ length: 160 }, (_, i) => at(out, 60 + i, 5));
+    assertEquals(row, Array.from({ length: 160 }, (_, i) => (label(60 + i) === 105 ? 0 : 255)));
+    assertEquals([at(out, 50, 5), at(out, 230, 5)], [255, 255]);
+    assertEquals(out.data[3], 255);
+  });
+
+  await t.step("a flat panel with sensor noise stays white, not black-and-white speckle", () => {
+    const noisy = (x: number, y: number) => 40 + ((x * 7 + y * 13) % 5) * 3;
+    const out = levelBars(picture(100, 30, noisy), 1);
+    assert(out.data.every((v) => v === 255));
+  });
+
+  await t.step("a blurred one-module bar between wide ones keeps its black", () => {
+    // Wide bars (8 px, level 30) around a 2 px bar that blur left at 125 in a 150 space: the
+    // neighbourhood's mean is lower than the thin bar, which sharpening brings under it.
+    const blurred = (x: number) => {
+      const m = x % 32;
+      return m < 8 ? 30 : m === 15 || m === 16 ? 125 : m === 14 || m === 17 ? 140 : 150;
+    };
+    const out = levelBars(picture(256, 30, blurred), 1);
+    for (const x of [79, 80, 111, 112, 143, 144]) assertEquals(at(out, x, 5), 0, `x = ${x}`);
+    for (const x of [76, 84, 108, 116]) assertEquals(at(out, x, 5), 255, `x = ${x}`);
   });
 });
