@@ -58,13 +58,13 @@ const ZOOM_SHARE = 0.6;
 
 /**
  * What one decode pass reads. `frame`: the whole frame, scaled down (a label held anywhere);
- * `centre`: the region under the reticle at full resolution (codes the scaled frame blurs away);
- * `bars`: the same for 1-D codes, through the bar filter of `stretchContrast` (which smears the
- * modules of a small 2-D code, hence apart); `zoom`: the middle of the reticle drawn twice as
- * large (a label a quarter of the frame wide has bars about one pixel wide, which ZXing reads once
- * they are two). `+20`/`-20`: the region turned upright from that tilt: a 1-D code read along rows
- * fails beyond about 11° of tilt and a phone is rarely held straighter, so passes at 0° and ±20°
- * cover ±31° (2-D codes are read at any angle). All but `frame` are contrast stretched.
+ * `centre`: the region under the reticle at full resolution, contrast stretched (codes the scaled
+ * frame blurs away); `bars`: the same for 1-D codes, binarized by `levelBars` (whose averaging
+ * along the bars smears the modules of a 2-D code, hence apart); `zoom`: the middle of the reticle
+ * drawn twice as large, also through `levelBars` (a label a quarter of the frame wide has bars
+ * about one pixel wide, which ZXing reads once they are two). `+20`/`-20`: the region turned
+ * upright from that tilt: a 1-D code read along rows fails beyond about 11° of tilt and a phone is
+ * rarely held straighter, so passes at 0° and ±20° cover ±31° (2-D codes are read at any angle).
  */
 export type FramePass =
   | "frame"
@@ -83,9 +83,10 @@ export function passAngle(pass: FramePass): number {
 
 /**
  * The passes the scanner cycles through, one per tick, so that a tick costs one decode (a frame
- * every 150 ms; a label is given every pass within 8 ticks): the whole frame first, then the
- * reticle, its 1-D passes upright and tilted, then zoomed. A frame small enough to be decoded
- * whole at full resolution has no separate reticle pass.
+ * every 150 ms; a label is given every pass within 10 ticks): the whole frame first, the reticle,
+ * the upright 1-D passes, the tilted ones, then the upright ones again: a label held
+ * straight (the usual case) gets two tries of each in a cycle, against the noise of a dim frame.
+ * A frame small enough to be decoded whole at full resolution has no separate reticle pass.
  */
 export function passSchedule(width: number, height: number): FramePass[] {
   const small = Math.max(width, height) <= MAX_FRAME_SIDE;
@@ -93,11 +94,13 @@ export function passSchedule(width: number, height: number): FramePass[] {
     "frame",
     ...(small ? [] : ["centre"] as const),
     "bars",
+    "zoom",
     "bars+20",
     "bars-20",
-    "zoom",
     "zoom+20",
     "zoom-20",
+    "bars",
+    "zoom",
   ];
 }
 
@@ -150,29 +153,33 @@ export function frameRegion(width: number, height: number, pass: FramePass): Fra
  * 30 %-contrast label can be.
  */
 export function stretchContrast(image: ImageData): ImageData {
-  const { data } = image;
-  const grey = greyLevels(image);
+  const pixels = rgbaWords(image);
+  const grey = new Uint8Array(pixels.length);
   const histogram = new Uint32Array(256);
-  for (const v of grey) histogram[v < 0 ? 0 : v > 255 ? 255 : v | 0]++;
+  for (let p = 0; p < pixels.length; p++) histogram[grey[p] = greyOf(pixels[p]) >> 2]++;
   // The darkest 0.1 % (a small code's modules can be under 1 % of the region) and the brightest
   // 1 % (a glare spot) are left out of the range.
   let lo = 0, hi = 255;
   for (let n = 0; lo < 255 && n + histogram[lo] <= grey.length / 1000; lo++) n += histogram[lo];
   for (let n = 0; hi > lo && n + histogram[hi] <= grey.length / 100; hi--) n += histogram[hi];
   if (hi - lo < 16) return image; // nothing but one level: no code to bring out
-  const gain = 255 / (hi - lo);
-  for (let p = 0, i = 0; p < grey.length; p++, i += 4) {
-    data[i] = data[i + 1] = data[i + 2] = (grey[p] - lo) * gain;
+  const word = new Uint32Array(256);
+  for (let v = 0; v < 256; v++) {
+    const l = Math.max(0, Math.min(255, Math.round((v - lo) * 255 / (hi - lo))));
+    word[v] = (0xff000000 | l << 16 | l << 8 | l) >>> 0;
   }
+  for (let p = 0; p < pixels.length; p++) pixels[p] = word[grey[p]];
   return image;
 }
 
-function greyLevels({ data, width, height }: ImageData): Float32Array {
-  const grey = new Float32Array(width * height);
-  for (let p = 0, i = 0; p < grey.length; p++, i += 4) {
-    grey[p] = (data[i] + 2 * data[i + 1] + data[i + 2]) / 4;
-  }
-  return grey;
+/** The pixels of `image` one 32-bit word each (RGBA, little-endian as every browser is). */
+function rgbaWords(image: ImageData): Uint32Array {
+  return new Uint32Array(image.data.buffer, image.data.byteOffset, image.width * image.height);
+}
+
+/** r + 2g + b (0–1020) of an RGBA word. */
+function greyOf(v: number): number {
+  return (v & 255) + ((v >> 7) & 0x1fe) + ((v >> 16) & 255);
 }
 
 /** Box sums over `grey` (`width` wide): each pixel's sum of the `2·hx+1`×`2·hy+1` around it,
@@ -227,13 +234,10 @@ const BAR_MIN_SPREAD = 8;
  */
 export function levelBars(image: ImageData, sharpen: number): ImageData {
   const { width, height } = image;
-  // Grey levels (r + 2g + b) summed down each column, read a pixel at a time (little-endian RGBA).
-  const rgba = new Uint32Array(image.data.buffer, image.data.byteOffset, width * height);
+  // Grey levels (r + 2g + b) summed down each column.
+  const rgba = rgbaWords(image);
   const columns = new Int32Array((height + 1) * width);
-  for (let p = 0; p < width * height; p++) {
-    const v = rgba[p];
-    columns[p + width] = columns[p] + (v & 255) + ((v >> 7) & 0x1fe) + ((v >> 16) & 255);
-  }
+  for (let p = 0; p < rgba.length; p++) columns[p + width] = columns[p] + greyOf(rgba[p]);
   // Each output row is the mean of the BAR_ROWS frame rows around every BAR_STEP-th one.
   const rows = Math.max(1, Math.floor(height / BAR_STEP)), half = BAR_ROWS >> 1;
   const smooth = new Float32Array(width * rows);

@@ -71,16 +71,18 @@ Deno.test("frameRegion() scales the whole frame down and keeps the reticle regio
 });
 
 Deno.test("passSchedule() gives one pass per tick and covers tilted and small labels", async (t) => {
-  await t.step("a camera frame: whole, reticle, 1-D passes upright and tilted, zoomed", () => {
+  await t.step("a camera frame: whole, reticle, 1-D passes upright, tilted, upright again", () => {
     assertEquals(passSchedule(1280, 720), [
       "frame",
       "centre",
       "bars",
+      "zoom",
       "bars+20",
       "bars-20",
-      "zoom",
       "zoom+20",
       "zoom-20",
+      "bars",
+      "zoom",
     ]);
   });
 
