@@ -107,11 +107,18 @@ export class Engine {
         }
         : undefined,
     };
+    // Written with the record, in its commit.
+    const audit = {
+      at: now,
+      actor: ctx.actor,
+      action: "register",
+      detail: `${name} ${input.bmc_mac}`,
+    };
     try {
-      await store.create(record, ctx.idempotencyKey).catch(async (e) => {
+      await store.create(record, ctx.idempotencyKey, audit).catch(async (e) => {
         // A decommissioned holder whose host is gone by now gives its claims up: try once more.
         if (await releaseDeletedHolders(this.#d, record)) {
-          return await store.create(record, ctx.idempotencyKey);
+          return await store.create(record, ctx.idempotencyKey, audit);
         }
         throw e;
       });
@@ -123,12 +130,6 @@ export class Engine {
       if (other && other.bmc_mac === input.bmc_mac) return other;
       throw e;
     }
-    await store.audit(record.id, {
-      at: now,
-      actor: ctx.actor,
-      action: "register",
-      detail: `${name} ${input.bmc_mac}`,
-    });
     await this.#queue(record, input.bmc_password);
     return (await store.get(record.id))!;
   }
@@ -334,10 +335,12 @@ export class Engine {
     const record = await store.get(id);
     // Only queued work (or work a crash interrupted) runs; a late duplicate message is a no-op.
     if (!record || (record.status !== "queued" && record.status !== "running")) return;
-    await store.update(id, (r) => {
-      r.status = "running";
-    });
-    publish(this.#d, await store.mustGet(id));
+    publish(
+      this.#d,
+      await store.update(id, (r) => {
+        r.status = "running";
+      }),
+    );
 
     // Netbox and OpenBao first; Kea and Metal3 start as soon as the BMC IP is known (while the
     // Netbox step still sets the OOB IP), because they need nothing else from Netbox.
@@ -373,7 +376,7 @@ export class Engine {
       );
     }
     await Promise.all([netbox, openbao, ...later]);
-    const final = await store.update(id, (r) => {
+    let final = await store.update(id, (r) => {
       const statuses = Object.values(r.steps).map((s) => s.status);
       r.status = statuses.includes("failed")
         ? "failed"
@@ -394,7 +397,7 @@ export class Engine {
       try {
         await this.#d.netbox!.setDeviceStatus(final.created.netbox_device_id!, "staged");
       } catch (e) {
-        await store.update(
+        final = await store.update(
           id,
           (r) => r.warnings.push(`Netbox status not set to staged: ${(e as Error).message}`),
         );
@@ -403,7 +406,7 @@ export class Engine {
     if (final.status === "ok") this.#passwords.delete(id);
     this.#d.metrics.registration(final.status);
     log.info("registration finished", { id, device: final.device_name, status: final.status });
-    publish(this.#d, await store.mustGet(id));
+    publish(this.#d, final);
   }
 
   /** Re-runs the step that owns a drifted object (lib/registration/repair.ts). */

@@ -58,7 +58,18 @@ export async function runStep(
   const record = await d.store.mustGet(id);
   const state = record.steps[step].status;
   if (state === "done" || state === "skipped") return;
-  await setStep(d, id, step, "running");
+  // Written with the step's next write, not on its own: a step found running after a crash is run
+  // again all the same. The live view hears of it at once.
+  const now = new Date().toISOString();
+  d.store.later(id, (r) => {
+    const s = r.steps[step];
+    if (s.status === "done" || s.status === "skipped") return;
+    s.status = "running";
+    s.message = undefined;
+    s.startedAt = now;
+    s.endedAt = undefined;
+  });
+  d.events.publish({ type: "step", id, device_name: record.device_name, step, status: "running" });
   const started = performance.now();
   let status: StepStatus = "done";
   let message: string | undefined;
@@ -81,16 +92,18 @@ export async function runStep(
   await setStep(d, id, step, status, message);
 }
 
-/** Sets a step's status and message, and tells the live view. */
+/** Sets a step's status and message (with `also`, in the same write), and tells the live view. */
 export async function setStep(
   d: EngineDeps,
   id: string,
   step: StepName,
   status: StepStatus,
   message?: string,
+  also?: (r: Registration) => void,
 ): Promise<void> {
   const now = new Date().toISOString();
   const r = await d.store.update(id, (r) => {
+    also?.(r);
     const s = r.steps[step];
     s.status = status;
     s.message = message;

@@ -21,6 +21,16 @@ export * from "./backend.ts";
 export type { SiteFilter } from "./search_index.ts";
 
 const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
+/** How many records' last writes `update` keeps to start from (more than run side by side). */
+const RECENT_WRITES = 256;
+
+/** One record's updates from this process: waiting for a commit, or for the next one. */
+interface Writes {
+  waiting: { change: (r: Registration) => void; done: PromiseWithResolvers<Registration> }[];
+  later: ((r: Registration) => void)[];
+  busy: boolean;
+  last?: Deno.KvEntry<Registration>;
+}
 
 /** Typed access to registration records. */
 export class RegistrationStore {
@@ -55,7 +65,7 @@ export class RegistrationStore {
    * Creates a record and claims its name, MAC and rack units in one atomic commit, so two racing
    * requests for one slot or one MAC cannot both win. Throws naming the holder on a lost race.
    */
-  async create(record: Registration, idempotencyKey?: string): Promise<void> {
+  async create(record: Registration, idempotencyKey?: string, audit?: AuditEntry): Promise<void> {
     const op = this.kv.atomic()
       .check({ key: keys.registration(record.id), versionstamp: null })
       .check({ key: keys.byName(record.device_name), versionstamp: null })
@@ -72,6 +82,7 @@ export class RegistrationStore {
       op.check({ key: keys.idempotency(idempotencyKey), versionstamp: null })
         .set(keys.idempotency(idempotencyKey), record.id, { expireIn: IDEMPOTENCY_TTL_MS });
     }
+    if (audit) op.set(this.#auditKey(record.id, audit), audit);
     const res = await op.commit();
     if (res.ok) return;
     await this.explainClaimFailure(record);
@@ -106,18 +117,98 @@ export class RegistrationStore {
     }
   }
 
-  /** Read-modify-write with optimistic concurrency; `change` may be called more than once. */
-  async update(id: string, change: (r: Registration) => void): Promise<Registration> {
+  /**
+   * Read-modify-write with optimistic concurrency; `change` may be called more than once. Updates
+   * of one record from this process go out one commit at a time: those that arrive while a commit
+   * is in flight (a run's steps side by side) share the next one, and each starts from the record
+   * this process last wrote instead of reading it again (a write from elsewhere fails the check:
+   * read, apply again). Changes given to `later` go with it. The record returned is the store's
+   * copy until the next update: read it, never change it.
+   */
+  update(id: string, change: (r: Registration) => void): Promise<Registration> {
+    const w = this.#writes.get(id) ?? this.#newWrites(id);
+    const done = Promise.withResolvers<Registration>();
+    w.waiting.push({ change, done });
+    if (!w.busy) this.#flush(id, w);
+    return done.promise;
+  }
+
+  /**
+   * A change not worth a commit of its own (a step starting, a progress message): it goes with
+   * this process's next update of the record, and is lost if the process stops first.
+   */
+  later(id: string, change: (r: Registration) => void): void {
+    (this.#writes.get(id) ?? this.#newWrites(id)).later.push(change);
+  }
+
+  /** Pending and in-flight updates by record, and each record's last write from here. */
+  readonly #writes = new Map<string, Writes>();
+
+  #newWrites(id: string): Writes {
+    const w: Writes = { waiting: [], later: [], busy: false };
+    this.#writes.set(id, w);
+    return w;
+  }
+
+  async #flush(id: string, w: Writes): Promise<void> {
+    w.busy = true;
+    while (w.waiting.length) {
+      const batch = w.waiting.splice(0);
+      const later = w.later.splice(0);
+      try {
+        const next = await this.#commit(id, w, later, batch);
+        for (const b of batch) b.done.resolve(next);
+      } catch (e) {
+        for (const b of batch) b.done.reject(e);
+      }
+    }
+    w.busy = false;
+    // The last write is kept for the record's next update while it is still being changed (a
+    // run); the oldest are forgotten beyond a bound.
+    this.#writes.delete(id);
+    if (w.later.length) this.#writes.set(id, w);
+    else if (w.last) {
+      this.#recent.set(id, w.last);
+      if (this.#recent.size > RECENT_WRITES) this.#recent.delete(this.#recent.keys().next().value!);
+    }
+  }
+
+  /** The last record written from here, by id (for `update` to start from). */
+  readonly #recent = new Map<string, Deno.KvEntry<Registration>>();
+
+  async #commit(
+    id: string,
+    w: Writes,
+    later: ((r: Registration) => void)[],
+    batch: Writes["waiting"],
+  ): Promise<Registration> {
+    let entry = w.last ?? this.#recent.get(id);
+    this.#recent.delete(id);
     for (let attempt = 0; attempt < 20; attempt++) {
-      const entry = await this.kv.get<Registration>(keys.registration(id));
+      entry ??= await this.kv.get<Registration>(keys.registration(id)) as Deno.KvEntry<
+        Registration
+      >;
       if (!entry.value) throw new NotFound(`No registration ${id}`);
       const next = structuredClone(entry.value);
-      change(next);
+      for (const c of later) c(next);
+      for (let i = 0; i < batch.length; i++) {
+        try {
+          batch[i].change(next);
+        } catch (e) {
+          // That caller alone fails; the others start again without its partial change.
+          batch.splice(i, 1)[0].done.reject(e);
+          return await this.#commit(id, w, later, batch);
+        }
+      }
       next.updated_at = new Date().toISOString();
       const op = this.kv.atomic().check(entry).set(keys.registration(id), next);
       indexRecord(op, next, entry.value);
       const res = await op.commit();
-      if (res.ok) return next;
+      if (res.ok) {
+        w.last = { key: keys.registration(id), value: next, versionstamp: res.versionstamp };
+        return next;
+      }
+      entry = undefined; // changed elsewhere: read it again
     }
     throw new Error(`Registration ${id} is being changed too often; try again`);
   }
@@ -315,8 +406,12 @@ export class RegistrationStore {
   }
 
   async audit(id: string, entry: AuditEntry): Promise<void> {
-    // A counter suffix keeps two entries in the same millisecond apart.
-    await this.kv.set(keys.audit(id, `${entry.at}#${crypto.randomUUID().slice(0, 8)}`), entry);
+    await this.kv.set(this.#auditKey(id, entry), entry);
+  }
+
+  // A random suffix keeps two entries in the same millisecond apart.
+  #auditKey(id: string, entry: AuditEntry): Deno.KvKey {
+    return keys.audit(id, `${entry.at}#${crypto.randomUUID().slice(0, 8)}`);
   }
 
   async auditTrail(id: string): Promise<AuditEntry[]> {

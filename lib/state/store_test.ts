@@ -209,3 +209,93 @@ for (const backend of backends("store tests on PostgreSQL")) {
     assertEquals(await store.ensureIndex(), 0);
   });
 }
+
+/** A store whose commits are counted (failed ones too). */
+function countingKv(kv: StateKv) {
+  const counts = { commits: 0, failed: 0, reads: 0 };
+  const own: Partial<StateKv> = {};
+  own.get = (key) => {
+    counts.reads++;
+    return kv.get(key);
+  };
+  own.atomic = () => {
+    const op = kv.atomic();
+    const commit = op.commit.bind(op);
+    op.commit = async () => {
+      const res = await commit();
+      counts.commits++;
+      if (!res.ok) counts.failed++;
+      return res;
+    };
+    return op;
+  };
+  const counted = new Proxy(kv, {
+    get: (target, name) => {
+      if (name in own) return own[name as keyof StateKv];
+      const value = Reflect.get(target, name);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return { kv: counted, counts };
+}
+
+for (const backend of backends("store tests on PostgreSQL")) {
+  Deno.test(`${backend.name}: updates side by side share a commit; one writer never fails its own check`, async () => {
+    await using state = await backend.open();
+    const { kv, counts } = countingKv(state.kv);
+    const store = new RegistrationStore(kv, state.coordination);
+    const r = record(1);
+    await store.create(r);
+    counts.commits = 0;
+    const results = await Promise.all([
+      store.update(r.id, (x) => x.warnings.push("a")),
+      store.update(r.id, (x) => x.warnings.push("b")),
+      store.update(r.id, (x) => x.warnings.push("c")),
+      store.update(r.id, (x) => x.warnings.push("d")),
+    ]);
+    // The first goes alone; the three that came while it was in flight share the next commit.
+    assertEquals(counts, { commits: 2, failed: 0, reads: 1 });
+    assertEquals(results.map((x) => x.warnings.length), [1, 4, 4, 4]);
+    assertEquals((await store.get(r.id))!.warnings, ["a", "b", "c", "d"]);
+  });
+
+  Deno.test(`${backend.name}: an update starts from its own last write, and from a fresh read after a write from elsewhere`, async () => {
+    await using state = await backend.open();
+    const { kv, counts } = countingKv(state.kv);
+    const here = new RegistrationStore(kv, state.coordination);
+    const elsewhere = new RegistrationStore(state.kv, state.coordination); // another replica
+    const r = record(1);
+    await here.create(r);
+    await here.update(r.id, (x) => x.warnings.push("here 1"));
+    counts.reads = 0;
+    await here.update(r.id, (x) => x.warnings.push("here 2"));
+    assertEquals(counts.reads, 0, "no read: the last write is known");
+    await elsewhere.update(r.id, (x) => x.warnings.push("elsewhere"));
+    await here.update(r.id, (x) => x.warnings.push("here 3"));
+    assertEquals(counts.failed, 1, "the stale start fails its check once");
+    assertEquals((await here.get(r.id))!.warnings, ["here 1", "here 2", "elsewhere", "here 3"]);
+  });
+
+  Deno.test(`${backend.name}: a change that throws fails its own update only; later() goes with the next update`, async () => {
+    await using state = await backend.open();
+    const store = new RegistrationStore(state.kv, state.coordination);
+    const r = record(1);
+    await store.create(r);
+    store.later(r.id, (x) => x.steps.kea.status = "running");
+    assertEquals((await store.get(r.id))!.steps.kea.status, "pending", "not written on its own");
+    const first = store.update(r.id, (x) => x.warnings.push("first"));
+    const [bad, good] = await Promise.allSettled([
+      store.update(r.id, (x) => {
+        x.warnings.push("half");
+        throw new Error("refused");
+      }),
+      store.update(r.id, (x) => x.warnings.push("good")),
+    ]);
+    await first;
+    assertEquals(bad.status, "rejected");
+    assertEquals(good.status, "fulfilled");
+    const now = (await store.get(r.id))!;
+    assertEquals(now.warnings, ["first", "good"]);
+    assertEquals(now.steps.kea.status, "running");
+  });
+}

@@ -35,12 +35,6 @@ export async function storeSecret(
       password,
       bmc_mac: record.bmc_mac,
     });
-    await d.store.update(record.id, (r) => {
-      r.created.openbao_path = `${d.config.OPENBAO_MOUNT_POINT}/data/${
-        secretPath(record.device_name)
-      }`;
-      r.created.openbao_version = res.version;
-    });
     await setStep(
       d,
       record.id,
@@ -49,6 +43,12 @@ export async function storeSecret(
       res.changed
         ? `Password stored (version ${res.version})`
         : `Password already stored (version ${res.version})`,
+      (r) => {
+        r.created.openbao_path = `${d.config.OPENBAO_MOUNT_POINT}/data/${
+          secretPath(record.device_name)
+        }`;
+        r.created.openbao_version = res.version;
+      },
     );
     passwords.delete(record.id);
   } catch (e) {

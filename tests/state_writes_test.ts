@@ -1,0 +1,67 @@
+/**
+ * What one registration costs the state store: its writes, counted through a wrapper of the KV.
+ * Each commit is a transaction of the store's file (or a PostgreSQL round trip), the larger part
+ * of the service's own CPU time per imported server (docs/bench.md).
+ */
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { FULL_ITEM, startTestApp } from "./app_harness.ts";
+import type { StateKv } from "../lib/state/store.ts";
+
+/** The KV with every write counted: commits (failed ones too) and single sets and deletes. */
+function countingKv(kv: Deno.Kv) {
+  const counts = { commits: 0, failed: 0, sets: 0 };
+  const own: Partial<StateKv> = {};
+  own.set = (key, value, options) => {
+    counts.sets++;
+    return kv.set(key, value, options);
+  };
+  own.delete = (key) => {
+    counts.sets++;
+    return kv.delete(key);
+  };
+  own.atomic = () => {
+    const op = kv.atomic();
+    const commit = op.commit.bind(op);
+    op.commit = async () => {
+      const res = await commit();
+      counts.commits++;
+      if (!res.ok) counts.failed++;
+      return res;
+    };
+    return op;
+  };
+  const counted = new Proxy(kv, {
+    get: (target, name) => {
+      if (name in own) return own[name as keyof StateKv];
+      const value = Reflect.get(target, name);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  }) as unknown as StateKv;
+  return { kv: counted, counts };
+}
+
+Deno.test("one imported registration with every integration: at most 16 store commits, none failing", async () => {
+  const inner = await Deno.openKv(":memory:");
+  const { kv, counts } = countingKv(inner);
+  await using app = await startTestApp({ kv });
+  // A first server (not counted): the reference look-ups and the OpenBao login.
+  const first = { ...FULL_ITEM, device_name: "dcoa-rb06u30", bmc_mac: "3C:EC:EF:A1:9C:00" };
+  assertEquals(
+    (await app.call("POST", "/api/v1/servers/import", [{ ...first, position: 30 }]))
+      .body[0].status,
+    "ok",
+  );
+  Object.assign(counts, { commits: 0, failed: 0, sets: 0 });
+  const res = await app.call("POST", "/api/v1/servers/import", [FULL_ITEM]);
+  assertEquals(res.body[0].status, "ok", res.body[0].error);
+  // Before: 24–30 (a commit per step start, the audit entry on its own, and the steps' updates
+  // racing each other's checks). Now: the record with its claims and audit entry; OpenBao's
+  // start and end; the run's start; the Netbox ids as each is made; Kea's and Metal3's records;
+  // each step's end; the outcome. A step's start goes with its first write.
+  assert(counts.commits <= 16, `${counts.commits} commits`);
+  assertEquals(counts.failed, 0, "the run's own updates never fail each other's checks");
+  assertEquals(counts.sets, 0, "nothing written outside a commit");
+  const r = await app.deps.store.get(res.body[0].id);
+  assertEquals(Object.values(r!.steps).map((s) => s.status), ["done", "done", "done", "done"]);
+  assert(Object.values(r!.steps).every((s) => s.startedAt && s.endedAt), "each step's times kept");
+});
