@@ -40,7 +40,7 @@ function countingKv(kv: Deno.Kv) {
   return { kv: counted, counts };
 }
 
-Deno.test("one imported registration with every integration: at most 16 store commits, none failing", async () => {
+Deno.test("one imported registration with every integration: at most 10 store commits, none failing", async () => {
   const inner = await Deno.openKv(":memory:");
   const { kv, counts } = countingKv(inner);
   await using app = await startTestApp({ kv });
@@ -58,7 +58,7 @@ Deno.test("one imported registration with every integration: at most 16 store co
   // racing each other's checks). Now: the record with its claims and audit entry; OpenBao's
   // start and end; the run's start; the Netbox ids as each is made; Kea's and Metal3's records;
   // each step's end; the outcome. A step's start goes with its first write.
-  assert(counts.commits <= 16, `${counts.commits} commits`);
+  assert(counts.commits <= 10, `${counts.commits} commits`);
   assertEquals(counts.failed, 0, "the run's own updates never fail each other's checks");
   assertEquals(counts.sets, 0, "nothing written outside a commit");
   const r = await app.deps.store.get(res.body[0].id);

@@ -61,5 +61,8 @@ export async function repairStep(
   } catch (e) {
     if (e instanceof StepEnd) throw new Error(e.message);
     throw e;
+  } finally {
+    // What the step left for its end's write (a run's runStep writes that end; a repair has none).
+    await store.flush(id);
   }
 }

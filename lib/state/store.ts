@@ -141,6 +141,11 @@ export class RegistrationStore {
     (this.#writes.get(id) ?? this.#newWrites(id)).later.push(change);
   }
 
+  /** Writes what `later` holds for the record now, if anything. */
+  async flush(id: string): Promise<void> {
+    if (this.#writes.get(id)?.later.length) await this.update(id, () => {});
+  }
+
   /** Pending and in-flight updates by record, and each record's last write from here. */
   readonly #writes = new Map<string, Writes>();
 

@@ -73,7 +73,7 @@ export async function checkBmc(
   }
   if (check.outcome === "pick-system") {
     // Neither the system path nor a boot MAC is chosen for the operator.
-    await store.update(r.id, (x) => {
+    store.later(r.id, (x) => {
       x.bmc = {
         vendor: "",
         model: "",
@@ -87,12 +87,12 @@ export async function checkBmc(
   }
   if (check.outcome !== "ok") {
     const after = handedOver ? "it accepted the password, then: " : "";
-    await store.update(r.id, (x) => x.warnings.push(`BMC check: ${after}${check.message}`));
+    store.later(r.id, (x) => x.warnings.push(`BMC check: ${after}${check.message}`));
     return found;
   }
   found.systemPath = check.systemPath || undefined;
   found.bootMac ??= check.bootMac || undefined;
-  await store.update(r.id, (x) => {
+  store.later(r.id, (x) => {
     x.bmc = {
       vendor: check.vendor,
       model: check.model,

@@ -22,7 +22,8 @@ export async function keaStep(d: EngineDeps, r: Registration): Promise<string> {
       ...(r.created.netbox_device_id ? { netbox_device_id: r.created.netbox_device_id } : {}),
     },
   });
-  await store.update(r.id, (x) => {
+  // Written with the step's end (done or failed): a re-run makes the same reservation again.
+  store.later(r.id, (x) => {
     x.created.kea_subnet_id = subnetId;
     x.created.kea_servers = results;
   });

@@ -60,7 +60,7 @@ export async function metal3Step(
   existing.catch(() => {}); // awaited (and thrown) below
   const scanned = await passwordRead;
   // A re-run (e.g. Retry with the boot MAC) replaces what an earlier run of this step warned.
-  await store.update(r.id, (x) => {
+  store.later(r.id, (x) => {
     x.warnings = x.warnings.filter((w) => !METAL3_WARNINGS.test(w));
   });
   const ownership = () => metal3Ownership(d, r, existing);
@@ -92,7 +92,7 @@ export async function metal3Step(
   const driver = config.BMC_DRIVER;
   if (!bootMac) {
     if (needsBootMac(driver)) throw new BootMacRequired(driver);
-    await store.update(r.id, (x) => x.warnings.push(NO_BOOT_MAC_WARNING));
+    store.later(r.id, (x) => x.warnings.push(NO_BOOT_MAC_WARNING));
   }
   return await handOver({ password, bootMac, systemPath }, ours);
 }
@@ -144,7 +144,8 @@ async function applyMetal3Objects(
       { force: ours.host },
     ),
   ]);
-  await store.update(r.id, (x) => {
+  // Written with the step's end: a re-run applies the same objects again.
+  store.later(r.id, (x) => {
     x.created.metal3_secret = secretName;
     x.created.metal3_bmh = r.device_name;
   });

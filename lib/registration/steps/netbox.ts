@@ -37,10 +37,11 @@ export async function netboxStep(
     });
   }
   const iface = await nb.ensureBmcInterface(deviceId);
-  await store.update(r.id, (x) => x.created.netbox_interface_id = iface.id);
+  // The interface and MAC ids go with the IP (or the step's end): a re-run finds both again.
+  store.later(r.id, (x) => x.created.netbox_interface_id = iface.id);
   // The MAC and the IP hang off the interface independently: set both at once.
   const macWrite = nb.setInterfaceMac(iface.id, r.bmc_mac).then((mac) =>
-    store.update(r.id, (x) => x.created.netbox_mac_id = mac.macId)
+    store.later(r.id, (x) => x.created.netbox_mac_id = mac.macId)
   );
   macWrite.catch(() => {}); // awaited below
   if (!r.request.bmc_ip && ref.prefixId === undefined) {
