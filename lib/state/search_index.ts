@@ -97,13 +97,24 @@ export function textQuery(q: string): { term: string; matches: (e: SearchEntry) 
   };
 }
 
+function sameEntry(a: SearchEntry, b: SearchEntry): boolean {
+  return a.name === b.name && a.mac === b.mac && a.ip === b.ip && a.status === b.status &&
+    a.site_id === b.site_id && a.sites.length === b.sites.length &&
+    a.sites.every((s, i) => s === b.sites[i]);
+}
+
 /** Adds the index writes for `next` (and removes what `prev` had and `next` has not) to an atomic op. */
 export function indexRecord(op: StateAtomic, next: Registration, prev?: Registration) {
   if (prev && prev.status !== next.status) op.delete(keys.byStatus(prev.status, next.id));
   const entry = searchEntry(next);
-  if (!prev || JSON.stringify(searchEntry(prev)) !== JSON.stringify(entry)) {
+  if (!prev || !sameEntry(searchEntry(prev), entry)) {
     op.set(keys.search(next.id), entry).set(keys.byStatus(next.status, next.id), entry);
   }
+  // The terms come from the name, the IP and the MAC alone; most updates change none of them.
+  if (
+    prev && prev.device_name === next.device_name && prev.bmc_ip === next.bmc_ip &&
+    prev.bmc_mac === next.bmc_mac
+  ) return;
   const before = prev ? searchTerms(prev) : new Set<string>();
   const after = searchTerms(next);
   for (const t of before) if (!after.has(t)) op.delete(keys.byTerm(t, next.id));
