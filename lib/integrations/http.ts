@@ -160,16 +160,18 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     url: string,
     opts: RequestOptions,
   ): Promise<{ res: Response; text: string | null }> {
-    const headers = new Headers(opts.headers);
+    // A plain record (names in lower case): fetch converts a Headers object entry by entry again.
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(opts.headers ?? {})) headers[k.toLowerCase()] = v;
     let body: BodyInit | undefined;
     if (opts.body !== undefined) {
       if (typeof opts.body === "string") body = opts.body;
       else {
         body = JSON.stringify(opts.body);
-        if (!headers.has("content-type")) headers.set("content-type", "application/json");
+        headers["content-type"] ??= "application/json";
       }
     }
-    if (!headers.has("accept")) headers.set("accept", "application/json");
+    headers.accept ??= "application/json";
     const full = withQuery(url, opts.query);
     const limit = opts.timeoutMs ?? timeoutMs;
     // A stream lives under its timeout; any other call clears its timer once the body is in, so a
