@@ -11,18 +11,34 @@ import { silentLogger } from "../lib/observability/log.ts";
 import { createApp, createServices } from "../app.ts";
 import { benchClients, type WorldAddress } from "./clients.ts";
 
-/** A fetch that sends every call to the world's one port, naming the system it was meant for. */
+/**
+ * A fetch that sends every call to the world's one port, naming the system it was meant for. It
+ * adds as little as it can to the service's own cost: the caller's body, signal and headers pass
+ * as they are, a plain record of headers stays one (fetch converts a Headers object again).
+ */
 export function tunnel(worldUrl: string): typeof fetch {
   return async (input, init) => {
-    const req = new Request(input, init);
-    const url = new URL(req.url);
-    const headers = new Headers(req.headers);
-    headers.set("x-bench-host", url.host);
+    if (input instanceof Request) {
+      const req = new Request(input, init);
+      const url = new URL(req.url);
+      const headers = new Headers(req.headers);
+      headers.set("x-bench-host", url.host);
+      return await fetch(`${worldUrl}${url.pathname}${url.search}`, {
+        method: req.method,
+        headers,
+        body: req.body ? await req.arrayBuffer() : undefined,
+        signal: req.signal,
+        redirect: "manual",
+      });
+    }
+    const url = typeof input === "string" ? new URL(input) : input;
+    const given = init?.headers;
+    const headers = given === undefined || (given.constructor === Object)
+      ? { ...given as Record<string, string> | undefined, "x-bench-host": url.host }
+      : Object.fromEntries([...new Headers(given), ["x-bench-host", url.host]]);
     return await fetch(`${worldUrl}${url.pathname}${url.search}`, {
-      method: req.method,
+      ...init,
       headers,
-      body: req.body ? await req.arrayBuffer() : undefined,
-      signal: req.signal,
       redirect: "manual",
     });
   };
