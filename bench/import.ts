@@ -5,7 +5,7 @@
  */
 import { loadConfig } from "../lib/domain/config.ts";
 import { BENCH_CONFIG, rackItems } from "./harness.ts";
-import { cpuSeconds, memory, startDeno } from "./processes.ts";
+import { cpuSeconds, memory, serviceV8Flags, startDeno } from "./processes.ts";
 import { fmtMb, results, row } from "./report.ts";
 import type { WorldAddress } from "./clients.ts";
 
@@ -42,6 +42,7 @@ export async function importRun(
     "bench/service.ts",
     [JSON.stringify(world.info)],
     { ...BENCH_CONFIG, ONBOARDING_IMPORT_CONCURRENCY: String(concurrency) },
+    serviceV8Flags(),
   );
   const pid = service.child.pid;
   if (settle) {
@@ -71,6 +72,12 @@ export async function importRun(
     external: number;
   };
   const stats = await worldStats(world.info.url);
+  // The HTTP layer alone, once the import is over (the cost figures' floor per call).
+  const floor = settle
+    ? await fetch(`${service.info.url}/_bench/floor`).then((r) => r.json()) as {
+      cpuUsPerCall: number;
+    }
+    : undefined;
   stats.calls -= warmup.calls;
   stats.allocationWaitMs -= warmup.allocationWaitMs;
   stats.allocationHoldMs -= warmup.allocationHoldMs;
@@ -93,6 +100,7 @@ export async function importRun(
     idleRssBytes,
     peakRssBytes,
     peakHeap: heap,
+    httpFloorUsPerCall: floor?.cpuUsPerCall,
     ...stats,
   };
 }

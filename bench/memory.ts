@@ -40,4 +40,12 @@ export async function benchMemory() {
     target: "≤ 5 ms",
     met: r.cpuMsPerServer <= 5,
   });
+  const floor = r.httpFloorUsPerCall!;
+  row({
+    section,
+    measure: "floor: the service's HTTP layer alone (4,000 calls answered at once, 8 at a time)",
+    value: `${floor.toFixed(0)} µs CPU per call; × ${(r.calls / count).toFixed(0)} calls = ${
+      (floor * r.calls / count / 1000).toFixed(1)
+    } ms per server before any store, engine or integration work`,
+  });
 }

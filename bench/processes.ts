@@ -6,14 +6,15 @@ export interface Started<T> extends AsyncDisposable {
   info: T;
 }
 
-/** Runs `deno run --allow-all MODULE ARGS` and waits for its first stdout line (JSON). */
+/** Runs `deno run --allow-all FLAGS MODULE ARGS` and waits for its first stdout line (JSON). */
 export async function startDeno<T>(
   module: string,
   args: string[],
   env: Record<string, string> = {},
+  flags: string[] = [],
 ): Promise<Started<T>> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", module, ...args],
+    args: ["run", "--allow-all", ...flags, module, ...args],
     env,
     stdin: "null",
     stdout: "piped",
@@ -47,6 +48,15 @@ export async function startDeno<T>(
 /** /proc/<pid>/stat fields after the command name (field 3 is index 0). */
 export function procStat(pid: number | "self"): string[] {
   return Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ");
+}
+
+/**
+ * The V8 flags `deno task start` (and the Dockerfile) run the service with: its heap sized for a
+ * service's steady allocation rather than for the machine's memory (docs/bench.md).
+ */
+export function serviceV8Flags(): string[] {
+  const task = JSON.parse(Deno.readTextFileSync("deno.json")).tasks.start as string;
+  return task.match(/--v8-flags=\S+/g) ?? [];
 }
 
 /** CPU seconds process `pid` has used so far, in user and in system (kernel) mode. */

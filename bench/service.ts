@@ -10,6 +10,8 @@ import { loadConfig } from "../lib/domain/config.ts";
 import { silentLogger } from "../lib/observability/log.ts";
 import { createApp, createServices } from "../app.ts";
 import { benchClients, type WorldAddress } from "./clients.ts";
+import { createHttpClient } from "../lib/integrations/http.ts";
+import { cpuSeconds } from "./processes.ts";
 
 /**
  * A fetch that sends every call to the world's one port, naming the system it was meant for. It
@@ -44,6 +46,26 @@ export function tunnel(worldUrl: string): typeof fetch {
   };
 }
 
+/**
+ * The floor under the service's cost per call: this process's CPU time for 4,000 calls of the
+ * product's HTTP layer (timeout, retry policy, JSON) to a world endpoint that answers at once
+ * with a small JSON body, 8 at a time, with nothing else running. Taken while the service idles.
+ */
+async function httpFloor(worldUrl: string): Promise<Response> {
+  const http = createHttpClient({ integration: "netbox", timeoutMs: 5000 });
+  const calls = 4000;
+  const call = () => http.request("ping", "GET", `${worldUrl}/_bench/ping`);
+  for (let i = 0; i < 100; i++) await call(); // compiled and connected first
+  const before = cpuSeconds("self");
+  let next = 0;
+  await Promise.all(Array.from({ length: 8 }, async () => {
+    while (next++ < calls) await call();
+  }));
+  const after = cpuSeconds("self");
+  const ms = (after.user + after.system - before.user - before.system) * 1000;
+  return Response.json({ calls, cpuUsPerCall: ms * 1000 / calls });
+}
+
 if (import.meta.main) {
   const world = JSON.parse(Deno.args[0]) as { url: string; address: WorldAddress };
   // A KV file, as in production (an in-memory KV would hold every record in this process).
@@ -67,7 +89,12 @@ if (import.meta.main) {
   const app = createApp(deps);
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-    (req) => new URL(req.url).pathname === "/_bench/memory" ? Response.json(peak) : app.fetch(req),
+    (req) => {
+      const path = new URL(req.url).pathname;
+      if (path === "/_bench/memory") return Response.json(peak);
+      if (path === "/_bench/floor") return httpFloor(world.url);
+      return app.fetch(req);
+    },
   );
   Deno.addSignalListener("SIGTERM", async () => {
     await server.shutdown();

@@ -34,6 +34,8 @@ export function serveWorld(world: SimWorld, latency: [number, number]) {
     const url = new URL(req.url);
     const host = req.headers.get("x-bench-host");
     if (!host) {
+      // A small JSON answer at once: what the service's HTTP layer costs per call, alone.
+      if (url.pathname === "/_bench/ping") return Response.json({ id: 1, status: "active" });
       if (url.pathname !== "/_bench/stats") return new Response(null, { status: 404 });
       const stats = {
         calls,

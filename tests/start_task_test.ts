@@ -89,3 +89,10 @@ Deno.test("deno task start uses ONBOARDING_KV_PATH outside ./data", async (t) =>
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+Deno.test("the image runs the service with the V8 flags of deno task start, as the bench does", () => {
+  const flags = (text: string) => text.match(/--v8-flags=[^\s"]+/g);
+  const start = flags(startCommand());
+  assert(start?.length === 1, "deno task start sets the service's heap (docs/bench.md)");
+  assertEquals(flags(Deno.readTextFileSync(`${ROOT}Dockerfile`)), start);
+});
