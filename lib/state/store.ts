@@ -134,8 +134,9 @@ export class RegistrationStore {
   }
 
   /**
-   * A change not worth a commit of its own (a step starting, a progress message): it goes with
-   * this process's next update of the record, and is lost if the process stops first.
+   * A change not worth a commit of its own (a step starting, the ids it records on its way to its
+   * end): it goes with this process's next update of the record (or `flush`), and is lost if the
+   * process stops first, so only for what a resumed run does again.
    */
   later(id: string, change: (r: Registration) => void): void {
     (this.#writes.get(id) ?? this.#newWrites(id)).later.push(change);
