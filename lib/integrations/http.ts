@@ -160,9 +160,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     url: string,
     opts: RequestOptions,
   ): Promise<{ res: Response; text: string | null }> {
-    // A plain record (names in lower case): fetch converts a Headers object entry by entry again.
-    const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(opts.headers ?? {})) headers[k.toLowerCase()] = v;
+    const headers = headerRecord(opts.headers);
     let body: BodyInit | undefined;
     if (opts.body !== undefined) {
       if (typeof opts.body === "string") body = opts.body;
@@ -310,6 +308,13 @@ function causeText(error: unknown): string {
   }
   // The innermost reason is the informative one: "fetch failed: error sending request …".
   return parts.join(": ");
+}
+
+/** Headers as a plain record, names in lower case: fetch converts a Headers object again. */
+function headerRecord(given: Record<string, string> = {}): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(given)) out[k.toLowerCase()] = v;
+  return out;
 }
 
 function withQuery(url: string, query: RequestOptions["query"]): string {

@@ -107,13 +107,8 @@ export class Engine {
         }
         : undefined,
     };
-    // Written with the record, in its commit.
-    const audit = {
-      at: now,
-      actor: ctx.actor,
-      action: "register",
-      detail: `${name} ${input.bmc_mac}`,
-    };
+    const detail = `${name} ${input.bmc_mac}`;
+    const audit = { at: now, actor: ctx.actor, action: "register", detail }; // in the record's commit
     try {
       await store.create(record, ctx.idempotencyKey, audit).catch(async (e) => {
         // A decommissioned holder whose host is gone by now gives its claims up: try once more.
@@ -335,12 +330,7 @@ export class Engine {
     const record = await store.get(id);
     // Only queued work (or work a crash interrupted) runs; a late duplicate message is a no-op.
     if (!record || (record.status !== "queued" && record.status !== "running")) return;
-    publish(
-      this.#d,
-      await store.update(id, (r) => {
-        r.status = "running";
-      }),
-    );
+    publish(this.#d, await store.update(id, (r) => r.status = "running"));
 
     // Netbox and OpenBao first; Kea and Metal3 start as soon as the BMC IP is known (while the
     // Netbox step still sets the OOB IP), because they need nothing else from Netbox.
