@@ -70,6 +70,7 @@ export async function createServices(options: {
         store,
         config.REFERENCE_TTL,
         config.BMC_PREFIX_ROLES,
+        log,
       )
       : undefined,
     outboxKey: await OutboxKey.load(kv),

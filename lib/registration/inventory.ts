@@ -16,7 +16,7 @@ import {
   type RegistrationStatus,
 } from "../domain/model.ts";
 import type { InventoryDevice, NetboxRef } from "../integrations/netbox.ts";
-import { compareByName, type ReferenceData, siteFilter } from "./reference.ts";
+import { compareByName, type Inventory, type ReferenceData, siteFilter } from "./reference.ts";
 import { listQuerySchema } from "../domain/schemas.ts";
 import { keys } from "../state/keys.ts";
 import type { Registration, RegistrationStore } from "../state/store.ts";
@@ -213,11 +213,12 @@ export async function listServers(
   const warnings: string[] = [];
   const items: ServerRow[] = [];
 
-  let inventory: InventoryDevice[] | null = null;
-  const loadInventory = async () => {
-    if (inventory || !reference) return inventory ?? [];
+  let inventory: Inventory | null = null;
+  const loadInventory = async (): Promise<Inventory> => {
+    if (inventory) return inventory;
+    if (!reference) return inventory = EMPTY;
     try {
-      inventory = await reference.inventoryDevices({
+      inventory = await reference.inventory({
         roles: config.INVENTORY_ROLES,
         sites: config.INVENTORY_SITES,
       });
@@ -225,7 +226,7 @@ export async function listServers(
       if (query.source === "netbox") throw e;
       log.warn("Netbox inventory unavailable for the servers list", { error: e });
       warnings.push(`Netbox devices are not shown: ${(e as Error).message}`);
-      inventory = [];
+      inventory = EMPTY;
     }
     return inventory;
   };
@@ -233,7 +234,7 @@ export async function listServers(
   // Phase 1: our registrations. Filters the store cannot apply are applied here, asking it for
   // no more than still fits, so its cursor never skips a row.
   if (query.source !== "netbox" && cursor?.p !== "netbox") {
-    const byName = new Map((await loadInventory()).map((d) => [d.name.toLowerCase(), d]));
+    const { byName } = await loadInventory();
     // The store's index finds the site by id, slug or name (also for records Netbox never had).
     const site = query.site ? await siteFilter(reference, query.site) : undefined;
     const rest = { ...query, site: undefined };
@@ -278,10 +279,9 @@ export async function listServers(
 
   // Phase 2: Netbox devices by name, after the cursor's; with source `all`, only those we did
   // not register (a registered one is already above).
-  const devices = await loadInventory();
+  const { devices } = await loadInventory();
   const after = cursor?.p === "netbox" ? cursor : null;
-  let i = after ? devices.findIndex((d) => compareByName(d, after.n, after.i) > 0) : 0;
-  if (i < 0) i = devices.length;
+  let i = after ? firstAfter(devices, after.n, after.i) : 0;
   const q = query.q?.toLowerCase();
   const netboxRows: ServerRow[] = [];
   while (i < devices.length && items.length + netboxRows.length < limit) {
@@ -326,6 +326,20 @@ export async function listServers(
   }
 }
 
+const EMPTY: Inventory = { devices: [], byName: new Map(), loadedAt: "" };
+
+/** The index of the first device after (name, id) in the sorted inventory: a binary search. */
+function firstAfter(devices: InventoryDevice[], name: string, id: number): number {
+  let lo = 0;
+  let hi = devices.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (compareByName(devices[mid], name, id) > 0) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
 function netboxRow(config: Config, d: InventoryDevice, id: string | null): ServerRow {
   return {
     origin: "netbox",
@@ -363,48 +377,86 @@ export interface FilterOption {
 export async function serverFilters(
   deps: ServerListDeps,
   query: ServerListQuery,
-): Promise<
-  Record<"site" | "location" | "rack" | "device_type" | "role" | "status", FilterOption[]>
-> {
+): Promise<Record<Place | "status", FilterOption[]>> {
   const { config, store, reference } = deps;
-  const devices = reference && query.source !== "ours"
-    ? await reference.inventoryDevices({
+  const inventory = reference && query.source !== "ours"
+    ? await reference.inventory({
       roles: config.INVENTORY_ROLES,
       sites: config.INVENTORY_SITES,
-    }).catch(() => [] as InventoryDevice[])
-    : [];
-  const rows = devices.map((d) => netboxRow(config, d, null));
-  const facet = (
-    field: "site" | "location" | "rack" | "device_type" | "role",
-    value: (r: NetboxRef) => string,
-  ): FilterOption[] => {
-    const others = { ...query, [field]: undefined };
-    const seen = new Map<string, string>();
-    for (const row of rows) {
-      const r = row.netbox?.[field];
-      if (r && matchesPlaces(row, others)) seen.set(value(r), r.name);
-    }
-    return [...seen].map(([v, label]) => ({ value: v, label }))
-      .sort((a, b) => a.label.localeCompare(b.label));
-  };
-  const statuses = new Set(rows.filter((r) => matchesPlaces(r, query)).map((r) => r.status));
+    }).catch(() => EMPTY)
+    : EMPTY;
+  const facets = placeFacets(inventory, query);
+  const statuses = new Set(facets.statuses);
   if (query.source !== "netbox") {
     for (const s of OUR_STATUSES) {
       const iter = store.kv.list({ prefix: keys.withStatus(s) }, { limit: 1 });
       for await (const _ of iter) statuses.add(s);
     }
   }
-  return {
-    site: facet("site", (r) => r.slug ?? String(r.id)),
-    location: facet("location", (r) => String(r.id)),
-    rack: facet("rack", (r) => String(r.id)),
-    device_type: facet("device_type", (r) => String(r.id)),
-    role: facet("role", (r) => r.slug ?? String(r.id)),
-    status: [...statuses].sort().map((s) => ({ value: s, label: s })),
-  };
+  return { ...facets.places, status: [...statuses].sort().map((s) => ({ value: s, label: s })) };
 }
 
-/** The place filters only (site, location, rack, type, role). */
-function matchesPlaces(row: ServerRow, f: Partial<ServerListQuery>): boolean {
-  return matches(row, { ...f, status: row.status } as ServerListQuery);
+type Place = "site" | "location" | "rack" | "device_type" | "role";
+
+/** Each place filter and the value it takes from a Netbox object (slug where Netbox has one). */
+const PLACES: [Place, (r: NetboxRef) => string][] = [
+  ["site", (r) => r.slug ?? String(r.id)],
+  ["location", (r) => String(r.id)],
+  ["rack", (r) => String(r.id)],
+  ["device_type", (r) => String(r.id)],
+  ["role", (r) => r.slug ?? String(r.id)],
+];
+
+interface Facets {
+  places: Record<Place, FilterOption[]>;
+  statuses: string[];
+}
+
+/** Computed once per inventory and choice of place filters (the Servers page asks on each load). */
+const facetMemo = new WeakMap<Inventory, Map<string, Facets>>();
+
+/**
+ * Each place's choices among the devices that pass the other place filters, and the statuses of
+ * those that pass them all: one pass over the inventory, however many devices it holds.
+ */
+function placeFacets(inventory: Inventory, query: ServerListQuery): Facets {
+  const wanted = PLACES.map(([field]) => query[field]);
+  const memoKey = JSON.stringify(wanted);
+  const memo = facetMemo.get(inventory) ?? new Map<string, Facets>();
+  facetMemo.set(inventory, memo);
+  const hit = memo.get(memoKey);
+  if (hit) return hit;
+  const seen = PLACES.map(() => new Map<string, string>());
+  const statuses = new Set<string>();
+  for (const d of inventory.devices) {
+    let failed = -1;
+    let fails = 0;
+    for (let k = 0; k < PLACES.length && fails < 2; k++) {
+      const want = wanted[k];
+      if (want && !sameRef(d[PLACES[k][0]] ?? null, want)) {
+        fails++;
+        failed = k;
+      }
+    }
+    if (fails > 1) continue;
+    for (let k = 0; k < PLACES.length; k++) {
+      const r = d[PLACES[k][0]];
+      if (r && (fails === 0 || failed === k)) seen[k].set(PLACES[k][1](r), r.name);
+    }
+    if (fails === 0) statuses.add(d.status);
+  }
+  const options = (m: Map<string, string>) =>
+    [...m].map(([value, label]) => ({ value, label })).sort((a, b) =>
+      a.label.localeCompare(b.label)
+    );
+  const facets: Facets = {
+    places: Object.fromEntries(PLACES.map(([field], k) => [field, options(seen[k])])) as Record<
+      Place,
+      FilterOption[]
+    >,
+    statuses: [...statuses],
+  };
+  if (memo.size > 100) memo.clear();
+  memo.set(memoKey, facets);
+  return facets;
 }

@@ -7,11 +7,33 @@ import type {
   NetboxPrefix,
   NetboxRef,
 } from "../integrations/netbox.ts";
+import { type Logger, silentLogger } from "../observability/log.ts";
 import { keys } from "../state/keys.ts";
 import type { RegistrationStore, SiteFilter } from "../state/store.ts";
 
 /** Below KV's 64 KiB per value, with room for the encoding's overhead. */
 const INVENTORY_CHUNK_BYTES = 40_000;
+/** How long one replica may take to reload the inventory before another may try. */
+const REFRESH_LEASE_MS = 10 * 60_000;
+
+/** The stored inventory's head: how many chunks of which generation, loaded when. */
+interface InventoryHead {
+  chunks: number;
+  generation: string;
+  loaded_at: string;
+}
+
+/** The Netbox inventory: devices sorted by name, indexed by lower-cased name. */
+export interface Inventory {
+  devices: InventoryDevice[];
+  byName: Map<string, InventoryDevice>;
+  /** When it was read from Netbox. */
+  loadedAt: string;
+}
+
+function indexed(devices: InventoryDevice[], loadedAt = new Date().toISOString()): Inventory {
+  return { devices, byName: new Map(devices.map((d) => [d.name.toLowerCase(), d])), loadedAt };
+}
 
 /** Orders devices by lower-cased name, then id: the inventory's order and cursor. */
 export function compareByName(a: { name: string; id: number }, name: string, id: number): number {
@@ -32,6 +54,8 @@ export class ReferenceData {
     readonly ttlSeconds: number,
     /** IPAM role slugs or names (lower case) of BMC prefixes, most preferred first. */
     readonly prefixRoles: readonly string[] = [],
+    /** Where a failed background reload of the inventory is reported. */
+    readonly log: Logger = silentLogger,
   ) {}
 
   async #cached<T>(what: string, load: () => Promise<T>): Promise<T> {
@@ -99,52 +123,92 @@ export class ReferenceData {
   }
 
   /**
-   * The Netbox devices of these roles and sites, sorted by name, cached like the rest with the
-   * TTL. A site can hold thousands of devices and a KV value at most 64 KiB, so the list is kept
-   * in chunks under one head entry written last; a missing chunk means reloading.
+   * The Netbox devices of these roles and sites, sorted by name, with an index by name. A site can
+   * hold 100,000 devices, which Netbox gives in pages of 1,000 (minutes on a busy one), so the
+   * list is kept in KV (in chunks: a value holds at most 64 KiB, under one head written last) and
+   * served from there; once it is older than the TTL, one replica reloads it in the background
+   * while the stored one is served. Only when none is stored does a request wait for Netbox.
    */
-  async inventoryDevices(filter: { roles: string[]; sites: string[] }): Promise<InventoryDevice[]> {
+  async inventory(filter: { roles: string[]; sites: string[] }): Promise<Inventory> {
     const what = `inventory:${filter.roles.join(",")}:${filter.sites.join(",")}`;
-    const head = await this.store.kv.get<{ chunks: number }>(keys.reference(what));
-    if (head.value) {
-      if (this.#inventoryMemo?.what === what && this.#inventoryMemo.stamp === head.versionstamp) {
-        return this.#inventoryMemo.devices;
-      }
-      const chunkKeys = Array.from(
-        { length: head.value.chunks },
-        (_, i) => keys.referenceChunk(what, i),
-      );
-      const parts = [];
-      for (let i = 0; i < chunkKeys.length; i += 10) { // getMany takes 10 keys
-        parts.push(...await this.store.kv.getMany<InventoryDevice[][]>(chunkKeys.slice(i, i + 10)));
-      }
-      if (parts.every((p) => p.value !== null)) {
-        const devices = parts.flatMap((p) => p.value!);
-        this.#inventoryMemo = { what, stamp: head.versionstamp, devices };
-        return devices;
-      }
+    if (this.ttlSeconds <= 0) return indexed(await this.#readInventory(filter));
+    const head = await this.store.kv.get<InventoryHead>(keys.reference(what));
+    const stored = head.value && await this.#storedInventory(what, head.value, head.versionstamp!);
+    if (!stored) return await this.#loadOnce(what, filter);
+    if (Date.now() - Date.parse(stored.loadedAt) > this.ttlSeconds * 1000) {
+      this.#refreshBehind(what, filter);
     }
-    // One load at a time per filter in this process; concurrent callers share it.
+    return stored;
+  }
+
+  #inventoryMemo: { what: string; stamp: string; inventory: Inventory } | null = null;
+  #inventoryLoads = new Map<string, Promise<Inventory>>();
+
+  /** The stored inventory (memoised per head version), or null when a chunk is gone. */
+  async #storedInventory(
+    what: string,
+    head: InventoryHead,
+    stamp: string,
+  ): Promise<Inventory | null> {
+    const memo = this.#inventoryMemo;
+    if (memo?.what === what && memo.stamp === stamp) return memo.inventory;
+    const chunkKeys = Array.from(
+      { length: head.chunks },
+      (_, i) => keys.referenceChunk(what, head.generation, i),
+    );
+    const parts = [];
+    for (let i = 0; i < chunkKeys.length; i += 10) { // getMany takes 10 keys
+      parts.push(...await this.store.kv.getMany<InventoryDevice[][]>(chunkKeys.slice(i, i + 10)));
+    }
+    if (!parts.every((p) => p.value !== null)) return null;
+    const inventory = indexed(parts.flatMap((p) => p.value!), head.loaded_at);
+    this.#inventoryMemo = { what, stamp, inventory };
+    return inventory;
+  }
+
+  /** One load at a time per filter in this process; concurrent callers share it. */
+  #loadOnce(what: string, filter: { roles: string[]; sites: string[] }): Promise<Inventory> {
     let loading = this.#inventoryLoads.get(what);
     if (!loading) {
       loading = this.#loadInventory(what, filter).finally(() => this.#inventoryLoads.delete(what));
       this.#inventoryLoads.set(what, loading);
     }
-    return await loading;
+    return loading;
   }
 
-  #inventoryMemo: { what: string; stamp: string; devices: InventoryDevice[] } | null = null;
-  #inventoryLoads = new Map<string, Promise<InventoryDevice[]>>();
+  /** Reloads a stale inventory behind the requests, in one replica (a lease in the store). */
+  #refreshBehind(what: string, filter: { roles: string[]; sites: string[] }): void {
+    if (this.#inventoryLoads.has(what)) return;
+    const lease = keys.referenceRefresh(what);
+    const refresh = async () => {
+      const taken = await this.store.kv.atomic().check({ key: lease, versionstamp: null })
+        .set(lease, new Date().toISOString(), { expireIn: REFRESH_LEASE_MS }).commit();
+      if (!taken.ok) return;
+      try {
+        await this.#loadOnce(what, filter);
+      } finally {
+        await this.store.kv.delete(lease);
+      }
+    };
+    refresh().catch((e) =>
+      this.log.warn("Netbox inventory reload failed: the stored one is served", { error: e })
+    );
+  }
+
+  async #readInventory(filter: { roles: string[]; sites: string[] }): Promise<InventoryDevice[]> {
+    return (await this.netbox.listDevices(filter)).sort((a, b) =>
+      compareByName(a, b.name.toLowerCase(), b.id)
+    );
+  }
 
   async #loadInventory(
     what: string,
     filter: { roles: string[]; sites: string[] },
-  ): Promise<InventoryDevice[]> {
-    const devices = (await this.netbox.listDevices(filter)).sort((a, b) =>
-      compareByName(a, b.name.toLowerCase(), b.id)
-    );
-    if (this.ttlSeconds <= 0) return devices;
-    const expireIn = this.ttlSeconds * 1000;
+  ): Promise<Inventory> {
+    const devices = await this.#readInventory(filter);
+    const loadedAt = new Date().toISOString();
+    // Kept well past the TTL: a stale copy is served while the next one loads.
+    const expireIn = Math.max(this.ttlSeconds * 12, 3600) * 1000;
     const chunks: InventoryDevice[][] = [];
     let size = 0;
     for (const d of devices) {
@@ -156,14 +220,19 @@ export class ReferenceData {
       chunks.at(-1)!.push(d);
       size += bytes;
     }
-    // Chunks outlive the head a little, so a reader that saw the head finds them all.
+    // A new generation's chunks, then the head: a reader of the old head still finds its chunks
+    // (they expire a little after it).
+    const generation = crypto.randomUUID();
     await Promise.all(
       chunks.map((c, i) =>
-        this.store.kv.set(keys.referenceChunk(what, i), c, { expireIn: expireIn + 60_000 })
+        this.store.kv.set(keys.referenceChunk(what, generation, i), c, {
+          expireIn: expireIn + 60_000,
+        })
       ),
     );
-    await this.store.kv.set(keys.reference(what), { chunks: chunks.length }, { expireIn });
-    return devices;
+    const head: InventoryHead = { chunks: chunks.length, generation, loaded_at: loadedAt };
+    await this.store.kv.set(keys.reference(what), head, { expireIn });
+    return indexed(devices, loadedAt);
   }
 
   /** Occupied and free units, live (not cached): Netbox devices plus registrations still in flight. */

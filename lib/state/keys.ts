@@ -11,9 +11,12 @@ export const keys = {
   idempotency: (key: string) => ["idempotency_keys", key] as const,
   audit: (id: string, at: string) => ["audit", id, at] as const,
   auditFor: (id: string) => ["audit", id] as const,
-  /** A cached Netbox list: its head, and its chunks under `[...reference(what), i]`. */
+  /** A cached Netbox list: its head, and its chunks under `[...reference(what), generation, i]`. */
   reference: (what: string) => ["reference_cache", what] as const,
-  referenceChunk: (what: string, i: number) => ["reference_cache", what, i] as const,
+  referenceChunk: (what: string, generation: string, i: number) =>
+    ["reference_cache", what, generation, i] as const,
+  /** Held by the replica reloading a stale cached list. */
+  referenceRefresh: (what: string) => ["reference_refresh", what] as const,
   /** Small per-record index entries so filtered lists do not decode whole records. */
   search: (id: string) => ["registrations_search", id] as const,
   searchAll: () => ["registrations_search"] as const,

@@ -165,8 +165,27 @@ export function unitsOf(db: NetboxDb, d: FakeDevice): [number, number] | null {
   return [d.position, d.position + h - 1];
 }
 
-/** Device.clean() plus the unique constraints, collected like full_clean(). */
-export function validateDevice(db: NetboxDb, d: FakeDevice, selfId: number | null) {
+/** The devices a new one could clash with: those in a rack, those of a name (lower case). */
+export interface DevicePeers {
+  inRack(rackId: number): Iterable<FakeDevice>;
+  named(lower: string): Iterable<FakeDevice>;
+}
+
+const everyDevice = (db: NetboxDb): DevicePeers => ({
+  inRack: () => db.devices.values(),
+  named: () => db.devices.values(),
+});
+
+/**
+ * Device.clean() plus the unique constraints, collected like full_clean(). `peers` narrows the
+ * devices compared (a bulk seed's indexes); every device by default.
+ */
+export function validateDevice(
+  db: NetboxDb,
+  d: FakeDevice,
+  selfId: number | null,
+  peers: DevicePeers = everyDevice(db),
+) {
   const errors = new Errors();
   const site = db.sites.get(d.site_id)!;
   const rack = d.rack_id === null ? null : db.racks.get(d.rack_id)!;
@@ -221,7 +240,7 @@ export function validateDevice(db: NetboxDb, d: FakeDevice, selfId: number | nul
   }
   if (rack && d.position !== null) {
     const top = d.position + type.u_height - 1;
-    const clash = top > rack.u_height || [...db.devices.values()].some((o) => {
+    const clash = top > rack.u_height || [...peers.inRack(rack.id)].some((o) => {
       if (o.id === selfId || o.rack_id !== rack.id) return false;
       const units = unitsOf(db, o);
       if (!units) return false;
@@ -251,7 +270,7 @@ export function validateDevice(db: NetboxDb, d: FakeDevice, selfId: number | nul
   }
   if (d.name !== null) {
     const lower = d.name.toLowerCase();
-    const dup = [...db.devices.values()].some((o) =>
+    const dup = [...peers.named(lower)].some((o) =>
       o.id !== selfId && o.site_id === d.site_id && o.name?.toLowerCase() === lower &&
       o.tenant_id === d.tenant_id
     );
@@ -343,7 +362,11 @@ export function deviceFromBody(
   return d;
 }
 
-export function addDevice(db: NetboxDb, input: Parameters<FakeNetbox["addDevice"]>[0]): FakeDevice {
+export function addDevice(
+  db: NetboxDb,
+  input: Parameters<FakeNetbox["addDevice"]>[0],
+  peers?: DevicePeers,
+): FakeDevice {
   const d = deviceFromBody(db, {
     name: input.name,
     site: input.siteId,
@@ -356,10 +379,37 @@ export function addDevice(db: NetboxDb, input: Parameters<FakeNetbox["addDevice"
     tenant: input.tenantId ?? null,
     status: input.status ?? "active",
   }, null);
-  validateDevice(db, d, null);
+  validateDevice(db, d, null, peers);
   d.id = nextId(db, db.devices);
   db.devices.set(d.id, d);
   return d;
+}
+
+/**
+ * Many devices at once, each checked as `addDevice` checks it, against indexes of the devices by
+ * rack and by name built once (a site of 100,000 devices for the bench, without 10^10 comparisons).
+ */
+export function addDevices(
+  db: NetboxDb,
+  inputs: Parameters<FakeNetbox["addDevice"]>[0][],
+): FakeDevice[] {
+  const byRack = new Map<number, FakeDevice[]>();
+  const byName = new Map<string, FakeDevice[]>();
+  const index = (d: FakeDevice) => {
+    if (d.rack_id !== null) byRack.set(d.rack_id, [...byRack.get(d.rack_id) ?? [], d]);
+    const lower = d.name?.toLowerCase();
+    if (lower !== undefined) byName.set(lower, [...byName.get(lower) ?? [], d]);
+  };
+  for (const d of db.devices.values()) index(d);
+  const peers: DevicePeers = {
+    inRack: (id) => byRack.get(id) ?? [],
+    named: (lower) => byName.get(lower) ?? [],
+  };
+  return inputs.map((input) => {
+    const d = addDevice(db, input, peers);
+    index(d);
+    return d;
+  });
 }
 
 export function deleteDevice(db: NetboxDb, d: FakeDevice) {

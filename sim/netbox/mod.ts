@@ -6,6 +6,7 @@
 import { createDb } from "./db.ts";
 import {
   addDevice,
+  addDevices,
   addDeviceType,
   addLocation,
   addRack,
@@ -55,6 +56,7 @@ export function createFakeNetbox(options: FakeNetboxOptions = {}): FakeNetbox {
     addIpamRole: (input) => addIpamRole(db, input),
     addPrefix: (input) => addPrefix(db, input),
     addDevice: (input) => addDevice(db, input),
+    addDevices: (inputs) => addDevices(db, inputs),
     addInterface: (input) => addInterface(db, input),
     addIp: (input) => addIp(db, input),
   };

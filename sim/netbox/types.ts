@@ -163,6 +163,8 @@ export interface FakeNetbox extends NetboxTables {
     tenantId?: number | null;
     status?: string;
   }): FakeDevice;
+  /** Many devices, each checked like `addDevice` (a large site for the bench, in seconds). */
+  addDevices(inputs: Parameters<FakeNetbox["addDevice"]>[0][]): FakeDevice[];
   addInterface(
     input: { deviceId: number; name: string; type?: string; mgmtOnly?: boolean; mac?: string },
   ): FakeInterface;
