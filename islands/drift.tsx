@@ -1,10 +1,14 @@
 /**
- * Drift: where Netbox, OpenBao, Kea and Metal3 no longer hold what the service created, with one
- * repair button per finding and one per kind. In the demo, a button makes some drift to look at.
+ * Drift: where Netbox, OpenBao, Kea and Metal3 no longer hold what the service created, as the
+ * latest check found it (a page at a time), with one repair button per finding and one per kind.
+ * "Check now" runs a check; in the demo, a button makes some drift to look at.
  */
 import { useEffect, useState } from "preact/hooks";
 import { api, errorMessage, subscribeEvents } from "../client/api.ts";
-import type { DriftReport as Report, Finding, RepairResult } from "../lib/domain/drift.ts";
+import type { DriftView as Report, Finding, RepairResult } from "../lib/domain/drift.ts";
+
+/** Findings per request: the page shows more on demand. */
+const PAGE = 200;
 
 const SYSTEMS = [
   ["netbox", "Netbox"],
@@ -21,14 +25,11 @@ export default function Drift(props: { demo: boolean }) {
   const [error, setError] = useState("");
   const [notes, setNotes] = useState<string[]>([]);
 
-  const load = async () => {
+  /** Runs `call` with the buttons disabled; an answer that is not a report is shown as an error. */
+  const busyWith = async (call: () => Promise<void>) => {
     setBusy(true);
     try {
-      const res = await api<Report>("GET", "/api/v1/drift");
-      if (res.ok) {
-        setReport(res.body);
-        setError("");
-      } else setError(errorMessage(res));
+      await call();
     } catch {
       setError("The service cannot be reached");
     } finally {
@@ -36,30 +37,58 @@ export default function Drift(props: { demo: boolean }) {
     }
   };
 
-  const repair = async (body: { ids?: string[]; kind?: string; force?: boolean }) => {
-    setBusy(true);
-    try {
-      const res = await api<{ results: RepairResult[]; report: Report }>(
-        "POST",
-        "/api/v1/drift/repair",
-        { body },
+  const check = () =>
+    busyWith(async () => {
+      const res = await api<Report>("POST", "/api/v1/drift/check", { body: {} });
+      if (res.ok) {
+        setReport(res.body);
+        setError("");
+      } else setError(errorMessage(res));
+    });
+
+  /** The latest check's first page; before any check has run, one is started. */
+  const load = () =>
+    busyWith(async () => {
+      const res = await api<Report>("GET", `/api/v1/drift?limit=${PAGE}`);
+      if (res.ok) {
+        setReport(res.body);
+        setError("");
+      } else if (res.status === 404) {
+        await check();
+      } else setError(errorMessage(res));
+    });
+
+  const more = () =>
+    busyWith(async () => {
+      if (!report?.cursor) return;
+      const res = await api<Report>(
+        "GET",
+        `/api/v1/drift?limit=${PAGE}&cursor=${encodeURIComponent(report.cursor)}`,
       );
+      if (res.ok) setReport({ ...res.body, findings: [...report.findings, ...res.body.findings] });
+      // A newer check replaced this one meanwhile: show it from its start.
+      else if (res.status === 409) await load();
+      else setError(errorMessage(res));
+    });
+
+  const repair = (body: { ids?: string[]; kind?: string; force?: boolean }) =>
+    busyWith(async () => {
+      const res = await api<{ results: RepairResult[] }>("POST", "/api/v1/drift/repair", { body });
       if (!res.ok) {
         setError(errorMessage(res));
         return;
       }
-      setReport(res.body.report);
       setNotes(res.body.results.map((r) => `${r.server}: ${r.outcome} — ${r.message}`));
       setError("");
-    } finally {
-      setBusy(false);
-    }
-  };
+      // The repair checked again and stored that check: show it.
+      const view = await api<Report>("GET", `/api/v1/drift?limit=${PAGE}`);
+      if (view.ok) setReport(view.body);
+    });
 
   const makeDrift = async () => {
     const res = await api<{ done: string[] }>("POST", "/api/v1/demo/drift", { body: {} });
     setNotes(res.ok ? res.body.done : [errorMessage(res)]);
-    await load();
+    await check();
   };
 
   useEffect(() => {
@@ -72,6 +101,9 @@ export default function Drift(props: { demo: boolean }) {
 
   const kinds = new Map<string, Finding[]>();
   for (const f of report?.findings ?? []) kinds.set(f.kind, [...(kinds.get(f.kind) ?? []), f]);
+  // Every finding of the kind in the check, not only those loaded yet.
+  const count = (kind: string) =>
+    report?.kinds[kind as Finding["kind"]] ?? kinds.get(kind)?.length ?? 0;
 
   return (
     <section class="card" aria-labelledby="drift-title">
@@ -89,7 +121,7 @@ export default function Drift(props: { demo: boolean }) {
           </p>
         ))}
       </div>
-      <button type="button" disabled={busy} onClick={load}>Check now</button>
+      <button type="button" disabled={busy} onClick={check}>Check now</button>
       {props.demo && (
         <button type="button" disabled={busy} onClick={makeDrift} data-testid="make-drift">
           Make some drift (demo)
@@ -97,7 +129,9 @@ export default function Drift(props: { demo: boolean }) {
       )}
       {report && (
         <p class="hint">
-          {report.servers} server(s) checked at {new Date(report.checked_at).toLocaleTimeString()}
+          {report.servers} server(s) checked at {new Date(report.checked_at).toLocaleString()}
+          {report.total > report.findings.length &&
+            ` · showing ${report.findings.length} of ${report.total} findings`}
         </p>
       )}
       {error && <p class="error" role="alert">{error}</p>}
@@ -109,21 +143,21 @@ export default function Drift(props: { demo: boolean }) {
       {notes.length > 0 && (
         <ul class="hint" role="status">{notes.map((n) => <li key={n}>{n}</li>)}</ul>
       )}
-      {report && !report.findings.length && !report.errors.length && (
+      {report && !report.total && !report.errors.length && (
         <p class="hint" data-testid="no-drift">No drift: every system agrees with the records.</p>
       )}
       {[...kinds].map(([kind, list]) => (
         <div key={kind} data-kind={kind}>
           <h2>
-            {kind.replaceAll("_", " ")} ({list.length})
+            {kind.replaceAll("_", " ")} ({count(kind)})
           </h2>
-          {list.some(canRepair) && list.length > 1 && (
+          {list.some(canRepair) && count(kind) > 1 && (
             <button
               type="button"
               disabled={busy}
               onClick={() => repair({ kind, force: list.some((f) => f.needs_force) })}
             >
-              Repair all {list.length}
+              Repair all {count(kind)}
             </button>
           )}
           <ul class="list">
@@ -158,6 +192,11 @@ export default function Drift(props: { demo: boolean }) {
           </ul>
         </div>
       ))}
+      {report?.cursor && (
+        <button type="button" disabled={busy} onClick={more} data-testid="more-findings">
+          Show more findings
+        </button>
+      )}
     </section>
   );
 }

@@ -1,5 +1,6 @@
-/** `deno task drift [--repair] [--server NAME] [--strict] [--force]`: checks (and repairs) drift
- * between the service's records and Netbox, OpenBao, Kea and Metal3 through `/api/v1/drift`. */
+/** `deno task drift [--repair] [--latest] [--server NAME] [--strict] [--force]`: checks (and
+ * repairs) drift between the service's records and Netbox, OpenBao, Kea and Metal3 through
+ * `/api/v1/drift`, or reads the latest check the service stored. */
 import { parseArgs } from "node:util";
 import {
   callService,
@@ -10,7 +11,12 @@ import {
   startServiceScript,
   UsageError,
 } from "../lib/domain/cli.ts";
-import type { DriftReport as Report, RepairResult } from "../lib/domain/drift.ts";
+import type {
+  DriftReport as Report,
+  DriftView,
+  Finding,
+  RepairResult,
+} from "../lib/domain/drift.ts";
 
 const USAGE = `Usage: deno task drift [options]
 
@@ -24,6 +30,9 @@ Options:
   --force              with --repair: also put back values a person changed in Netbox
                        (device name/site/rack/U, the bmc interface MAC, the OOB IP); needs an
                        administrator's token
+  --latest             print the latest check the service stored (its background check every
+                       ONBOARDING_DRIFT_INTERVAL seconds, or the last one started) instead of
+                       checking now: quick at any scale; the report says when it was taken
   --server NAME        check (and repair) this server only (device name)
   --strict             unknown objects count as drift for the exit code
   --json               print the report as JSON instead of a table
@@ -33,6 +42,7 @@ Options:
 
 Examples:
   deno task drift --url https://onboarding.example.org
+  deno task drift --latest --json
   deno task drift --server dcoa-rb06u31 --repair
   deno task drift --repair --force --strict
 
@@ -71,8 +81,19 @@ export async function runDrift(args: string[], io: DriftIo): Promise<number> {
       }
       report = body.report;
     } else {
-      const query = opts.server ? `?server=${encodeURIComponent(opts.server)}` : "";
-      report = await call(`/drift${query}`);
+      const server: Record<string, string> = opts.server ? { server: opts.server } : {};
+      // A check now (stored when full), or the latest stored; its findings a page at a time.
+      let view: DriftView = opts.latest
+        ? await call(`/drift?${new URLSearchParams({ ...server, limit: "1000" })}`)
+        : await call("/drift/check", { method: "POST", body: JSON.stringify(server) });
+      const findings: Finding[] = [...view.findings];
+      while (view.cursor) {
+        const next = new URLSearchParams({ ...server, limit: "1000", cursor: view.cursor });
+        view = await call(`/drift?${next}`);
+        findings.push(...view.findings);
+      }
+      report = { ...view, findings };
+      if (opts.latest) err(`Latest check: ${report.checked_at}\n`);
     }
   } catch (e) {
     err(`Could not check: ${(e as Error).message}\n`);
@@ -113,6 +134,7 @@ function parseOptions(args: string[], io: DriftIo) {
         force: { type: "boolean", default: false },
         server: { type: "string" },
         strict: { type: "boolean", default: false },
+        latest: { type: "boolean", default: false },
         json: { type: "boolean", default: false },
         ...serviceOptions,
       },
@@ -122,12 +144,16 @@ function parseOptions(args: string[], io: DriftIo) {
   }
   if (values.help) return { help: true as const, url: "" };
   if (values.force && !values.repair) throw new UsageError("--force goes with --repair");
+  if (values.latest && values.repair) {
+    throw new UsageError("--latest reads the stored check; --repair checks afresh: choose one");
+  }
   return {
     help: false as const,
     repair: values.repair,
     force: values.force,
     server: values.server,
     strict: values.strict,
+    latest: values.latest,
     json: values.json,
     ...serviceTarget(values, io),
   };

@@ -39,7 +39,7 @@ Deno.test({
       const res = await app.call("POST", "/api/v1/servers/import", [FULL_ITEM, MINIMAL_ITEM]);
       assertEquals(res.body.map((r: { status: string }) => r.status), ["ok", "ok"], res.text);
       const ip = res.body[0].bmc_ip;
-      const check = async () => (await app.call("GET", "/api/v1/drift")).body;
+      const check = async () => (await app.call("POST", "/api/v1/drift/check", {})).body;
       assertEquals((await check()).findings, []);
       const offer = () =>
         discover({ port: kea.dhcpPort, mac: MAC, giaddr: kea.relays[1], timeoutMs: 3000 });

@@ -21,7 +21,7 @@ async function registered(): Promise<TestApp> {
   const app = await startTestApp();
   const res = await app.call("POST", "/api/v1/servers/import", [FULL_ITEM, MINIMAL_ITEM]);
   assertEquals(res.body.map((r: { status: string }) => r.status), ["ok", "ok"], res.text);
-  const first = await app.call("GET", "/api/v1/drift");
+  const first = await app.call("POST", "/api/v1/drift/check", {});
   assertEquals(first.body.findings, [], "no drift right after registration");
   return app;
 }
@@ -66,7 +66,7 @@ async function roundTrip(
   expected: ReturnType<typeof pick>[],
   options: { force?: boolean } = {},
 ) {
-  const found = await app.call("GET", "/api/v1/drift");
+  const found = await app.call("POST", "/api/v1/drift/check", {});
   assertEquals(found.status, 200);
   assertEquals(found.body.findings.map(pick), expected);
   assertEquals(found.body.errors, []);
@@ -139,7 +139,7 @@ Deno.test("drift: the IP held by another MAC and an unknown reservation are repo
     hostname: "someone-else",
   };
   await kea(app, 0, "reservation-add", { reservation: other });
-  const found = await app.call("GET", "/api/v1/drift");
+  const found = await app.call("POST", "/api/v1/drift/check", {});
   assertEquals(found.body.findings.map(pick), [
     {
       kind: "kea_ip_taken",
@@ -217,12 +217,12 @@ Deno.test("drift: a deleted Secret and a Secret with another password get OpenBa
     app.world.kubernetes.update("Secret", NS, `${NAME}-bmc-secret`, (o) => {
       o.data.password = btoa("typed-by-hand");
     }, "kubectl-edit");
-    const found = await app.call("GET", "/api/v1/drift");
+    const found = await app.call("POST", "/api/v1/drift/check", {});
     assertEquals(found.body.findings.map((f: Finding) => f.kind), ["kubernetes_password_differs"]);
     assert(!found.text.includes("typed-by-hand") && !found.text.includes(FULL_ITEM.bmc_password));
     await app.call("POST", "/api/v1/drift/repair", {});
     assertEquals(password(), FULL_ITEM.bmc_password);
-    assertEquals((await app.call("GET", "/api/v1/drift")).body.findings, []);
+    assertEquals((await app.call("POST", "/api/v1/drift/check", {})).body.findings, []);
     assert(!app.logs.join("\n").includes("typed-by-hand"), "never logged");
   });
 });
@@ -356,7 +356,7 @@ Deno.test("drift: unknown devices and hosts are reported and left untouched", as
     credentialsName: "by-hand-02-bmc-secret",
     labels: {},
   }));
-  const found = await app.call("GET", "/api/v1/drift");
+  const found = await app.call("POST", "/api/v1/drift/check", {});
   assertEquals(found.body.findings.map((f: Finding) => [f.kind, f.server, f.unknown]), [
     ["kubernetes_unknown_host", "by-hand-02", true],
     ["netbox_unknown_device", "by-hand-01", true],
@@ -375,19 +375,30 @@ Deno.test("drift: unknown devices and hosts are reported and left untouched", as
   );
 });
 
-Deno.test("drift: ?server= checks one server; bad input is a 400 naming the field", async () => {
+Deno.test("drift: a check of one server; the stored view filtered by server; bad input is a 400 naming the field", async () => {
   await using app = await registered();
   app.world.netbox.devices.get((await record(app)).created.netbox_device_id!)!.oob_ip_id = null;
-  const one = await app.call("GET", `/api/v1/drift?server=${NAME}`);
+  const one = await app.call("POST", "/api/v1/drift/check", { server: NAME });
   assertEquals(one.body.servers, 1);
   assertEquals(one.body.findings.map((f: Finding) => f.kind), ["netbox_oob_ip_changed"]);
-  const other = await app.call("GET", "/api/v1/drift?server=dcoa-rb07u12");
+  const other = await app.call("POST", "/api/v1/drift/check", { server: "dcoa-rb07u12" });
   assertEquals(other.body.findings, []);
-  const nobody = await app.call("GET", "/api/v1/drift?server=no-such-server");
+  const nobody = await app.call("POST", "/api/v1/drift/check", { server: "no-such-server" });
   assertEquals(nobody.status, 404);
+  // One server's check is not stored: the latest is the last full check, which had none.
+  assertEquals((await app.call("GET", `/api/v1/drift?server=${NAME}`)).body.findings, []);
+  await app.call("POST", "/api/v1/drift/check", {});
+  const stored = await app.call("GET", `/api/v1/drift?server=${NAME.toUpperCase()}`);
+  assertEquals(stored.body.findings.map((f: Finding) => f.kind), ["netbox_oob_ip_changed"]);
+  assertEquals((await app.call("GET", "/api/v1/drift?server=dcoa-rb07u12")).body.findings, []);
   const bad = await app.call("POST", "/api/v1/drift/repair", { kind: "nope", force: "yes" });
   assertEquals(bad.status, 400);
   assertEquals(Object.keys(bad.body.error.fields).sort(), ["force", "kind"]);
+  const badView = await app.call("GET", "/api/v1/drift?kind=nope&limit=0");
+  assertEquals([badView.status, Object.keys(badView.body.error.fields).sort()], [400, [
+    "kind",
+    "limit",
+  ]]);
   const demo = await app.call("POST", "/api/v1/demo/drift", {});
   assertEquals(demo.status, 404, "the drift maker exists only in the demo");
 });
@@ -476,7 +487,7 @@ Deno.test("drift: the demo's 'make some drift' breaks three things the check fin
   const made = await app.call("POST", "/api/v1/demo/drift", {});
   assertEquals(made.status, 200, made.text);
   assertEquals(made.body.done.length, 3, made.text);
-  const found = await app.call("GET", "/api/v1/drift");
+  const found = await app.call("POST", "/api/v1/drift/check", {});
   assertEquals(found.body.findings.map((f: Finding) => f.kind).sort(), [
     "kea_reservation_missing",
     "kubernetes_host_changed",
@@ -560,7 +571,7 @@ Deno.test("drift: a repair that would also undo a person's Netbox change waits f
   const iface = r.created.netbox_interface_id!;
   await nb.setInterfaceMac(iface, "aa:bb:cc:00:00:03");
   app.world.netbox.devices.get(r.created.netbox_device_id!)!.oob_ip_id = null;
-  const found = await app.call("GET", "/api/v1/drift");
+  const found = await app.call("POST", "/api/v1/drift/check", {});
   assertEquals(
     found.body.findings.map((f: Finding) => [f.kind, Boolean(f.needs_force)]),
     [["netbox_mac_changed", true], ["netbox_oob_ip_changed", true]],
@@ -585,7 +596,7 @@ Deno.test("drift: an OOB IP a person pointed at another address is reported even
   const other = await nb.assignIp("10.16.28.150", r.created.netbox_interface_id!);
   await nb.setOobIp(deviceId, other.id);
   await nb.deleteIp(r.created.netbox_ip_id!);
-  const found = await app.call("GET", "/api/v1/drift");
+  const found = await app.call("POST", "/api/v1/drift/check", {});
   assertEquals(found.body.findings.map(pick), [
     {
       kind: "netbox_ip_unassigned",

@@ -67,3 +67,15 @@ export interface RepairResult {
   outcome: "repaired" | "skipped" | "failed";
   message: string;
 }
+
+/** `GET /api/v1/drift`: the latest full check's summary and a page of its findings. */
+export interface DriftView extends Omit<DriftReport, "findings"> {
+  /** Findings per kind in the whole check. */
+  kinds: Partial<Record<DriftKind, number>>;
+  /** Findings in the whole check. */
+  total: number;
+  /** This page's findings (those that pass the filters). */
+  findings: Finding[];
+  /** The next page's cursor; null on the last page. */
+  cursor: string | null;
+}

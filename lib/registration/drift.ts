@@ -10,6 +10,8 @@ import type { Metrics } from "../observability/metrics.ts";
 import type { EventBus } from "../state/events.ts";
 import { checkDrift } from "./drift/check.ts";
 import { repairDrift } from "./drift/repair.ts";
+import { readDriftView, saveDriftReport, type ViewQuery } from "./drift/stored.ts";
+import type { DriftView } from "../domain/drift.ts";
 import {
   DRIFT_KINDS,
   type DriftDeps,
@@ -32,12 +34,12 @@ export type {
 } from "./drift/types.ts";
 
 /**
- * Runs the drift check: on demand and every DRIFT_INTERVAL seconds in the background. Keeps the
- * last full report, exposes its counts as `onboarding_drift_findings{system,kind}` and publishes a
- * `drift` event when the findings change.
+ * Runs the drift check: on demand and every DRIFT_INTERVAL seconds in the background. Stores each
+ * full check's report as the latest (drift/stored.ts), which every replica serves; exposes its
+ * counts as `onboarding_drift_findings{system,kind}` and publishes a `drift` event when the
+ * findings change.
  */
 export class DriftMonitor {
-  #last: DriftReport | null = null;
   #timer?: ReturnType<typeof setInterval>;
   #running?: Promise<DriftReport>;
 
@@ -45,18 +47,21 @@ export class DriftMonitor {
     readonly deps: DriftDeps & { metrics: Metrics; events: EventBus },
   ) {}
 
-  get last(): DriftReport | null {
-    return this.#last;
-  }
-
-  /** A fresh check; a full one (no server) updates the metrics and may publish an event. */
+  /** A fresh check; a full one (no server) is stored as the latest. */
   async check(server?: string): Promise<DriftReport> {
     if (server) return await checkDrift(this.deps, { server });
-    // Concurrent full checks (the timer and a page load) share one run.
-    this.#running ??= checkDrift(this.deps).finally(() => this.#running = undefined);
-    const report = await this.#running;
-    this.#record(report);
-    return report;
+    // Concurrent full checks (the timer and a person's request) share one run.
+    this.#running ??= (async () => {
+      const report = await checkDrift(this.deps);
+      await this.#record(report);
+      return report;
+    })().finally(() => this.#running = undefined);
+    return await this.#running;
+  }
+
+  /** A page of the latest stored check (any replica's), without reading any system. */
+  async view(query: ViewQuery): Promise<DriftView> {
+    return await readDriftView(this.deps.store.kv, query);
   }
 
   async repair(
@@ -66,9 +71,8 @@ export class DriftMonitor {
     return await repairDrift(this.deps, findings, options);
   }
 
-  #record(report: DriftReport): void {
-    const before = this.#last?.findings.map((f) => f.id).join("\n");
-    this.#last = report;
+  async #record(report: DriftReport): Promise<void> {
+    const changed = await saveDriftReport(this.deps.store.kv, report);
     const counts = new Map<DriftKind, number>();
     for (const f of report.findings) counts.set(f.kind, (counts.get(f.kind) ?? 0) + 1);
     this.deps.metrics.driftFindings(
@@ -78,7 +82,7 @@ export class DriftMonitor {
         count: counts.get(kind) ?? 0,
       })),
     );
-    if (before !== report.findings.map((f) => f.id).join("\n")) {
+    if (changed) {
       this.deps.events.publish({
         type: "drift",
         checked_at: report.checked_at,
@@ -105,16 +109,42 @@ export class DriftMonitor {
   }
 }
 
-/** `GET /api/v1/drift` query. */
+const kindSchema = z.enum(Object.keys(DRIFT_KINDS) as [DriftKind, ...DriftKind[]]);
+
+/** `GET /api/v1/drift` query: filters and paging of the latest stored check. */
 export const driftQuerySchema = z.object({
   server: z.string().trim().min(1).max(128).optional(),
+  system: z.enum(["netbox", "openbao", "kea", "kubernetes"]).optional(),
+  kind: kindSchema.optional(),
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+  cursor: z.string().max(1000).optional(),
 });
+
+/** `POST /api/v1/drift/check`: a full check (stored as the latest), or one server's. */
+export const driftCheckSchema = z.object({
+  server: z.string().trim().min(1).max(128).optional(),
+}).strict();
+
+/**
+ * Runs a check now: a full one answers with the first page of the stored result, one server's
+ * with its whole report (not stored: the latest stays the last full check).
+ */
+export async function checkRequested(
+  monitor: DriftMonitor,
+  request: z.infer<typeof driftCheckSchema>,
+): Promise<DriftView> {
+  const report = await monitor.check(request.server);
+  if (!request.server) return await monitor.view({});
+  const kinds: DriftView["kinds"] = {};
+  for (const f of report.findings) kinds[f.kind] = (kinds[f.kind] ?? 0) + 1;
+  return { ...report, kinds, total: report.findings.length, cursor: null };
+}
 
 /** `POST /api/v1/drift/repair`: which findings (none named = every one of the check). */
 export const driftRepairSchema = z.object({
   server: z.string().trim().min(1).max(128).optional(),
   ids: z.array(z.string().min(1).max(512)).max(10_000).optional(),
-  kind: z.enum(Object.keys(DRIFT_KINDS) as [DriftKind, ...DriftKind[]]).optional(),
+  kind: kindSchema.optional(),
   force: z.boolean().default(false),
 }).strict();
 

@@ -28,6 +28,18 @@ export const keys = {
   /** One entry per search term of a record (see `searchTerms`): a search reads one term's ids. */
   byTerm: (term: string, id: string) => ["registrations_by_term", term, id] as const,
   terms: (term: string) => ["registrations_by_term", term] as const,
+  /** The latest full drift check's head (lib/registration/drift/stored.ts). */
+  driftReport: () => ["drift_report"] as const,
+  /** Its findings by system, kind and id, under the check's generation. */
+  driftFinding: (generation: string, system: string, kind: string, id: string) =>
+    ["drift_findings", generation, system, kind, id] as const,
+  driftFindings: (generation: string, ...systemAndKind: string[]) =>
+    ["drift_findings", generation, ...systemAndKind] as const,
+  /** Its findings by (lower-cased) server and id. */
+  driftFindingOfServer: (generation: string, server: string, id: string) =>
+    ["drift_findings_by_server", generation, server, id] as const,
+  driftFindingsOfServer: (generation: string, server?: string) =>
+    ["drift_findings_by_server", generation, ...(server === undefined ? [] : [server])] as const,
   /** Which shape of the index entries above the stored records have (`ensureIndex`). */
   indexVersion: () => ["registrations_index_version"] as const,
   /** The key pair that encrypts BMC passwords waiting in the outbox. */

@@ -1,19 +1,27 @@
-/** `/api/v1/drift`: the check and the repair (lib/registration/drift.ts). */
+/** `/api/v1/drift`: the latest check, a check now, and the repair (lib/registration/drift.ts). */
 import type { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import {
+  checkRequested,
+  driftCheckSchema,
   driftQuerySchema,
   driftRepairSchema,
   repairRequested,
 } from "../../lib/registration/drift.ts";
 import type { AppDeps, AppEnv } from "../../app_types.ts";
-import { actorOf, readJson, validate } from "./common.ts";
+import { actorOf, parseJson, readJson, validate } from "./common.ts";
 
 export function driftRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
-  // Drift between the record and Netbox, OpenBao, Kea and Metal3 (lib/registration/drift.ts).
+  // Drift between the record and Netbox, OpenBao, Kea and Metal3 (lib/registration/drift.ts):
+  // the latest check as stored, a page at a time; checking reads every system (minutes at scale).
   app.get("/drift", async (c) => {
-    const { server } = validate(driftQuerySchema, c.req.query());
-    return c.json(await deps.drift.check(server));
+    return c.json(await deps.drift.view(validate(driftQuerySchema, c.req.query())));
+  });
+
+  app.post("/drift/check", async (c) => {
+    const text = await c.req.text();
+    const request = validate(driftCheckSchema, text.trim() ? parseJson(text) : {});
+    return c.json(await checkRequested(deps.drift, request));
   });
 
   app.post("/drift/repair", async (c) => {
