@@ -412,51 +412,92 @@ interface Facets {
   statuses: string[];
 }
 
-/** Computed once per inventory and choice of place filters (the Servers page asks on each load). */
-const facetMemo = new WeakMap<Inventory, Map<string, Facets>>();
+/** The devices' distinct places (site, location, rack, type, role) with their statuses. */
+interface Combination {
+  refs: (NetboxRef | null)[];
+  statuses: Set<string>;
+}
+
+/**
+ * Per inventory: its distinct combinations of places (a few thousand for 100,000 devices, about one
+ * per rack, type and role), each place's choices sorted by label once, and the facets computed per
+ * choice of place filters.
+ */
+interface FacetMemo {
+  combinations: Combination[];
+  sorted: (FilterOption & { id: number })[][];
+  facets: Map<string, Facets>;
+}
+const facetMemo = new WeakMap<Inventory, FacetMemo>();
+
+function memoOf(inventory: Inventory): FacetMemo {
+  let memo = facetMemo.get(inventory);
+  if (memo) return memo;
+  const byKey = new Map<string, Combination>();
+  const refs = PLACES.map(() => new Map<number, NetboxRef>());
+  for (const d of inventory.devices) {
+    const places = PLACES.map(([field]) => d[field]);
+    places.forEach((r, k) => r && refs[k].set(r.id, r));
+    const key = places.map((r) => r?.id ?? "").join("|");
+    const c = byKey.get(key) ?? { refs: places, statuses: new Set() };
+    c.statuses.add(d.status);
+    byKey.set(key, c);
+  }
+  const collator = new Intl.Collator();
+  memo = {
+    combinations: [...byKey.values()],
+    sorted: PLACES.map(([, value], k) =>
+      [...refs[k].values()].map((r) => ({ id: r.id, value: value(r), label: r.name }))
+        .sort((a, b) => collator.compare(a.label, b.label))
+    ),
+    facets: new Map(),
+  };
+  facetMemo.set(inventory, memo);
+  return memo;
+}
 
 /**
  * Each place's choices among the devices that pass the other place filters, and the statuses of
- * those that pass them all: one pass over the inventory, however many devices it holds.
+ * those that pass them all, from the inventory's distinct combinations of places.
  */
 function placeFacets(inventory: Inventory, query: ServerListQuery): Facets {
   const wanted = PLACES.map(([field]) => query[field]);
   const memoKey = JSON.stringify(wanted);
-  const memo = facetMemo.get(inventory) ?? new Map<string, Facets>();
-  facetMemo.set(inventory, memo);
-  const hit = memo.get(memoKey);
+  const memo = memoOf(inventory);
+  const hit = memo.facets.get(memoKey);
   if (hit) return hit;
-  const seen = PLACES.map(() => new Map<string, string>());
+  const seen = PLACES.map(() => new Set<number>());
   const statuses = new Set<string>();
-  for (const d of inventory.devices) {
+  for (const { refs, statuses: present } of memo.combinations) {
     let failed = -1;
     let fails = 0;
     for (let k = 0; k < PLACES.length && fails < 2; k++) {
       const want = wanted[k];
-      if (want && !sameRef(d[PLACES[k][0]] ?? null, want)) {
+      if (want && !sameRef(refs[k], want)) {
         fails++;
         failed = k;
       }
     }
     if (fails > 1) continue;
     for (let k = 0; k < PLACES.length; k++) {
-      const r = d[PLACES[k][0]];
-      if (r && (fails === 0 || failed === k)) seen[k].set(PLACES[k][1](r), r.name);
+      const r = refs[k];
+      if (r && (fails === 0 || failed === k)) seen[k].add(r.id);
     }
-    if (fails === 0) statuses.add(d.status);
+    if (fails === 0) { for (const s of present) statuses.add(s); }
   }
-  const options = (m: Map<string, string>) =>
-    [...m].map(([value, label]) => ({ value, label })).sort((a, b) =>
-      a.label.localeCompare(b.label)
-    );
   const facets: Facets = {
-    places: Object.fromEntries(PLACES.map(([field], k) => [field, options(seen[k])])) as Record<
-      Place,
-      FilterOption[]
-    >,
+    places: Object.fromEntries(
+      PLACES.map(([field], k) => [
+        field,
+        memo.sorted[k].filter((o) => seen[k].has(o.id)).map(({ value, label }) => ({
+          value,
+          label,
+        })),
+      ]),
+    ) as Record<Place, FilterOption[]>,
     statuses: [...statuses],
   };
-  if (memo.size > 100) memo.clear();
-  memo.set(memoKey, facets);
+  if (memo.facets.size > 100) memo.facets.clear();
+  memo.facets.set(memoKey, facets);
   return facets;
 }
