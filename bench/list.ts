@@ -7,7 +7,7 @@ import { BENCH_CONFIG, benchMac, median, percentile } from "./harness.ts";
 import { fmtMs, fmtS, results, row } from "./report.ts";
 
 /** A finished registration as the engine leaves it, in rack `rack` at unit `unit`. */
-function finishedRecord(i: number, rack: number, unit: number): Registration {
+export function finishedRecord(i: number, rack: number, unit: number): Registration {
   const name = `dcoa-r${String(rack).padStart(3, "0")}u${unit}`;
   const at = new Date(Date.UTC(2025, 0, 1) + i * 60_000).toISOString();
   const failed = i % 20 === 0;

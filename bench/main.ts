@@ -7,6 +7,7 @@
 import { benchDrift } from "./drift.ts";
 import { benchImport } from "./import.ts";
 import { benchList } from "./list.ts";
+import { benchViews } from "./views.ts";
 import { benchMemory } from "./memory.ts";
 import { benchMigrate } from "./migrate.ts";
 import { benchLabels, benchPwa } from "./pwa.ts";
@@ -20,6 +21,7 @@ const SECTIONS: Record<string, () => Promise<void>> = {
   drift: benchDrift,
   migrate: benchMigrate,
   list: benchList,
+  views: benchViews,
   pwa: benchPwa,
   labels: benchLabels,
   memory: benchMemory,
