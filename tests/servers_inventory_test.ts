@@ -221,8 +221,13 @@ Deno.test("GET /servers pages through registrations and thousands of Netbox devi
       assertEquals(page.status, 200);
       assertEquals(page.body.items.length, 50);
       const lists = nb.requestLog.filter((l) => l.startsWith("GET /api/dcim/devices/"));
-      assertEquals(lists.length, 3, lists.join("\n")); // 2162 devices: offsets 0, 1000, 2000
       assert(lists.every((l) => /[?&]role=server(&|$)/.test(l) && /limit=1000/.test(l)), lists[0]);
+      // Our three rows' own devices by name, before the inventory is stored; then the inventory,
+      // which the Netbox rows after them need: 2162 devices, offsets 0, 1000, 2000.
+      const named = lists.filter((l) => /[?&]name=/.test(l));
+      assertEquals(named.length, 1, lists.join("\n"));
+      assert(named[0].includes("name=dcoa-rb06u33"), named[0]);
+      assertEquals(lists.length - named.length, 3, lists.join("\n"));
       assert(lists.some((l) => /offset=2000/.test(l)), lists.join("\n"));
     },
   );
@@ -326,6 +331,44 @@ Deno.test("GET /servers serves the stored inventory past its TTL and reloads it 
   await t.step("the next page shows the reloaded inventory", async () => {
     assert((await page()).includes("dcoa-rb07u30"));
   });
+});
+
+Deno.test("GET /servers: with no inventory stored, the first page of our registrations asks Netbox for its own devices only", async () => {
+  await using app = await startTestApp();
+  const nb = app.world.netbox;
+  const ids = seedIds(app);
+  const site = nb.addSite({ name: "DCOB", slug: "dcob" });
+  for (let r = 0; r < 30; r++) {
+    const rack = nb.addRack({ name: `R${r}`, siteId: site.id, uHeight: 48 });
+    nb.addDevices(Array.from({ length: 40 }, (_, u) => ({
+      name: `dcob-r${r}u${u + 1}`,
+      siteId: site.id,
+      rackId: rack.id,
+      position: u + 1,
+      face: "front" as const,
+      deviceTypeId: ids.deviceTypeIds["sys-1029u"],
+      roleId: ids.roleIds.server,
+    })));
+  }
+  const reg = await app.call("POST", "/api/v1/servers/register?wait=30", {
+    ...FULL_ITEM,
+    device_name: undefined,
+  });
+  assertEquals(reg.status, 201, JSON.stringify(reg.body));
+  // 1,204 devices: the whole inventory is two pages of 1000; this page needs one device.
+  nb.faults.add({ match: /GET \/api\/dcim\/devices\/\?(?!.*name=)/, delayMs: 300 });
+  nb.requestLog.length = 0;
+  const started = performance.now();
+  const page = await app.call("GET", "/api/v1/servers?source=ours&limit=1");
+  const ms = performance.now() - started;
+  assertEquals(names(page.body), ["dcoa-rb06u31"]);
+  assertEquals(page.body.items[0].netbox.status, "staged", JSON.stringify(page.body.items[0]));
+  const named = nb.requestLog.filter((l) =>
+    l.startsWith("GET /api/dcim/devices/") &&
+    /[?&]name=/.test(l)
+  );
+  assertEquals(named.length, 1, nb.requestLog.join("\n"));
+  assert(ms < 300, `the page waited ${ms.toFixed(0)} ms, as for the whole inventory`);
 });
 
 Deno.test("GET /servers still lists our registrations when Netbox fails, with a warning", async () => {

@@ -213,15 +213,13 @@ export async function listServers(
   const warnings: string[] = [];
   const items: ServerRow[] = [];
 
+  const filter = { roles: config.INVENTORY_ROLES, sites: config.INVENTORY_SITES };
   let inventory: Inventory | null = null;
   const loadInventory = async (): Promise<Inventory> => {
     if (inventory) return inventory;
     if (!reference) return inventory = EMPTY;
     try {
-      inventory = await reference.inventory({
-        roles: config.INVENTORY_ROLES,
-        sites: config.INVENTORY_SITES,
-      });
+      inventory = await reference.inventory(filter);
     } catch (e) {
       if (query.source === "netbox") throw e;
       log.warn("Netbox inventory unavailable for the servers list", { error: e });
@@ -234,7 +232,21 @@ export async function listServers(
   // Phase 1: our registrations. Filters the store cannot apply are applied here, asking it for
   // no more than still fits, so its cursor never skips a row.
   if (query.source !== "netbox" && cursor?.p !== "netbox") {
-    const { byName } = await loadInventory();
+    // Rows are joined with their Netbox devices from the stored inventory; while none is stored
+    // (the first page after a start, at 100,000 devices minutes of Netbox pages), from Netbox for
+    // this page's rows alone, the whole inventory loading behind the request.
+    const stored = reference ? await reference.storedInventory(filter) : null;
+    const devicesOf = async (names: string[]): Promise<Map<string, InventoryDevice>> => {
+      if (stored || !reference || !names.length) return stored?.byName ?? new Map();
+      try {
+        const found = await reference.netbox.listDevices({ ...filter, names });
+        return new Map(found.map((d) => [d.name.toLowerCase(), d]));
+      } catch (e) {
+        log.warn("Netbox devices unavailable for the servers list", { error: e });
+        warnings.push(`Netbox devices are not shown: ${(e as Error).message}`);
+        return new Map();
+      }
+    };
     // The store's index finds the site by id, slug or name (also for records Netbox never had).
     const site = query.site ? await siteFilter(reference, query.site) : undefined;
     const rest = { ...query, site: undefined };
@@ -263,6 +275,7 @@ export async function listServers(
           : undefined,
         q: query.q,
       });
+      const byName = await devicesOf(page.items.map((r) => r.device_name));
       for (const r of page.items) {
         const device = byName.get(r.device_name.toLowerCase());
         const row = ourRow(config, r, device, device ? NO_NAMES : await typeAndRoleNames());

@@ -31,6 +31,9 @@ export interface Inventory {
   loadedAt: string;
 }
 
+const inventoryKey = (filter: { roles: string[]; sites: string[] }) =>
+  `inventory:${filter.roles.join(",")}:${filter.sites.join(",")}`;
+
 function indexed(devices: InventoryDevice[], loadedAt = new Date().toISOString()): Inventory {
   return { devices, byName: new Map(devices.map((d) => [d.name.toLowerCase(), d])), loadedAt };
 }
@@ -130,11 +133,25 @@ export class ReferenceData {
    * while the stored one is served. Only when none is stored does a request wait for Netbox.
    */
   async inventory(filter: { roles: string[]; sites: string[] }): Promise<Inventory> {
-    const what = `inventory:${filter.roles.join(",")}:${filter.sites.join(",")}`;
     if (this.ttlSeconds <= 0) return indexed(await this.#readInventory(filter));
+    return await this.storedInventory(filter) ?? await this.#loadOnce(inventoryKey(filter), filter);
+  }
+
+  /**
+   * The stored inventory without waiting for Netbox: reloaded behind the request when stale; null
+   * when none is stored yet (or caching is off), its load then started behind the request.
+   */
+  async storedInventory(filter: { roles: string[]; sites: string[] }): Promise<Inventory | null> {
+    if (this.ttlSeconds <= 0) return null;
+    const what = inventoryKey(filter);
     const head = await this.store.kv.get<InventoryHead>(keys.reference(what));
     const stored = head.value && await this.#storedInventory(what, head.value, head.versionstamp!);
-    if (!stored) return await this.#loadOnce(what, filter);
+    if (!stored) {
+      this.#loadOnce(what, filter).catch((e) =>
+        this.log.warn("Netbox inventory load failed", { error: e })
+      );
+      return null;
+    }
     if (Date.now() - Date.parse(stored.loadedAt) > this.ttlSeconds * 1000) {
       this.#refreshBehind(what, filter);
     }

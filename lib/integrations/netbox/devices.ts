@@ -101,6 +101,7 @@ export function deviceOps(
       for (const site of filter.sites ?? []) {
         search.append(asId(site) !== null ? "site_id" : "site", site);
       }
+      for (const name of filter.names ?? []) search.append("name", name);
       search.set("limit", String(PAGE_SIZE));
       // Only what the list shows, so thousands of devices stay a few quick pages (4.0+; older
       // versions ignore the parameter).

@@ -113,10 +113,12 @@ export interface NetboxClient {
   rackDevices(rackId: number): Promise<RackDevice[]>;
   findDeviceByName(name: string, siteId?: number): Promise<NetboxDevice | null>;
   /**
-   * Every device of the given roles and sites (slugs or ids; none given = all), following
-   * Netbox's pages (`limit`/`offset`, `next`), for the inventory list.
+   * Every device of the given roles and sites (slugs or ids; none given = all) and, when given,
+   * of these names, following Netbox's pages (`limit`/`offset`, `next`), for the inventory list.
    */
-  listDevices(filter?: { roles?: string[]; sites?: string[] }): Promise<InventoryDevice[]>;
+  listDevices(
+    filter?: { roles?: string[]; sites?: string[]; names?: string[] },
+  ): Promise<InventoryDevice[]>;
   /** Every interface named `bmc` with its device and MAC, all pages (the drift check). */
   bmcInterfaces(): Promise<BmcInterface[]>;
   /** Every IP address inside the prefix with what it is assigned to, all pages (the drift check). */
