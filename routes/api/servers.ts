@@ -4,11 +4,8 @@ import { HTTPException } from "hono/http-exception";
 import { ValidationFailed } from "../../lib/domain/errors.ts";
 import { canonicalMac } from "../../lib/domain/mac.ts";
 import { registerRequestSchema, retryRequestSchema } from "../../lib/domain/schemas.ts";
-import {
-  listServers,
-  serverFilters,
-  serverListQuerySchema,
-} from "../../lib/registration/inventory.ts";
+import { listServers, serverListQuerySchema } from "../../lib/registration/inventory.ts";
+import { serverFilters } from "../../lib/registration/inventory_filters.ts";
 import { RotationFailed } from "../../lib/registration/rotation.ts";
 import { publicView } from "../../lib/state/events.ts";
 import type { Registration } from "../../lib/state/store.ts";
