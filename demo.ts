@@ -26,7 +26,8 @@ if (import.meta.main) {
     sim.closeOnExit();
     const keaDbUrl = sim.realKea?.dbUrl;
     // The simulated Netbox is seeded with this BMC prefix.
-    // The background drift check is off unless asked for: the Drift page checks when opened.
+    // The background drift check is off unless asked for: the Drift page checks when opened
+    // while no check is stored.
     const config = {
       ...loaded,
       BMC_PREFIX: loaded.BMC_PREFIX ?? "10.16.28.0/24",

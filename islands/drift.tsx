@@ -25,7 +25,7 @@ export default function Drift(props: { demo: boolean }) {
   const [error, setError] = useState("");
   const [notes, setNotes] = useState<string[]>([]);
 
-  /** Runs `call` with the buttons disabled; an answer that is not a report is shown as an error. */
+  /** Runs `call` with the buttons disabled; a service that cannot be reached is shown as such. */
   const busyWith = async (call: () => Promise<void>) => {
     setBusy(true);
     try {
