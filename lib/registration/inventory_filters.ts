@@ -74,6 +74,8 @@ interface Combination {
  */
 interface FacetMemo {
   combinations: Combination[];
+  /** Each place's distinct Netbox objects, by id. */
+  refs: Map<number, NetboxRef>[];
   sorted: (FilterOption & { id: number })[][];
   facets: Map<string, Facets>;
 }
@@ -95,6 +97,7 @@ function memoOf(inventory: Inventory): FacetMemo {
   const collator = new Intl.Collator();
   memo = {
     combinations: [...byKey.values()],
+    refs,
     sorted: PLACES.map(([, value], k) =>
       [...refs[k].values()].map((r) => ({ id: r.id, value: value(r), label: r.name }))
         .sort((a, b) => collator.compare(a.label, b.label))
@@ -115,14 +118,20 @@ function placeFacets(inventory: Inventory, query: ServerListQuery): Facets {
   const memo = memoOf(inventory);
   const hit = memo.facets.get(memoKey);
   if (hit) return hit;
+  // The objects each filter chosen names, found once among the distinct ones (a few thousand).
+  const chosen = wanted.map((want, k) =>
+    !want
+      ? null
+      : new Set([...memo.refs[k].values()].filter((r) => sameRef(r, want)).map((r) => r.id))
+  );
   const seen = PLACES.map(() => new Set<number>());
   const statuses = new Set<string>();
   for (const { refs, statuses: present } of memo.combinations) {
     let failed = -1;
     let fails = 0;
     for (let k = 0; k < PLACES.length && fails < 2; k++) {
-      const want = wanted[k];
-      if (want && !sameRef(refs[k], want)) {
+      const ids = chosen[k];
+      if (ids && !ids.has(refs[k]?.id ?? -1)) {
         fails++;
         failed = k;
       }
