@@ -2,6 +2,7 @@
  * Bench section: the Servers inventory (our registrations merged with Netbox's devices) and the
  * Drift view, at 100,000 registrations beside a simulated Netbox holding a site of that size.
  */
+import { cpuUsage } from "node:process";
 import { loadConfig } from "../lib/domain/config.ts";
 import { silentLogger } from "../lib/observability/log.ts";
 import type { Registration } from "../lib/state/store.ts";
@@ -96,7 +97,9 @@ export async function benchViews() {
       const times: number[] = [];
       let items = 0;
       const calls = netboxCalls();
+      let cpu = { user: 0, system: 0 };
       for (let n = 0; n < requests + 10; n++) {
+        if (n === 10) cpu = cpuUsage();
         const started = performance.now();
         const url = typeof path === "string" ? path : path(n);
         const res = await app.request(url);
@@ -105,8 +108,11 @@ export async function benchViews() {
         if (n >= 10) times.push(performance.now() - started); // the first 10 warm up
         items = (body.items ?? body.findings ?? Object.keys(body)).length;
       }
+      const spent = cpuUsage(cpu);
+      // This process's CPU time per timed request: the work itself, whatever else the machine runs.
+      const cpuMs = (spent.user + spent.system) / 1000 / requests;
       const perRequest = (netboxCalls() - calls) / (requests + 10);
-      return { median: median(times), p95: percentile(times, 95), items, perRequest };
+      return { median: median(times), p95: percentile(times, 95), cpuMs, items, perRequest };
     };
     // The first request of all: nothing cached yet.
     const cold = performance.now();
@@ -114,6 +120,9 @@ export async function benchViews() {
     if (first.status !== 200) throw new Error(`first page: HTTP ${first.status}`);
     await first.body?.cancel();
     const coldMs = performance.now() - cold;
+    // The inventory loads behind that page; what follows is measured once it is stored.
+    await deps.reference!.inventory({ roles: [], sites: [] });
+    const loadedMs = performance.now() - cold;
     const cases: [string, Awaited<ReturnType<typeof measure>>][] = [
       [
         "inventory source=all, first page of 50 (100 requests)",
@@ -159,6 +168,7 @@ export async function benchViews() {
       netboxMs: NETBOX_MS,
       buildMs,
       coldMs,
+      loadedMs,
       drift: { checkMs, findings: report.findings.length },
       cases: Object.fromEntries(cases),
     };
@@ -166,19 +176,19 @@ export async function benchViews() {
       row({
         section,
         measure: `${what}: median / p95`,
-        value: `${fmtMs(m.median)} / ${fmtMs(m.p95)} (${m.items} items, ${
-          m.perRequest.toFixed(2)
-        } Netbox calls per request)`,
+        value: `${fmtMs(m.median)} / ${fmtMs(m.p95)} (${
+          fmtMs(m.cpuMs)
+        } CPU per request; ${m.items} items, ${m.perRequest.toFixed(2)} Netbox calls per request)`,
         target: "p95 ≤ 25 ms",
         met: m.p95 <= 25,
       });
     }
     row({
       section,
-      measure: `first inventory page with nothing cached (${
+      measure: `first inventory page with nothing stored yet (${
         (count + SPARE).toLocaleString("en")
-      } Netbox devices, every call ${NETBOX_MS} ms)`,
-      value: fmtS(coldMs),
+      } Netbox devices, every call ${NETBOX_MS} ms); the inventory stored behind it`,
+      value: `${fmtMs(coldMs)}; ${fmtS(loadedMs)}`,
     });
     row({
       section,
