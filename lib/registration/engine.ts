@@ -33,6 +33,7 @@ import {
 } from "../state/store.ts";
 
 const TERMINAL: RegistrationStatus[] = ["ok", "failed", "blocked", "decommissioned"];
+const WAIT_POLL_MS = 5000; // how often a waiting request reads the record again
 /** How long single registrations reuse each other's Netbox look-ups. */
 const REFERENCE_REUSE_MS = 60_000;
 
@@ -461,25 +462,30 @@ export class Engine {
     }
   }
 
-  /** Resolves when the registration reaches a final status, or after `timeoutMs`. */
-  async waitFor(id: string, timeoutMs: number): Promise<Registration> {
+  /** Resolves at a final status or after `timeoutMs`; re-reads every `pollMs` (an event from
+   * another replica can be lost, and a waiting import must not then wait out its bound). */
+  async waitFor(id: string, timeoutMs: number, pollMs = WAIT_POLL_MS): Promise<Registration> {
     const { store, events } = this.#d;
-    let unsubscribe = () => {};
-    const done = new Promise<void>((resolve) => {
-      unsubscribe = events.subscribe((e) => {
-        if (
-          e.type === "registration" && e.registration.id === id &&
-          TERMINAL.includes(e.registration.status)
-        ) resolve();
-      });
+    const ended = Promise.withResolvers<void>();
+    const unsubscribe = events.subscribe((e) => {
+      if (
+        e.type === "registration" && e.registration.id === id &&
+        TERMINAL.includes(e.registration.status)
+      ) ended.resolve();
     });
+    const deadline = Date.now() + timeoutMs;
     try {
-      const now = await store.mustGet(id);
-      if (TERMINAL.includes(now.status)) return now;
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([done, new Promise<void>((r) => timer = setTimeout(r, timeoutMs))]);
-      clearTimeout(timer);
-      return await store.mustGet(id);
+      for (;;) {
+        const now = await store.mustGet(id);
+        const left = deadline - Date.now();
+        if (TERMINAL.includes(now.status) || left <= 0) return now;
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([
+          ended.promise,
+          new Promise<void>((r) => timer = setTimeout(r, Math.min(pollMs, left))),
+        ]);
+        clearTimeout(timer);
+      }
     } finally {
       unsubscribe();
     }
