@@ -8,7 +8,7 @@ import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/stric
 import postgres from "postgres";
 import { LOCK } from "../lib/state/pg_schema.ts";
 import { createSimulatedWorld } from "../sim/world.ts";
-import { freePort, serveWorld, spawnService, waitUntilUp } from "./service_process.ts";
+import { exited, freePort, serveWorld, spawnService, waitUntilUp } from "./service_process.ts";
 import { newDatabase, postgresAvailable } from "./state_backends.ts";
 
 const run = postgresAvailable("the replica tests");
@@ -83,6 +83,8 @@ Deno.test({
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify(body),
+        // A lost registration would otherwise hold the import for its hour.
+        signal: AbortSignal.timeout(180_000),
       });
     const hosts = () => world.kubernetes.state.bareMetalHosts("metal3");
     /** Exactly one of everything per server, counted in the simulators. */
@@ -253,7 +255,7 @@ Deno.test({
           assert(hosts().length - before < 30, "restarts begin mid-import");
           for (const i of [1, 2, 0]) {
             children[i].kill("SIGTERM");
-            await children[i].status;
+            await exited(children[i], `replica ${i} after SIGTERM`);
             children[i] = spawn(i);
             await waitReady(i);
           }

@@ -104,3 +104,15 @@ export async function waitUntilUp(url: string, why: () => Promise<string> | stri
   }
   throw new Error(`${url} did not answer: ${await why()}`);
 }
+
+/** Waits for `child` to exit after a signal; a process still there after `ms` fails the test. */
+export async function exited(child: Deno.ChildProcess, what: string, ms = 60_000) {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"late">((r) => timer = setTimeout(() => r("late"), ms));
+  const status = await Promise.race([child.status, late]);
+  clearTimeout(timer);
+  if (status !== "late") return status;
+  child.kill("SIGKILL");
+  await child.status;
+  throw new Error(`${what} did not exit within ${ms / 1000} s`);
+}
