@@ -69,3 +69,41 @@ const pgBackend: Backend = {
 export function backends(what: string): Backend[] {
   return postgresAvailable(what) ? [kvBackend, pgBackend] : [kvBackend];
 }
+
+/** `kv` with its traffic counted: reads, commits (failed ones too), and writes outside a commit. */
+export function countingKv(kv: StateKv) {
+  const counts = { reads: 0, commits: 0, failed: 0, sets: 0 };
+  const own: Partial<StateKv> = {
+    get: (key) => {
+      counts.reads++;
+      return kv.get(key);
+    },
+    set: (key, value, options) => {
+      counts.sets++;
+      return kv.set(key, value, options);
+    },
+    delete: (key) => {
+      counts.sets++;
+      return kv.delete(key);
+    },
+    atomic: () => {
+      const op = kv.atomic();
+      const commit = op.commit.bind(op);
+      op.commit = async () => {
+        const res = await commit();
+        counts.commits++;
+        if (!res.ok) counts.failed++;
+        return res;
+      };
+      return op;
+    },
+  };
+  const counted = new Proxy(kv, {
+    get: (target, name) => {
+      if (name in own) return own[name as keyof StateKv];
+      const value = Reflect.get(target, name);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return { kv: counted, counts };
+}

@@ -6,43 +6,11 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { FULL_ITEM, startTestApp } from "./app_harness.ts";
 import type { StateKv } from "../lib/state/store.ts";
-
-/** The KV with every write counted: commits (failed ones too) and single sets and deletes. */
-function countingKv(kv: Deno.Kv) {
-  const counts = { commits: 0, failed: 0, sets: 0 };
-  const own: Partial<StateKv> = {};
-  own.set = (key, value, options) => {
-    counts.sets++;
-    return kv.set(key, value, options);
-  };
-  own.delete = (key) => {
-    counts.sets++;
-    return kv.delete(key);
-  };
-  own.atomic = () => {
-    const op = kv.atomic();
-    const commit = op.commit.bind(op);
-    op.commit = async () => {
-      const res = await commit();
-      counts.commits++;
-      if (!res.ok) counts.failed++;
-      return res;
-    };
-    return op;
-  };
-  const counted = new Proxy(kv, {
-    get: (target, name) => {
-      if (name in own) return own[name as keyof StateKv];
-      const value = Reflect.get(target, name);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  }) as unknown as StateKv;
-  return { kv: counted, counts };
-}
+import { countingKv } from "./state_backends.ts";
 
 Deno.test("one imported registration with every integration: at most 10 store commits, none failing", async () => {
   const inner = await Deno.openKv(":memory:");
-  const { kv, counts } = countingKv(inner);
+  const { kv, counts } = countingKv(inner as unknown as StateKv);
   await using app = await startTestApp({ kv });
   // A first server (not counted): the reference look-ups and the OpenBao login.
   const first = { ...FULL_ITEM, device_name: "dcoa-rb06u30", bmc_mac: "3C:EC:EF:A1:9C:00" };

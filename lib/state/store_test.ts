@@ -7,7 +7,7 @@ import {
   RegistrationStore,
   type StateKv,
 } from "./store.ts";
-import { backends } from "../../tests/state_backends.ts";
+import { backends, countingKv } from "../../tests/state_backends.ts";
 
 function record(i: number, overrides: Partial<Registration> = {}): Registration {
   const now = new Date().toISOString();
@@ -210,35 +210,6 @@ for (const backend of backends("store tests on PostgreSQL")) {
   });
 }
 
-/** A store whose commits are counted (failed ones too). */
-function countingKv(kv: StateKv) {
-  const counts = { commits: 0, failed: 0, reads: 0 };
-  const own: Partial<StateKv> = {};
-  own.get = (key) => {
-    counts.reads++;
-    return kv.get(key);
-  };
-  own.atomic = () => {
-    const op = kv.atomic();
-    const commit = op.commit.bind(op);
-    op.commit = async () => {
-      const res = await commit();
-      counts.commits++;
-      if (!res.ok) counts.failed++;
-      return res;
-    };
-    return op;
-  };
-  const counted = new Proxy(kv, {
-    get: (target, name) => {
-      if (name in own) return own[name as keyof StateKv];
-      const value = Reflect.get(target, name);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
-  return { kv: counted, counts };
-}
-
 for (const backend of backends("store tests on PostgreSQL")) {
   Deno.test(`${backend.name}: updates side by side share a commit; one writer never fails its own check`, async () => {
     await using state = await backend.open();
@@ -254,7 +225,7 @@ for (const backend of backends("store tests on PostgreSQL")) {
       store.update(r.id, (x) => x.warnings.push("d")),
     ]);
     // The first goes alone; the three that came while it was in flight share the next commit.
-    assertEquals(counts, { commits: 2, failed: 0, reads: 1 });
+    assertEquals(counts, { commits: 2, failed: 0, reads: 1, sets: 0 });
     assertEquals(results.map((x) => x.warnings.length), [1, 4, 4, 4]);
     assertEquals((await store.get(r.id))!.warnings, ["a", "b", "c", "d"]);
   });
