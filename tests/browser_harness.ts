@@ -230,3 +230,14 @@ export function fakeCameraArgs(y4mPath: string): string[] {
     `--use-file-for-fake-video-capture=${y4mPath}`,
   ];
 }
+
+/** The built scanner chunk and decoder WASM (static/build/manifest.json), for tests that decode. */
+export async function builtScanner(): Promise<{ scannerUrl: string; wasm: string }> {
+  const manifest = JSON.parse(await Deno.readTextFile("static/build/manifest.json")) as {
+    files: string[];
+    wasm: string;
+  };
+  const scannerUrl = manifest.files.find((f) => /\/scanner-[^/]+\.js$/.test(f));
+  if (!scannerUrl) throw new Error("no scanner chunk in static/build: run deno task build");
+  return { scannerUrl, wasm: manifest.wasm };
+}

@@ -8,6 +8,7 @@ import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/stric
 import type { Page } from "playwright-core";
 import {
   barcodePng,
+  builtScanner,
   chromiumAvailable,
   fakeCameraArgs,
   launchChromium,
@@ -550,12 +551,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
 }, async () => {
-  const manifest = JSON.parse(await Deno.readTextFile("static/build/manifest.json")) as {
-    files: string[];
-    wasm: string;
-  };
-  const scannerUrl = manifest.files.find((f) => /\/scanner-[^/]+\.js$/.test(f));
-  assert(scannerUrl, "no scanner chunk in static/build: run deno task build");
+  const { scannerUrl, wasm } = await builtScanner();
   // Once a 1280×720 frame is halved, ZXing reads 3 px modules (1.5 px) but not 2 px ones (1 px
   // bars straddling pixel pairs): those are read only at full resolution, under the reticle.
   const b64 = async (text: string, format: "Code128" | "QRCode", scale: number) =>
@@ -590,7 +586,7 @@ Deno.test({
       const centre = values(await reader.read(canvas, "centre"));
       const ticks = [...values(await reader.next(canvas)), ...values(await reader.next(canvas))];
       return { frame, centre, ticks: [...new Set(ticks)].sort() };
-    }, { scannerUrl, wasmUrl: manifest.wasm, codes });
+    }, { scannerUrl, wasmUrl: wasm, codes });
     assertEquals(read.frame, [MAC]);
     assertEquals(read.centre, [PASSWORD]);
     assertEquals(read.ticks, [MAC, PASSWORD].sort());

@@ -4,8 +4,8 @@
  * degradation classes the 1-D passes used to miss: each label is read within the 10 frames the
  * bench gives it.
  */
-import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { chromiumAvailable, launchChromium, serveApp } from "./browser_harness.ts";
+import { deepStrictEqual as assertEquals } from "node:assert/strict";
+import { builtScanner, chromiumAvailable, launchChromium, serveApp } from "./browser_harness.ts";
 import { labelScenes, MAX_FRAMES, readLabels } from "../bench/labels.ts";
 
 Deno.test({
@@ -14,12 +14,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
 }, async () => {
-  const manifest = JSON.parse(await Deno.readTextFile("static/build/manifest.json")) as {
-    files: string[];
-    wasm: string;
-  };
-  const scannerUrl = manifest.files.find((f) => /\/scanner-[^/]+\.js$/.test(f));
-  assert(scannerUrl, "no scanner chunk in static/build: run deno task build");
+  const { scannerUrl, wasm } = await builtScanner();
   // Code 39 out of focus (its one-module bars keep under half their depth), alone and at 30 %
   // contrast; Code 128 at 30 % contrast beside sensor noise or blur, where one threshold per row
   // (pulled down by the dark panel around the label) fell below the label's black.
@@ -37,7 +32,7 @@ Deno.test({
   await using served = await serveApp();
   const browser = await launchChromium();
   try {
-    const results = await readLabels(browser, served.url, scannerUrl, manifest.wasm, scenes);
+    const results = await readLabels(browser, served.url, scannerUrl, wasm, scenes);
     const unread = results.filter((r) => r.readAt < 0)
       .map((r) => `${r.symbology} ${r.degradations.join(" + ")}${r.wrong ? ` (${r.wrong})` : ""}`);
     assertEquals(unread, [], `not read within ${MAX_FRAMES} frames`);
