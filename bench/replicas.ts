@@ -5,10 +5,10 @@
  * shared queue, within the one import concurrency limit they share.
  */
 import { createDatabase, startPostgres } from "../sim/real_kea.ts";
-import { serveFake } from "../sim/faults.ts";
 import { createSimulatedWorld } from "../sim/world.ts";
 import { addBenchRacks, rackItems } from "./harness.ts";
 import { results, row } from "./report.ts";
+import { freePort, serveWorld, spawnService, waitUntilUp } from "../tests/service_process.ts";
 
 export interface ReplicaRun {
   store: "kv" | "postgres";
@@ -21,8 +21,6 @@ export interface ReplicaRun {
   duplicateIps: number;
 }
 
-const ROOT = new URL("..", import.meta.url);
-
 export async function replicaImport(
   store: "kv" | "postgres",
   replicas: number,
@@ -32,80 +30,27 @@ export async function replicaImport(
 ): Promise<ReplicaRun> {
   const world = createSimulatedWorld();
   addBenchRacks(world, count);
-  const slow = (h: (r: Request) => Promise<Response> | Response) => async (r: Request) => {
-    await new Promise((res) => setTimeout(res, latencyMs));
-    return await h(r);
-  };
-  const servers = [
-    serveFake(slow(world.netbox.handler)),
-    serveFake(slow(world.openbao.handler)),
-    serveFake(slow(world.kea[0].handler)),
-    serveFake(slow(world.kea[1].handler)),
-    serveFake(slow(world.kubernetes.handler)),
-  ];
-  const [netbox, openbao, kea0, kea1, kube] = servers;
-  const dir = await Deno.makeTempDir({ prefix: "bench-replicas-" });
+  const served = await serveWorld(world, { delayMs: latencyMs, prefix: "bench-replicas-" });
   const pg = store === "postgres" ? await startPostgres() : undefined;
   const children: Deno.ChildProcess[] = [];
   try {
-    await Deno.writeTextFile(
-      `${dir}/kubeconfig`,
-      JSON.stringify({
-        apiVersion: "v1",
-        kind: "Config",
-        "current-context": "b",
-        clusters: [{ name: "b", cluster: { server: kube.url } }],
-        users: [{ name: "b", user: { token: "bench" } }],
-        contexts: [{ name: "b", context: { cluster: "b", user: "b" } }],
-      }),
-    );
     const state: Record<string, string> = pg
       ? { ONBOARDING_DATABASE_URL: await createDatabase(pg.url, "bench_state") }
-      : { ONBOARDING_KV_PATH: `${dir}/onboarding.kv` };
-    const ports: number[] = [];
-    for (let i = 0; i < replicas; i++) {
-      const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-      ports.push((l.addr as Deno.NetAddr).port);
-      l.close();
-      children.push(
-        new Deno.Command(Deno.execPath(), {
-          args: ["run", "--allow-all", "main.ts"],
-          cwd: ROOT,
-          env: {
-            ...state,
-            ONBOARDING_PORT: String(ports[i]),
-            ONBOARDING_HOSTNAME: "127.0.0.1",
-            ONBOARDING_NETBOX_URL: netbox.url,
-            ONBOARDING_NETBOX_TOKEN: world.netbox.token,
-            ONBOARDING_OPENBAO_URL: openbao.url,
-            ONBOARDING_OPENBAO_ROLE_ID: world.openbao.roleId,
-            ONBOARDING_OPENBAO_SECRET_ID: world.openbao.secretId,
-            ONBOARDING_KEA_SERVERS: JSON.stringify([kea0.url, kea1.url]),
-            ONBOARDING_KEA_MODE: "api",
-            // The BMCs are not reachable from the service processes here.
-            ONBOARDING_BMC_CHECK: "false",
-            ONBOARDING_BMC_NETWORKS: "10.16.28.0/24,172.16.0.0/22",
-            ONBOARDING_IMPORT_CONCURRENCY: String(concurrency),
-            ONBOARDING_WRITE_RATE_LIMIT: "1000000",
-            ONBOARDING_LOG_LEVEL: "error",
-            KUBECONFIG: `${dir}/kubeconfig`,
-          },
-          stdout: "null",
-          stderr: "inherit",
-        }).spawn(),
-      );
-    }
+      : { ONBOARDING_KV_PATH: `${served.dir}/onboarding.kv` };
+    const ports = Array.from({ length: replicas }, freePort);
     for (const port of ports) {
-      for (let n = 0;; n++) {
-        const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then(
-          async (r) => (await r.body?.cancel(), r.ok),
-          () => false,
-        );
-        if (ok) break;
-        if (n > 300) throw new Error("a service process did not become ready");
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      children.push(spawnService({
+        ...served.env,
+        ...state,
+        ONBOARDING_PORT: String(port),
+        // The BMCs are not reachable from the service processes here (no BMC check).
+        ONBOARDING_BMC_NETWORKS: "10.16.28.0/24,172.16.0.0/22",
+        ONBOARDING_IMPORT_CONCURRENCY: String(concurrency),
+        ONBOARDING_WRITE_RATE_LIMIT: "1000000",
+        ONBOARDING_LOG_LEVEL: "error",
+      }, { stdout: "null", stderr: "inherit" }));
     }
+    for (const port of ports) await waitUntilUp(`http://127.0.0.1:${port}/readyz`);
     const started = performance.now();
     const res = await fetch(`http://127.0.0.1:${ports[0]}/api/v1/servers/import`, {
       method: "POST",
@@ -133,10 +78,8 @@ export async function replicaImport(
       } catch { /* gone */ }
       await c.status;
     }
-    world.close();
-    await Promise.all(servers.map((s) => s.close()));
     await pg?.stop();
-    await Deno.remove(dir, { recursive: true });
+    await served[Symbol.asyncDispose]();
   }
 }
 

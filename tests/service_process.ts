@@ -1,6 +1,7 @@
 /**
- * The service as a real process (`main.ts`) against a simulated world served from the test's own
- * process on loopback ports: for the tests that kill, stop or restart the process.
+ * The service as a real process (`main.ts`) against a simulated world served from the caller's own
+ * process on loopback ports: for the tests that kill, stop or restart the process, and the bench's
+ * replicas section.
  */
 import { serveFake } from "../sim/faults.ts";
 import type { createSimulatedWorld } from "../sim/world.ts";
@@ -85,7 +86,7 @@ export function spawnService(
   output: { stdout?: "piped" | "null" | "inherit"; stderr?: "piped" | "null" | "inherit" } = {},
 ): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", "main.ts"],
+    args: ["run", "--allow-all", new URL("../main.ts", import.meta.url).pathname],
     env,
     stdout: output.stdout ?? "piped",
     stderr: output.stderr ?? "piped",
